@@ -1,0 +1,39 @@
+// swift-tools-version:6.0
+import PackageDescription
+
+// AVX2 + FMA code generation for the hand-written SIMD kernels (the CI and developer machines
+// have both; see Docs/performance.md).
+let simdFlags: [SwiftSetting] = [.unsafeFlags(["-Xcc", "-mavx2", "-Xcc", "-mfma", "-Ounchecked"], .when(configuration: .release))]
+
+let package = Package(
+    name: "bertcheck",
+    platforms: [.macOS(.v13)],
+    products: [
+        .library(name: "BertCheck", targets: ["BertCheck"]),
+        .executable(name: "bertcheck", targets: ["bertcheck"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+    ],
+    targets: [
+        // zlib, for deflated zip entries (PyTorch .bin, numpy savez_compressed). Debian: zlib1g-dev.
+        .systemLibrary(name: "CZlib", path: "Sources/CZlib", pkgConfig: "zlib", providers: [.apt(["zlib1g-dev"])]),
+        // OpenBLAS sgemm for the forward pass. Debian: libopenblas-dev.
+        .systemLibrary(name: "COpenBLAS", path: "Sources/COpenBLAS", providers: [.apt(["libopenblas-dev"])]),
+        .target(
+            name: "BertCheck",
+            dependencies: ["CZlib", "COpenBLAS"],
+            swiftSettings: simdFlags
+        ),
+        .executableTarget(
+            name: "bertcheck",
+            dependencies: ["BertCheck", .product(name: "ArgumentParser", package: "swift-argument-parser")]
+        ),
+        .testTarget(
+            name: "BertCheckTests",
+            dependencies: ["BertCheck"],
+            resources: [.copy("Fixtures")]
+        ),
+    ],
+    swiftLanguageModes: [.v5]
+)

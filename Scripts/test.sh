@@ -1,0 +1,7 @@
+#!/usr/bin/env bash
+# The test command: installs what is missing (Scripts/setup.sh), then runs the whole suite.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+Scripts/setup.sh
+export BERTCHECK_MINILM="$(Scripts/fetch-model.sh)"
+swift test "$@"

@@ -1,0 +1,39 @@
+/// A padded batch of encoded inputs, row-major [batch, seq]. `attentionMask` is 1 for real
+/// tokens and 0 for padding, as transformers takes it.
+public struct Batch: Equatable, Sendable {
+    public var batch: Int
+    public var seq: Int
+    public var inputIds: [Int]
+    public var attentionMask: [Int]
+    public var tokenTypeIds: [Int]
+
+    public init(batch: Int, seq: Int, inputIds: [Int], attentionMask: [Int], tokenTypeIds: [Int]) {
+        self.batch = batch
+        self.seq = seq
+        self.inputIds = inputIds
+        self.attentionMask = attentionMask
+        self.tokenTypeIds = tokenTypeIds
+    }
+}
+
+/// What `BertModel` returns, as transformers' `BaseModelOutputWithPooling` does. Flat row-major
+/// buffers: `lastHiddenState` is [batch, seq, hidden], `poolerOutput` [batch, hidden] (nil when
+/// the checkpoint has no pooler), `hiddenStates[n]` [batch, seq, hidden] when asked for
+/// (0 = embedding output, n = output of layer n-1).
+public struct BertOutput: Sendable {
+    public var batch: Int
+    public var seq: Int
+    public var hidden: Int
+    public var lastHiddenState: [Float]
+    public var poolerOutput: [Float]?
+    public var hiddenStates: [[Float]]?
+
+    public init(batch: Int, seq: Int, hidden: Int, lastHiddenState: [Float], poolerOutput: [Float]?, hiddenStates: [[Float]]?) {
+        self.batch = batch
+        self.seq = seq
+        self.hidden = hidden
+        self.lastHiddenState = lastHiddenState
+        self.poolerOutput = poolerOutput
+        self.hiddenStates = hiddenStates
+    }
+}

@@ -1,0 +1,72 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// A file mapped read-only into memory. Tensor data is read straight from the mapping, never
+/// copied; the mapping lives as long as any `Tensor` that points into it (tensors hold the
+/// `ByteStorage` that owns it).
+public final class MappedFile: ByteStorage, @unchecked Sendable {
+    public let path: String
+    private let base: UnsafeMutableRawPointer?
+    public let count: Int
+
+    public init(path: String) throws {
+        self.path = path
+        let fd = open(path, O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else { throw FileError(path, Problem("cannot open: \(String(cString: strerror(errno)))")) }
+        defer { close(fd) }
+        var info = stat()
+        guard fstat(fd, &info) == 0 else { throw FileError(path, Problem("cannot stat: \(String(cString: strerror(errno)))")) }
+        guard (info.st_mode & S_IFMT) == S_IFREG else { throw FileError(path, Problem("not a regular file")) }
+        let size = Int(info.st_size)
+        count = size
+        if size == 0 {
+            base = nil
+        } else {
+            let p = mmap(nil, size, PROT_READ, MAP_PRIVATE, fd, 0)
+            guard let p, p != MAP_FAILED else { throw FileError(path, Problem("cannot map: \(String(cString: strerror(errno)))")) }
+            base = p
+        }
+    }
+
+    deinit {
+        if let base { munmap(base, count) }
+    }
+
+    public var bytes: UnsafeRawBufferPointer { UnsafeRawBufferPointer(start: base, count: count) }
+
+    /// Tell the kernel the pages of `range` may be dropped from this process (they stay in the
+    /// page cache). Used after a layer's weights are consumed, so peak RSS stays near one layer.
+    public func release(_ range: Range<Int>) {
+        #if os(Linux)
+        guard let base, !range.isEmpty else { return }
+        let page = Int(sysconf(Int32(_SC_PAGESIZE)))
+        let start = (range.lowerBound + page - 1) / page * page
+        let end = range.upperBound / page * page
+        if end > start { madvise(base + start, end - start, MADV_DONTNEED) }
+        #endif
+    }
+}
+
+/// Something that owns bytes a tensor points into: a mapped file or an owned buffer.
+public class ByteStorage: @unchecked Sendable {
+    public init() {}
+}
+
+/// Bytes owned by the process (inflated zip entries, converted or gathered tensors).
+public final class OwnedBytes: ByteStorage, @unchecked Sendable {
+    public let pointer: UnsafeMutableRawPointer
+    public let count: Int
+
+    public init(count: Int, alignment: Int = 64) {
+        self.count = count
+        pointer = UnsafeMutableRawPointer.allocate(byteCount: max(count, 1), alignment: alignment)
+    }
+
+    deinit { pointer.deallocate() }
+
+    public var bytes: UnsafeRawBufferPointer { UnsafeRawBufferPointer(start: pointer, count: count) }
+    public var mutableBytes: UnsafeMutableRawBufferPointer { UnsafeMutableRawBufferPointer(start: pointer, count: count) }
+}

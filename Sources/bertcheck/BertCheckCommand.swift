@@ -1,0 +1,59 @@
+import ArgumentParser
+import BertCheck
+#if canImport(Glibc)
+import Glibc
+#endif
+
+@main
+struct BertCheckCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "bertcheck",
+        abstract: "Inspect and verify BERT checkpoints.",
+        discussion: """
+        Exit codes (every subcommand): 0 success, 1 the check found a problem, 2 unusable input or usage.
+        """,
+        subcommands: [
+        ]
+    )
+
+    /// ArgumentParser exits 64 on usage errors and prints stack-free messages; bertcheck promises
+    /// 0/1/2, and one line on stderr for every input problem.
+    static func main() {
+        do {
+            var command = try parseAsRoot()
+            try command.run()
+        } catch let code as ExitCode {
+            Foundation_exit(code.rawValue)
+        } catch let error as FileError {
+            fail(error.oneLine)
+        } catch let error as UsageError {
+            fail(error.oneLine)
+        } catch {
+            switch exitCode(for: error) {
+            case .success:
+                exit(withError: error) // --help, --version
+            case .validationFailure:
+                // A usage error found by ArgumentParser: its message and the usage, exit 2.
+                writeStderr(fullMessage(for: error) + "\n")
+                Foundation_exit(2)
+            default:
+                fail(error.oneLine)
+            }
+        }
+    }
+}
+
+/// Prints one line on stderr and exits 2 (unusable input or usage).
+func fail(_ line: String) -> Never {
+    writeStderr("bertcheck: error: \(line)\n")
+    Foundation_exit(2)
+}
+
+func writeStderr(_ text: String) {
+    fputs(text, stderr)
+}
+
+func Foundation_exit(_ code: Int32) -> Never {
+    fflush(stdout)
+    exit(code)
+}
