@@ -14,13 +14,8 @@ public final class MappedFile: ByteStorage, @unchecked Sendable {
 
     public init(path: String) throws {
         self.path = path
-        let fd = open(path, O_RDONLY | O_CLOEXEC)
-        guard fd >= 0 else { throw FileError(path, Problem("cannot open: \(String(cString: strerror(errno)))")) }
+        let (fd, size) = try openRegularFile(path)
         defer { close(fd) }
-        var info = stat()
-        guard fstat(fd, &info) == 0 else { throw FileError(path, Problem("cannot stat: \(String(cString: strerror(errno)))")) }
-        guard (info.st_mode & S_IFMT) == S_IFREG else { throw FileError(path, Problem("not a regular file")) }
-        let size = Int(info.st_size)
         count = size
         if size == 0 {
             base = nil
@@ -48,6 +43,24 @@ public final class MappedFile: ByteStorage, @unchecked Sendable {
         if end > start { madvise(base + start, end - start, MADV_DONTNEED) }
         #endif
     }
+}
+
+/// Opens `path` read-only and returns the descriptor (the caller closes it) and the file size;
+/// refuses directories and devices with a `FileError`.
+public func openRegularFile(_ path: String) throws -> (fd: Int32, size: Int) {
+    let fd = open(path, O_RDONLY | O_CLOEXEC)
+    guard fd >= 0 else { throw FileError(path, Problem("cannot open: \(String(cString: strerror(errno)))")) }
+    var info = stat()
+    guard fstat(fd, &info) == 0 else {
+        let reason = String(cString: strerror(errno))
+        close(fd)
+        throw FileError(path, Problem("cannot stat: \(reason)"))
+    }
+    guard (info.st_mode & S_IFMT) == S_IFREG else {
+        close(fd)
+        throw FileError(path, Problem("not a regular file"))
+    }
+    return (fd, Int(info.st_size))
 }
 
 /// Something that owns bytes a tensor points into: a mapped file or an owned buffer.
