@@ -104,18 +104,9 @@ struct PickleBuilder {
     }
 }
 
-/// Reads a safetensors file written by the reference (trusted input: the test's expected values).
+/// The tensors the reference saved beside a checkpoint (read with the safetensors reader).
 func expectedTensors(_ path: String) throws -> [(name: String, dtype: String, shape: [Int], bytes: [UInt8])] {
-    let data = try [UInt8](Data(contentsOf: URL(fileURLWithPath: path)))
-    let headerLength = data.withUnsafeBytes { Int($0.loadUnaligned(as: UInt64.self)) }
-    let header = try JSONSerialization.jsonObject(with: Data(data[8..<8 + headerLength])) as? [String: Any] ?? [:]
-    var result: [(String, String, [Int], [UInt8], Int)] = []
-    for (name, value) in header where name != "__metadata__" {
-        guard let info = value as? [String: Any], let dtype = info["dtype"] as? String, let shape = info["shape"] as? [Int],
-              let offsets = info["data_offsets"] as? [Int] else { continue }
-        result.append((name, dtype, shape, Array(data[8 + headerLength + offsets[0]..<8 + headerLength + offsets[1]]), offsets[0]))
-    }
-    return result.sorted { $0.4 < $1.4 }.map { ($0.0, $0.1, $0.2, $0.3) }
+    try SafetensorsFile.read(path).tensors.map { ($0.name, $0.dtype.rawValue, $0.shape, Array($0.data)) }
 }
 
 /// The typed problem inside the `FileError` that `body` throws.
@@ -133,13 +124,6 @@ func problem<P: Error>(_ type: P.Type, _ body: () throws -> Any) -> P? {
     }
     Issue.record("no error thrown")
     return nil
-}
-
-/// Writes `bytes` to a new temporary file and returns its path.
-func temporaryFile(_ bytes: [UInt8], name: String = "file.bin") throws -> String {
-    let url = TestPaths.temporaryDirectory().appendingPathComponent(name)
-    try Data(bytes).write(to: url)
-    return url.path
 }
 
 /// Replaces every occurrence of `pattern` (same length) in `bytes`.
