@@ -67,11 +67,12 @@ public func verifyGolden(_ options: VerifyOptions) throws -> VerifyReport {
         let checkpoint = try loadCheckpoint(modelPath)
         let model = try BertModel(checkpoint: checkpoint, threads: options.threads)
         try checkFits(golden, model.config, modelPath: modelPath)
-        maxPositions = model.config.maxPositionEmbeddings
         weightDType = model.weightDType
         candidateLabel = "model \(modelPath) (\(model.weightDType.rawValue) weights)"
-        if let vocab = vocabularyPath(near: checkpoint) {
-            tokenizer = try BertTokenizer.load(vocab)
+        if let directory = vocabularyDirectory(near: checkpoint) {
+            let loaded = try BertTokenizer.load(directory)
+            tokenizer = loaded
+            maxPositions = min(loaded.modelMaxLength ?? Int.max, model.config.maxPositionEmbeddings)
         } else {
             notes.append("no vocab.txt beside the model: the tokenizer check (input_ids) and token texts are skipped")
         }
@@ -162,14 +163,15 @@ func checkFits(_ golden: GoldenFile, _ config: BertConfig, modelPath: String) th
     }
 }
 
-/// vocab.txt in the model's directory (or beside the named weight file), if there is one.
-func vocabularyPath(near checkpoint: Checkpoint) -> String? {
+/// The model's directory (or the named weight file's) when it holds a vocab.txt: the tokenizer
+/// loads from there with tokenizer_config.json and config.json, as `from_pretrained` does.
+func vocabularyDirectory(near checkpoint: Checkpoint) -> String? {
     var isDirectory: ObjCBool = false
     let path = checkpoint.path
     let dir = FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) && isDirectory.boolValue
         ? path : (path as NSString).deletingLastPathComponent
-    let vocab = (dir.isEmpty ? "." : dir) + "/vocab.txt"
-    return FileManager.default.fileExists(atPath: vocab) ? vocab : nil
+    let directory = dir.isEmpty ? "." : dir
+    return FileManager.default.fileExists(atPath: directory + "/vocab.txt") ? directory : nil
 }
 
 /// Does the tokenizer turn the golden's texts into the golden's ids and token types?
