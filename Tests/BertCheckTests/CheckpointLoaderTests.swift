@@ -57,8 +57,28 @@ func fileProblem<P: Error>(_ type: P.Type, _ body: () throws -> Void) -> (path: 
         #expect(index.format == .shardedSafetensors)
     }
 
-    @Test func pytorchBinIsDispatchedToTheZipReader() throws {
-        #expect(try checkpointFormat(of: TinyCheckpoints.path("tiny-bert-bin") + "/pytorch_model.bin") == .pytorchZip)
+    @Test func pytorchBinIsReadWithTheSameWeights() throws {
+        let bin = try loadCheckpoint(TinyCheckpoints.path("tiny-bert-bin"))
+        #expect(bin.format == .pytorchZip)
+        #expect(bin.files == [TinyCheckpoints.path("tiny-bert-bin") + "/pytorch_model.bin"])
+        #expect(bin.config?.hiddenSize == 32)
+        let safetensors = try loadCheckpoint(TinyCheckpoints.path("tiny-bert"))
+        let byName = Dictionary(uniqueKeysWithValues: safetensors.tensors.map { ($0.name, $0) })
+        #expect(bin.tensors.count == safetensors.tensors.count)
+        for t in bin.tensors {
+            #expect(byName[t.name].map { $0.shape == t.shape && $0.floats() == t.floats() } == true, "\(t.name)")
+        }
+        // The legacy-named .bin holds what its safetensors twin holds.
+        let legacyBin = try loadCheckpoint(TinyCheckpoints.path("tiny-bert-legacy") + "/pytorch_model.bin")
+        let legacy = try loadCheckpoint(TinyCheckpoints.path("tiny-bert-legacy"))
+        #expect(Set(legacyBin.tensors.map(\.name)) == Set(legacy.tensors.map(\.name)))
+    }
+
+    @Test func aPrePickleFileIsRefusedWithHowToResave() throws {
+        // torch.save before 1.6 wrote a raw pickle stream (protocol 2 starts with 0x80 0x02).
+        let path = try temporaryFile([0x80, 0x02, 0x8A, 0x0A] + [UInt8](repeating: 0, count: 16), name: "pytorch_model.bin")
+        let result = try CLI.run(["params", (path as NSString).deletingLastPathComponent])
+        expectInputError(result, naming: path, containing: "re-save")
     }
 
     @Test func directoryWithoutWeightsAndMissingPathAreFileErrors() throws {

@@ -127,10 +127,11 @@ func jsonObject(_ text: String) -> [String: Any] {
 
     /// Each committed checkpoint against what transformers' BertModel.named_parameters() gave
     /// for it when the generator wrote it (goldens/checkpoints/*/expected.json).
-    @Test(arguments: ["tiny-bert", "tiny-bert-sharded", "tiny-bert-bf16", "tiny-bert-legacy", "tiny-bert-mlm"])
+    @Test(arguments: ["tiny-bert", "tiny-bert-sharded", "tiny-bert-bf16", "tiny-bert-bin", "tiny-bert-legacy", "tiny-bert-legacy/pytorch_model.bin", "tiny-bert-mlm"])
     func committedCheckpointsMatchTransformers(_ name: String) throws {
         let dir = TinyCheckpoints.path(name)
-        let expected = jsonObject(try String(contentsOfFile: dir + "/expected.json", encoding: .utf8))
+        let expectedPath = TinyCheckpoints.path(name.split(separator: "/").first.map(String.init) ?? name) + "/expected.json"
+        let expected = jsonObject(try String(contentsOfFile: expectedPath, encoding: .utf8))
         let result = try CLI.run(["params", dir, "--json"])
         #expect(result.status == 0, "\(result.stderr)")
         let json = jsonObject(result.stdout)

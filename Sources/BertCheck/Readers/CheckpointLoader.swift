@@ -46,7 +46,8 @@ public func loadCheckpoint(_ userPath: String) throws -> Checkpoint {
     case .shardedSafetensors:
         (tensors, files) = try ShardedSafetensors.read(weights)
     case .pytorchZip:
-        throw FileError(weights, Problem("PyTorch .bin checkpoints are not supported yet"))
+        tensors = try PyTorchBinReader.read(weights)
+        files = [weights]
     }
 
     let configPath = directory + "/" + CheckpointFileName.config
