@@ -302,16 +302,9 @@ public func poolerInvariant(golden: ModelOutputs, candidate: ModelOutputs?, batc
     return result
 }
 
-/// Numbers as reports print them: short, exact enough to act on.
+/// Numbers as reports print them: four significant digits, exponent only when needed.
 func formatNumber(_ value: Double) -> String {
     if value.isNaN { return "nan" }
     if value.isInfinite { return value > 0 ? "inf" : "-inf" }
-    if value == 0 { return "0" }
-    let magnitude = abs(value)
-    if magnitude >= 1e-3 && magnitude < 1e5 {
-        var text = String(format: "%.6g", value)
-        if text.contains("e") { text = String(format: "%.3e", value) }
-        return text
-    }
-    return String(format: "%.3e", value)
+    return String(format: "%.4g", value)
 }
