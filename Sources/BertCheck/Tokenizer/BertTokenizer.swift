@@ -153,10 +153,11 @@ public final class BertTokenizer: @unchecked Sendable {
 
     /// Encodes `text` (and `pair`) as transformers' `tokenizer(text, pair, truncation=True,
     /// max_length=maxLength)` does. `maxLength` nil means `modelMaxLength`. As in the reference, a
-    /// limit too small to hold the special tokens (below 2, or 3 for a pair) truncates nothing.
+    /// limit too small to hold the special tokens (below 2, or 3 for a pair) truncates nothing,
+    /// and an empty pair is no pair (transformers tests the pair's truthiness).
     public func encode(_ text: String, pair: String? = nil, maxLength: Int? = nil) -> Encoding {
         var first = tokenIds(text)
-        var second = pair.map(tokenIds)
+        var second = pair.flatMap { $0.isEmpty ? nil : tokenIds($0) }
         if let limit = maxLength ?? modelMaxLength {
             let kept = Self.truncatedLengths(first: first.count, second: second?.count, maxLength: limit)
             first.removeSubrange(kept.first...)
