@@ -149,7 +149,10 @@ def main():
     with zipfile.ZipFile(os.path.join(ROOT, "tiny-bert", "pytorch_model.bin")) as src, \
             zipfile.ZipFile(os.path.join(path, "pytorch_model.bin"), "w", zipfile.ZIP_DEFLATED) as dst:
         for info in src.infolist():
-            dst.writestr(info.filename, src.read(info.filename))
+            # A fixed timestamp keeps the output reproducible.
+            member = zipfile.ZipInfo(info.filename, date_time=(2020, 1, 1, 0, 0, 0))
+            member.compress_type = zipfile.ZIP_DEFLATED
+            dst.writestr(member, src.read(info.filename))
     assert torch.load(os.path.join(path, "pytorch_model.bin"), weights_only=True).keys() == base.keys()
     save_expected(path, base)
 
@@ -173,7 +176,7 @@ def main():
     path = fresh_dir("npz")
     np.savez(os.path.join(path, "weights.npz"), **arrays)
     np.savez_compressed(os.path.join(path, "weights-compressed.npz"), **arrays)
-    save_file(OrderedDict((k, torch.from_numpy(np.ascontiguousarray(v)).clone()) for k, v in arrays.items()),
+    save_file(OrderedDict((k, torch.from_numpy(np.array(v, copy=True))) for k, v in arrays.items()),
               os.path.join(path, "expected.safetensors"))
 
     print("wrote", os.path.normpath(ROOT), file=sys.stderr)

@@ -13,6 +13,7 @@ struct BertCheckCommand: ParsableCommand {
         Exit codes (every subcommand): 0 success, 1 the check found a problem, 2 unusable input or usage.
         """,
         subcommands: [
+            ParamsCommand.self,
             TokenizeCommand.self,
         ]
     )

@@ -318,3 +318,72 @@ public enum StrictJSON {
         }
     }
 }
+
+extension JSONValue {
+    /// A JSON integer.
+    public static func int(_ value: Int) -> JSONValue { .number(String(value)) }
+
+    /// A JSON number, or null for NaN and infinities (JSON has no spelling for them).
+    public static func double(_ value: Double) -> JSONValue {
+        value.isFinite ? .number(value == value.rounded() && abs(value) < 1e15 ? String(Int(value)) : "\(value)") : .null
+    }
+
+    /// The value as JSON text. Pretty output puts each member of a large container on its own
+    /// line and keeps small ones (shapes, one parameter's fields) on one line.
+    public func serialized(pretty: Bool = true) -> String {
+        var out = ""
+        write(to: &out, pretty: pretty, indent: 0)
+        return out
+    }
+
+    private func write(to out: inout String, pretty: Bool, indent: Int) {
+        switch self {
+        case .null: out += "null"
+        case .bool(let b): out += b ? "true" : "false"
+        case .number(let text): out += text
+        case .string(let s): out += StrictJSON.quote(s)
+        case .array(let items):
+            writeContainer(items.map { (nil, $0) }, open: "[", close: "]", to: &out, pretty: pretty, indent: indent)
+        case .object(let members):
+            writeContainer(members.map { ($0.key, $0.value) }, open: "{", close: "}", to: &out, pretty: pretty, indent: indent)
+        }
+    }
+
+    private func writeContainer(_ items: [(key: String?, value: JSONValue)], open: String, close: String,
+                                to out: inout String, pretty: Bool, indent: Int) {
+        if pretty {
+            let compact = serialized(pretty: false)
+            if items.isEmpty || compact.count <= 100 { out += compact.replacingCommas(); return }
+        }
+        out += open + (pretty ? "\n" : "")
+        let pad = pretty ? String(repeating: "  ", count: indent + 1) : ""
+        for (i, item) in items.enumerated() {
+            out += pad
+            if let key = item.key { out += StrictJSON.quote(key) + (pretty ? ": " : ":") }
+            item.value.write(to: &out, pretty: pretty, indent: indent + 1)
+            if i < items.count - 1 { out += "," }
+            if pretty { out += "\n" }
+        }
+        out += (pretty ? String(repeating: "  ", count: indent) : "") + close
+    }
+}
+
+private extension String {
+    /// Compact JSON with a space after each separator outside strings, for one-line containers.
+    func replacingCommas() -> String {
+        var out = ""
+        out.reserveCapacity(count + count / 8)
+        var inString = false, escaped = false
+        for c in self {
+            out.append(c)
+            if inString {
+                if escaped { escaped = false } else if c == "\\" { escaped = true } else if c == "\"" { inString = false }
+            } else if c == "\"" {
+                inString = true
+            } else if c == "," || c == ":" {
+                out.append(" ")
+            }
+        }
+        return out
+    }
+}

@@ -1,0 +1,245 @@
+/// The parameter set of transformers' `BertModel`, and how a checkpoint compares with it.
+
+/// A parameter a `BertModel` of some config must have.
+public struct ExpectedParameter: Equatable, Sendable {
+    public var name: String
+    public var shape: [Int]
+}
+
+/// Parameter names inside `embeddings.` in `named_parameters()` order.
+let embeddingParameterOrder = [
+    "word_embeddings.weight", "position_embeddings.weight", "token_type_embeddings.weight",
+    "LayerNorm.weight", "LayerNorm.bias",
+]
+
+/// Parameter names inside `encoder.layer.N.` in `named_parameters()` order.
+let layerParameterOrder = [
+    "attention.self.query.weight", "attention.self.query.bias",
+    "attention.self.key.weight", "attention.self.key.bias",
+    "attention.self.value.weight", "attention.self.value.bias",
+    "attention.self.distance_embedding.weight",
+    "attention.output.dense.weight", "attention.output.dense.bias",
+    "attention.output.LayerNorm.weight", "attention.output.LayerNorm.bias",
+    "intermediate.dense.weight", "intermediate.dense.bias",
+    "output.dense.weight", "output.dense.bias",
+    "output.LayerNorm.weight", "output.LayerNorm.bias",
+]
+
+let poolerParameterOrder = ["dense.weight", "dense.bias"]
+
+/// What a canonical name belongs to: embeddings, an encoder layer, the pooler, or nothing known.
+public enum ParameterGroup: Hashable, Comparable, Sendable, CustomStringConvertible {
+    case embeddings
+    case layer(Int)
+    case pooler
+    case other
+
+    public init(canonicalName name: String) {
+        if name.hasPrefix("embeddings.") {
+            self = .embeddings
+        } else if name.hasPrefix("pooler.") {
+            self = .pooler
+        } else if name.hasPrefix("encoder.layer."),
+                  let number = name.dropFirst("encoder.layer.".count).split(separator: ".", maxSplits: 1).first,
+                  let layer = Int(number), layer >= 0 {
+            self = .layer(layer)
+        } else {
+            self = .other
+        }
+    }
+
+    public var description: String {
+        switch self {
+        case .embeddings: return "embeddings"
+        case .layer(let n): return "encoder.layer.\(n)"
+        case .pooler: return "pooler"
+        case .other: return "other"
+        }
+    }
+
+    /// The name prefix (with its trailing dot) of parameters in this group.
+    var prefix: String { self == .other ? "" : description + "." }
+}
+
+/// The order `named_parameters()` lists a `BertModel`'s parameters in: embeddings, encoder
+/// layers in order (each in module order), pooler; unknown names last. Sorting by this key keeps
+/// checkpoints in any file order comparable with the notebook.
+public func canonicalOrderKey(_ name: String) -> (ParameterGroup, Int) {
+    let group = ParameterGroup(canonicalName: name)
+    let local = String(name.dropFirst(group.prefix.count))
+    let order: [String]
+    switch group {
+    case .embeddings: order = embeddingParameterOrder
+    case .layer: order = layerParameterOrder
+    case .pooler: order = poolerParameterOrder
+    case .other: order = []
+    }
+    return (group, order.firstIndex(of: local) ?? order.count)
+}
+
+/// The parameters `BertModel(config)` has, in `named_parameters()` order. `pooler` is false for
+/// `add_pooling_layer=False` models (BertForMaskedLM, BertForTokenClassification, ...).
+public func expectedParameters(for config: BertConfig, pooler: Bool = true) -> [ExpectedParameter] {
+    let h = config.hiddenSize, i = config.intermediateSize
+    var expected = [
+        ExpectedParameter(name: "embeddings.word_embeddings.weight", shape: [config.vocabSize, h]),
+        ExpectedParameter(name: "embeddings.position_embeddings.weight", shape: [config.maxPositionEmbeddings, h]),
+        ExpectedParameter(name: "embeddings.token_type_embeddings.weight", shape: [config.typeVocabSize, h]),
+        ExpectedParameter(name: "embeddings.LayerNorm.weight", shape: [h]),
+        ExpectedParameter(name: "embeddings.LayerNorm.bias", shape: [h]),
+    ]
+    let relative = config.positionEmbeddingType == "relative_key" || config.positionEmbeddingType == "relative_key_query"
+    for layer in 0..<config.numHiddenLayers {
+        let p = "encoder.layer.\(layer)."
+        for projection in ["query", "key", "value"] {
+            expected.append(ExpectedParameter(name: p + "attention.self.\(projection).weight", shape: [h, h]))
+            expected.append(ExpectedParameter(name: p + "attention.self.\(projection).bias", shape: [h]))
+        }
+        if relative {
+            expected.append(ExpectedParameter(name: p + "attention.self.distance_embedding.weight",
+                                              shape: [2 * config.maxPositionEmbeddings - 1, config.headSize]))
+        }
+        expected += [
+            ExpectedParameter(name: p + "attention.output.dense.weight", shape: [h, h]),
+            ExpectedParameter(name: p + "attention.output.dense.bias", shape: [h]),
+            ExpectedParameter(name: p + "attention.output.LayerNorm.weight", shape: [h]),
+            ExpectedParameter(name: p + "attention.output.LayerNorm.bias", shape: [h]),
+            ExpectedParameter(name: p + "intermediate.dense.weight", shape: [i, h]),
+            ExpectedParameter(name: p + "intermediate.dense.bias", shape: [i]),
+            ExpectedParameter(name: p + "output.dense.weight", shape: [h, i]),
+            ExpectedParameter(name: p + "output.dense.bias", shape: [h]),
+            ExpectedParameter(name: p + "output.LayerNorm.weight", shape: [h]),
+            ExpectedParameter(name: p + "output.LayerNorm.bias", shape: [h]),
+        ]
+    }
+    if pooler {
+        expected.append(ExpectedParameter(name: "pooler.dense.weight", shape: [h, h]))
+        expected.append(ExpectedParameter(name: "pooler.dense.bias", shape: [h]))
+    }
+    return expected
+}
+
+/// A checkpoint tensor under its `BertModel` name.
+public struct NamedParameter: @unchecked Sendable {
+    /// Canonical `BertModel` name (`bert.` stripped, LayerNorm gamma/beta mapped).
+    public var name: String
+    public var tensor: Tensor
+    /// The name as stored in the file.
+    public var storedName: String { tensor.name }
+    public var shape: [Int] { tensor.shape }
+    public var dtype: DType { tensor.dtype }
+    public var count: Int { tensor.elementCount }
+}
+
+/// A tensor whose shape differs from what the config implies.
+public struct ShapeMismatch: Equatable, Sendable {
+    public var name: String
+    public var expected: [Int]
+    public var actual: [Int]
+    /// The actual shape is the expected one transposed (a weight saved as W instead of Wᵀ).
+    public var transposed: Bool
+}
+
+/// The comparison of a checkpoint's parameters with the set `BertModel(config)` must have.
+public struct SchemaCheck: Equatable, Sendable {
+    public var missing: [ExpectedParameter]
+    /// Stored names of parameters `BertModel` does not have (or has twice, under two stored names).
+    public var unexpected: [String]
+    public var mismatched: [ShapeMismatch]
+    public var ok: Bool { missing.isEmpty && unexpected.isEmpty && mismatched.isEmpty }
+
+    /// One line per fault, for people.
+    public var faults: [String] {
+        missing.map { "missing \($0.name) \(Tensor.describe(shape: $0.shape))" }
+            + unexpected.map { "unexpected \($0)" }
+            + mismatched.map {
+                "wrong shape \($0.name): expected \(Tensor.describe(shape: $0.expected)), found \(Tensor.describe(shape: $0.actual))"
+                    + ($0.transposed ? " (the transpose of the expected shape)" : "")
+            }
+    }
+}
+
+/// A checkpoint's tensors sorted into `BertModel` parameters (canonical order), buffers and
+/// ignored tensors (task heads), with the schema check when the config is known.
+public struct ParameterInventory: @unchecked Sendable {
+    public var parameters: [NamedParameter]
+    public var buffers: [NamedParameter]
+    public var ignored: [Tensor]
+    /// Whether the checkpoint has pooler weights. A checkpoint with no `pooler.*` tensor at all is
+    /// a model saved with `add_pooling_layer=False` (BertForMaskedLM and friends): its pooler is
+    /// not reported missing. A checkpoint with only one of the two is.
+    public var hasPooler: Bool
+    /// Nil when there is no config to check against.
+    public var schema: SchemaCheck?
+
+    public init(checkpoint: Checkpoint) {
+        self.init(tensors: checkpoint.tensors, config: checkpoint.config)
+    }
+
+    public init(tensors: [Tensor], config: BertConfig?) {
+        var parameters: [NamedParameter] = []
+        var buffers: [NamedParameter] = []
+        var ignored: [Tensor] = []
+        for tensor in tensors {
+            switch parameterRole(ofStoredName: tensor.name) {
+            case .parameter(let name): parameters.append(NamedParameter(name: name, tensor: tensor))
+            case .buffer(let name): buffers.append(NamedParameter(name: name, tensor: tensor))
+            case .ignored: ignored.append(tensor)
+            }
+        }
+        // Stable: equal keys (unknown names, duplicates) keep file order.
+        parameters = parameters.enumerated().sorted { a, b in
+            let ka = canonicalOrderKey(a.element.name), kb = canonicalOrderKey(b.element.name)
+            return ka != kb ? ka < kb : a.offset < b.offset
+        }.map(\.element)
+        self.parameters = parameters
+        self.buffers = buffers
+        self.ignored = ignored
+        hasPooler = parameters.contains { $0.name.hasPrefix("pooler.") }
+        schema = config.map { SchemaCheck(parameters: parameters, expected: expectedParameters(for: $0, pooler: hasPooler)) }
+    }
+
+    public var totalParameters: Int { parameters.reduce(0) { $0 + $1.count } }
+    public var matrixParameters: Int { parameters.filter { $0.shape.count == 2 }.reduce(0) { $0 + $1.count } }
+
+    /// Parameter counts per group, in canonical order.
+    public var groups: [(group: ParameterGroup, count: Int)] {
+        var totals: [ParameterGroup: Int] = [:]
+        for p in parameters { totals[ParameterGroup(canonicalName: p.name), default: 0] += p.count }
+        return totals.keys.sorted().map { ($0, totals[$0] ?? 0) }
+    }
+
+    /// Bytes and tensor counts of the parameters per dtype, largest first.
+    public var bytesByDType: [(dtype: DType, bytes: Int, tensors: Int)] {
+        var totals: [DType: (Int, Int)] = [:]
+        for p in parameters {
+            let t = totals[p.dtype] ?? (0, 0)
+            totals[p.dtype] = (t.0 + p.tensor.byteCount, t.1 + 1)
+        }
+        return totals.map { ($0.key, $0.value.0, $0.value.1) }.sorted { $0.bytes != $1.bytes ? $0.bytes > $1.bytes : $0.dtype.rawValue < $1.dtype.rawValue }
+    }
+}
+
+extension SchemaCheck {
+    init(parameters: [NamedParameter], expected: [ExpectedParameter]) {
+        var seen: [String: NamedParameter] = [:]
+        var unexpected: [String] = []
+        for p in parameters {
+            if seen[p.name] != nil { unexpected.append(p.storedName) } else { seen[p.name] = p }
+        }
+        var mismatched: [ShapeMismatch] = []
+        var missing: [ExpectedParameter] = []
+        let expectedNames = Set(expected.map(\.name))
+        for e in expected {
+            guard let actual = seen[e.name] else { missing.append(e); continue }
+            if actual.shape != e.shape {
+                let transposed = e.shape.count == 2 && actual.shape == Array(e.shape.reversed())
+                mismatched.append(ShapeMismatch(name: e.name, expected: e.shape, actual: actual.shape, transposed: transposed))
+            }
+        }
+        for p in parameters where !expectedNames.contains(p.name) && !unexpected.contains(p.storedName) {
+            unexpected.append(p.storedName)
+        }
+        self.init(missing: missing, unexpected: unexpected, mismatched: mismatched)
+    }
+}

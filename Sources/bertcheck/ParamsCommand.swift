@@ -1,0 +1,44 @@
+import ArgumentParser
+import BertCheck
+
+struct ParamsCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "params",
+        abstract: "List a checkpoint's named parameters and check them against config.json.",
+        discussion: """
+        MODEL is a model directory (model.safetensors, else model.safetensors.index.json, else \
+        pytorch_model.bin) or one such file. Names are transformers' BertModel names (a `bert.` \
+        prefix is stripped, LayerNorm gamma/beta read as weight/bias); buffers and task heads are \
+        listed apart. Exit 1 when the parameters do not match what config.json implies.
+        """
+    )
+
+    @Argument(help: "Model directory or weights file.")
+    var model: String
+
+    @Flag(help: "List every parameter, not only the notebook's sections (embeddings, first encoder layer, pooler).")
+    var all = false
+
+    @Option(help: ArgumentHelp("Fine-tuning strategy: none (train everything), all (freeze the model, train only the head), or comma-separated name prefixes with A-B layer ranges to freeze, e.g. embeddings,encoder.layer.0-7.", valueName: "strategy"))
+    var freeze = "none"
+
+    @Option(help: ArgumentHelp("Add a classification head of N classes on the pooled output (N*H + N parameters, always trainable).", valueName: "N"))
+    var head: Int?
+
+    @Flag(help: "Per-tensor min, max, mean, std and NaN/Inf counts (reads every weight).")
+    var stats = false
+
+    @Flag(help: "Print a JSON report instead of the listing.")
+    var json = false
+
+    func run() throws {
+        let strategy = try FreezeStrategy.parse(freeze)
+        let checkpoint = try loadCheckpoint(model)
+        let report = try ParamsReport(checkpoint: checkpoint, freeze: strategy, headClasses: head, computeStats: stats)
+        print(json ? report.json() : report.human(all: all), terminator: "")
+        if !report.schemaOK {
+            writeStderr("bertcheck: \(report.schemaSummary); first: \(report.firstFault ?? "")\n")
+            throw ExitCode(1)
+        }
+    }
+}
