@@ -203,3 +203,33 @@ import Testing
         }
     }
 }
+
+@Suite struct PyTorchBinMutationTests {
+    @Test(arguments: ["tiny-bert", "deflated", "views", "dtypes"])
+    func mutatedCheckpointsNeverTrap(directory: String) throws {
+        let original = try PyTorchFixtures.bytes(directory + "/pytorch_model.bin")
+        expectMutationsRefusedCleanly(original, count: 150, seed: UInt64(directory.utf8.count)) { bytes, storage in
+            let tensors = try PyTorchBinReader.read(bytes: bytes, storage: storage, path: "mutated.bin")
+            // Touch both ends of what the reader returned: it must lie inside live memory.
+            for tensor in tensors where tensor.byteCount > 0 { _ = tensor.data[0] ^ tensor.data[tensor.byteCount - 1] }
+        }
+    }
+
+    @Test func mutatedPicklesNeverTrap() throws {
+        let zip = try ZipArchive(path: PyTorchFixtures.path("pretraining-tied/pytorch_model.bin"))
+        let pickle = Array(try zip.contents(named: "archive/data.pkl").bytes)
+        var random = SplitMix64(state: 42)
+        for _ in 0..<500 {
+            var bytes = pickle
+            for _ in 0..<Int.random(in: 1...3, using: &random) {
+                bytes[Int.random(in: 0..<bytes.count, using: &random)] = UInt8.random(in: 0...255, using: &random)
+            }
+            do {
+                _ = try bytes.withUnsafeBytes { try Pickle.load($0) }
+            } catch is PickleProblem {
+            } catch {
+                Issue.record("not a PickleProblem: \(error)")
+            }
+        }
+    }
+}
