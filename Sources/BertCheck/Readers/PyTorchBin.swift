@@ -18,7 +18,7 @@ public enum PyTorchBinProblem: Error, CustomStringConvertible, Equatable, Sendab
         switch self {
         case .legacyFormat:
             return "legacy (pre-1.6, non-zip) torch.save format is not supported; re-save it with torch >= 1.6 "
-                + "(torch.save(torch.load(path), path)) or as safetensors (model.save_pretrained(dir, safe_serialization=True))"
+                + "(torch.save(state_dict, path)) or as safetensors (model.save_pretrained(dir, safe_serialization=True))"
         case .missingDataPickle:
             return "not a torch.save checkpoint: the zip has no '<folder>/data.pkl' entry"
         case .severalDataPickles(let names):
