@@ -137,19 +137,27 @@ public enum CheckpointDiffRenderer {
         for (change, tensors) in dtypeChanges.sorted(by: { $0.key < $1.key }) {
             lines.append("Dtype differs: \(change) for \(tensors.count) tensors")
         }
+        // Failing tensors, then the largest differences among passing ones; --all lists every tensor.
+        let failingTensors = report.tensors.filter { $0.status == .fail }
+        let changed = report.tensors.filter { $0.status == .pass && ($0.maxAbsErr ?? 0) > 0 }
+            .sorted { ($0.maxAbsErr ?? 0) > ($1.maxAbsErr ?? 0) }
+        let shown = all ? report.tensors : failingTensors + changed.prefix(8)
         var rows: [[String]] = [["tensor", "dtype", "shape", "max abs", "max rel", "cosine", "mismatched", "status"]]
-        let shown = report.tensors.filter { all || $0.status == .fail || ($0.maxAbsErr ?? 0) > 0 || $0.dtypeDiffers }
         for t in shown {
             rows.append([t.name, t.dtypeDiffers ? "\(t.dtypeA.rawValue)→\(t.dtypeB.rawValue)" : t.dtypeA.rawValue,
                          Tensor.describe(shape: t.shapeB), t.maxAbsErr.map(formatNumber) ?? "-", t.maxRelErr.map(formatNumber) ?? "-",
                          t.cosine.map { String(format: "%.7f", $0) } ?? "-", "\(t.mismatched)", t.status == .pass ? "pass" : "FAIL"])
         }
         if rows.count > 1 {
-            lines.append("")
+            if lines.last != "" { lines.append("") }
             lines.append(contentsOf: VerifyReportRenderer.alignedTable(rows, rightAligned: [3, 4, 5, 6]))
         }
-        let identical = report.tensors.count - shown.count
-        if identical > 0 { lines.append("\(identical) of \(report.tensors.count) common tensors are identical (--all lists them)") }
+        if !all {
+            let identical = report.tensors.count - failingTensors.count - changed.count
+            let unlisted = changed.count - min(changed.count, 8)
+            lines.append("\(identical) of \(report.tensors.count) common tensors are identical" +
+                         (unlisted > 0 ? ", \(unlisted) more differ within tolerance" : "") + " (--all lists every tensor)")
+        }
         lines.append("")
         let failing = report.tensors.filter { $0.status == .fail }.count
         if report.status == .pass {
