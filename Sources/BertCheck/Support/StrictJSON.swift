@@ -351,10 +351,11 @@ extension JSONValue {
 
     private func writeContainer(_ items: [(key: String?, value: JSONValue)], open: String, close: String,
                                 to out: inout String, pretty: Bool, indent: Int) {
-        if pretty {
+        if pretty && items.count <= 16 {
             let compact = serialized(pretty: false)
             if items.isEmpty || compact.count <= 100 { out += compact.replacingCommas(); return }
         }
+        if pretty && items.isEmpty { out += open + close; return }
         out += open + (pretty ? "\n" : "")
         let pad = pretty ? String(repeating: "  ", count: indent + 1) : ""
         for (i, item) in items.enumerated() {
