@@ -42,8 +42,8 @@ import Testing
         #expect(zip.entries.map(\.name) == ["a", "dir/b"])
         let contents = try zip.contents(named: "a")
         #expect(Array(contents.bytes) == Array("hello, zip".utf8))
-        #expect(contents.storage === zip.file, "stored entries are slices of the mapping")
-        let mapping = zip.file.bytes
+        #expect(contents.storage === zip.storage, "stored entries are slices of the mapping")
+        let mapping = zip.bytes
         #expect(contents.bytes.baseAddress! >= mapping.baseAddress! && contents.bytes.baseAddress! < mapping.baseAddress! + mapping.count)
         #expect(Array(try zip.contents(named: "dir/b").bytes) == [1, 2, 3])
         try zip.verifyChecksum(zip.entry(named: "a")!, of: contents)
@@ -262,6 +262,14 @@ import Testing
             bytes.replaceSubrange(central + 20..<central + 24, with: le(UInt32(size / 2)))
         }
         guard case .corruptDeflate? = found else { Issue.record("got \(String(describing: found))"); return }
+    }
+
+    @Test func checkedAllocationFailsInsteadOfTrapping() {
+        #expect(OwnedBytes(checkedCount: Int.max) == nil)
+        #expect(OwnedBytes(checkedCount: -1) == nil)
+        let small = OwnedBytes(checkedCount: 100)
+        #expect(small?.count == 100)
+        #expect(Int(bitPattern: small?.pointer) % 64 == 0)
     }
 
     @Test func errorsNameTheFile() throws {

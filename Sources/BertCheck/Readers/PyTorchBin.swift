@@ -13,12 +13,14 @@ public enum PyTorchBinProblem: Error, CustomStringConvertible, Equatable, Sendab
     case storageTypeConflict(key: String)
     case tensorOutsideStorage(name: String, lastElement: Int, storageElements: Int)
     case shapeOverflow(name: String)
+    case viewLargerThanStorage(name: String, elements: Int, storageElements: Int)
+    case outOfMemory(name: String, bytes: Int)
 
     public var description: String {
         switch self {
         case .legacyFormat:
             return "legacy (pre-1.6, non-zip) torch.save format is not supported; re-save it with torch >= 1.6 "
-                + "(torch.save(torch.load(path), path)) or as safetensors (model.save_pretrained(dir, safe_serialization=True))"
+                + "(torch.save(state_dict, path)) or as safetensors (model.save_pretrained(dir, safe_serialization=True))"
         case .missingDataPickle:
             return "not a torch.save checkpoint: the zip has no '<folder>/data.pkl' entry"
         case .severalDataPickles(let names):
@@ -43,6 +45,11 @@ public enum PyTorchBinProblem: Error, CustomStringConvertible, Equatable, Sendab
             return "tensor '\(name)' reaches element \(lastElement) of a storage of \(storageElements) elements"
         case .shapeOverflow(let name):
             return "tensor '\(name)' has a shape or strides whose size overflows"
+        case .viewLargerThanStorage(let name, let elements, let storageElements):
+            return "tensor '\(name)' repeats its storage (\(elements) elements over \(storageElements)) beyond the "
+                + "\(PyTorchBinReader.maximumBroadcastElements)-element limit for broadcast views"
+        case .outOfMemory(let name, let bytes):
+            return "tensor '\(name)' needs \(bytes) bytes, more memory than this system can provide"
         }
     }
 }
@@ -54,14 +61,24 @@ public enum PyTorchBinProblem: Error, CustomStringConvertible, Equatable, Sendab
 /// odd alignment) are gathered into owned memory. Tensors sharing a storage (tied weights) share
 /// its bytes.
 public enum PyTorchBinReader {
+    /// A view may hold more elements than its storage only by repeating it (stride 0, as
+    /// `expand` makes); such views are gathered up to this many elements, so a tiny file cannot
+    /// demand unbounded memory.
+    public static let maximumBroadcastElements = 1 << 24
+
     public static func read(_ path: String) throws -> [Tensor] {
         let file = try MappedFile(path: path)
+        return try read(bytes: file.bytes, storage: file, path: path)
+    }
+
+    /// The same from bytes in memory (`storage` owns them; `path` names them in errors).
+    public static func read(bytes: UnsafeRawBufferPointer, storage: ByteStorage, path: String) throws -> [Tensor] {
         let archive: ZipArchive
         do {
-            archive = try ZipArchive(file: file)
+            archive = try ZipArchive(bytes: bytes, storage: storage, path: path)
         } catch let error as FileError where (error.problem as? ZipProblem) == .notAZip {
             // The legacy format is a bare pickle stream: PROTO 2, then the magic number as LONG1.
-            if file.bytes.count >= 2, file.bytes[0] == 0x80, file.bytes[1] <= 0x05 {
+            if bytes.count >= 2, bytes[0] == 0x80, bytes[1] <= 0x05 {
                 throw FileError(path, PyTorchBinProblem.legacyFormat)
             }
             throw error
@@ -177,6 +194,9 @@ private struct StorageLoader {
         guard last < storageElements else {
             throw FileError(path, PyTorchBinProblem.tensorOutsideStorage(name: name, lastElement: last, storageElements: storageElements))
         }
+        guard count <= max(storageElements, PyTorchBinReader.maximumBroadcastElements) else {
+            throw FileError(path, PyTorchBinProblem.viewLargerThanStorage(name: name, elements: count, storageElements: storageElements))
+        }
         let base = contents.bytes
 
         if isContiguous(shape: shape, strides: strides) {
@@ -191,7 +211,9 @@ private struct StorageLoader {
         }
 
         // A strided view: gather element by element in row-major order.
-        let owned = OwnedBytes(count: byteCount.partialValue)
+        guard let owned = OwnedBytes(checkedCount: byteCount.partialValue) else {
+            throw FileError(path, PyTorchBinProblem.outOfMemory(name: name, bytes: byteCount.partialValue))
+        }
         let destination = owned.mutableBytes
         var index = [Int](repeating: 0, count: shape.count)
         var source = description.offset

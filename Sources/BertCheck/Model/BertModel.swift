@@ -1,0 +1,473 @@
+import COpenBLAS
+import Foundation
+
+/// What is wrong with a batch handed to `BertModel.forward` (one case per rule). Callers that
+/// read the batch from a file wrap it in a `FileError` naming that file.
+public enum InputProblem: Error, CustomStringConvertible, Equatable {
+    case emptyBatch
+    case inconsistentBatch(String)
+    case sequenceTooLong(length: Int, maximum: Int)
+    case tokenIdOutOfRange(row: Int, position: Int, id: Int, vocabularySize: Int)
+    case tokenTypeOutOfRange(row: Int, position: Int, tokenType: Int, typeVocabularySize: Int)
+    case attentionMaskNotBinary(row: Int, position: Int, value: Int)
+    case tooLarge(String)
+
+    public var description: String {
+        switch self {
+        case .emptyBatch:
+            return "the batch is empty"
+        case .inconsistentBatch(let detail):
+            return "inconsistent batch: \(detail)"
+        case .sequenceTooLong(let length, let maximum):
+            return "sequence length \(length) exceeds max_position_embeddings \(maximum)"
+        case .tokenIdOutOfRange(let row, let position, let id, let size):
+            return "input id \(id) at row \(row), position \(position) is outside the vocabulary (vocab_size \(size))"
+        case .tokenTypeOutOfRange(let row, let position, let type, let size):
+            return "token type \(type) at row \(row), position \(position) is outside type_vocab_size \(size)"
+        case .attentionMaskNotBinary(let row, let position, let value):
+            return "attention mask value \(value) at row \(row), position \(position) is not 0 or 1"
+        case .tooLarge(let detail):
+            return "batch too large: \(detail)"
+        }
+    }
+}
+
+// MARK: - Modules, one per transformers module, loaded by canonical name prefix (like candle's bert.rs)
+
+/// nn.Linear: weight [out, in], bias [out].
+struct Linear {
+    let weight: FloatWeight
+    let bias: FloatWeight
+    let inFeatures: Int
+    let outFeatures: Int
+
+    init(_ table: WeightTable, prefix: String, inFeatures: Int, outFeatures: Int) throws {
+        weight = try table.weight(prefix + ".weight", shape: [outFeatures, inFeatures])
+        bias = try table.weight(prefix + ".bias", shape: [outFeatures])
+        self.inFeatures = inFeatures
+        self.outFeatures = outFeatures
+    }
+
+    /// `out[rows, outFeatures] = input · Wᵀ` (bias left to the caller's fused epilogue).
+    func multiply(_ out: FloatPointer, _ input: ConstFloatPointer, rows: Int) {
+        matmulTransposedWeight(out, input, weight.pointer, rows: rows, inFeatures: inFeatures, outFeatures: outFeatures)
+    }
+
+    func releasePages() {
+        weight.releasePages()
+        bias.releasePages()
+    }
+}
+
+/// nn.LayerNorm over the hidden size.
+struct LayerNorm {
+    let weight: FloatWeight
+    let bias: FloatWeight
+    let eps: Float
+
+    init(_ table: WeightTable, prefix: String, size: Int, eps: Float) throws {
+        weight = try table.weight(prefix + ".weight", shape: [size])
+        bias = try table.weight(prefix + ".bias", shape: [size])
+        self.eps = eps
+    }
+}
+
+/// `embeddings.*`: word + token type + position, then LayerNorm.
+struct BertEmbeddings {
+    let wordEmbeddings: FloatWeight
+    let positionEmbeddings: FloatWeight
+    let tokenTypeEmbeddings: FloatWeight
+    let layerNorm: LayerNorm
+
+    init(_ table: WeightTable, config: BertConfig) throws {
+        let h = config.hiddenSize
+        wordEmbeddings = try table.weight("embeddings.word_embeddings.weight", shape: [config.vocabSize, h])
+        positionEmbeddings = try table.weight("embeddings.position_embeddings.weight", shape: [config.maxPositionEmbeddings, h])
+        tokenTypeEmbeddings = try table.weight("embeddings.token_type_embeddings.weight", shape: [config.typeVocabSize, h])
+        layerNorm = try LayerNorm(table, prefix: "embeddings.LayerNorm", size: h, eps: Float(config.layerNormEps))
+    }
+
+    /// `out[b·S + s] = LayerNorm(word[id] + type[tt] + position[s])`; ids already validated.
+    func forward(_ out: FloatPointer, batch: Batch, hidden: Int, workers: Int) {
+        for row in 0..<batch.batch {
+            for position in 0..<batch.seq {
+                let t = row * batch.seq + position
+                let word = wordEmbeddings.pointer + batch.inputIds[t] * hidden
+                let type = tokenTypeEmbeddings.pointer + batch.tokenTypeIds[t] * hidden
+                let pos = positionEmbeddings.pointer + position * hidden
+                let o = out + t * hidden
+                // transformers' order: (inputs_embeds + token_type_embeddings) + position_embeddings.
+                for c in 0..<hidden { o[c] = (word[c] + type[c]) + pos[c] }
+            }
+        }
+        addBiasResidualLayerNorm(out, out, bias: nil, residual: nil, weight: layerNorm.weight.pointer,
+                                 shift: layerNorm.bias.pointer, eps: layerNorm.eps, rows: batch.batch * batch.seq,
+                                 columns: hidden, workers: workers)
+    }
+}
+
+/// `encoder.layer.N.attention.self.{query,key,value}`.
+struct BertSelfAttention {
+    let query: Linear
+    let key: Linear
+    let value: Linear
+    let heads: Int
+    let headSize: Int
+
+    init(_ table: WeightTable, prefix: String, config: BertConfig) throws {
+        let h = config.hiddenSize
+        query = try Linear(table, prefix: prefix + ".query", inFeatures: h, outFeatures: h)
+        key = try Linear(table, prefix: prefix + ".key", inFeatures: h, outFeatures: h)
+        value = try Linear(table, prefix: prefix + ".value", inFeatures: h, outFeatures: h)
+        heads = config.numAttentionHeads
+        headSize = config.headSize
+    }
+
+    /// `context = softmax(Q Kᵀ / √d + mask) V`, head by head, for every row of the batch.
+    func forward(_ context: FloatPointer, input: ConstFloatPointer, workspace: Workspace, batch: Int, seq: Int) {
+        let hidden = heads * headSize
+        let tokens = batch * seq
+        let q = workspace.query, k = workspace.key, v = workspace.value
+        query.multiply(q, input, rows: tokens)
+        addBias(q, bias: query.bias.pointer, rows: tokens, columns: hidden)
+        key.multiply(k, input, rows: tokens)
+        addBias(k, bias: key.bias.pointer, rows: tokens, columns: hidden)
+        value.multiply(v, input, rows: tokens)
+        addBias(v, bias: value.bias.pointer, rows: tokens, columns: hidden)
+        let scaling = 1 / Float(headSize).squareRoot()
+        let scores = workspace.scores
+        let ld = Int32(hidden)
+        for row in 0..<batch {
+            let mask = UnsafePointer(workspace.keyMask + row * seq)
+            for head in 0..<heads {
+                let offset = row * seq * hidden + head * headSize
+                // scores[S, S] = scaling · Q_h K_hᵀ (transformers: matmul, then × scaling).
+                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, Int32(seq), Int32(seq), Int32(headSize),
+                            scaling, q + offset, ld, k + offset, ld, 0, scores, Int32(seq))
+                maskedSoftmaxRows(scores, rows: seq, columns: seq, keyMask: mask)
+                // context_h[S, d] = P · V_h, written into its head's columns.
+                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, Int32(seq), Int32(headSize), Int32(seq),
+                            1, scores, Int32(seq), v + offset, ld, 0, context + offset, ld)
+            }
+        }
+    }
+
+    func releasePages() {
+        query.releasePages()
+        key.releasePages()
+        value.releasePages()
+    }
+}
+
+/// A dense layer whose output joins the residual stream through LayerNorm: transformers'
+/// BertSelfOutput (`encoder.layer.N.attention.output`) and BertOutput (`encoder.layer.N.output`)
+/// are both this module.
+struct DenseResidualLayerNorm {
+    let dense: Linear
+    let layerNorm: LayerNorm
+
+    init(_ table: WeightTable, prefix: String, inFeatures: Int, config: BertConfig) throws {
+        dense = try Linear(table, prefix: prefix + ".dense", inFeatures: inFeatures, outFeatures: config.hiddenSize)
+        layerNorm = try LayerNorm(table, prefix: prefix + ".LayerNorm", size: config.hiddenSize, eps: Float(config.layerNormEps))
+    }
+
+    /// `out = LayerNorm(input · Wᵀ + b + residual)`; `scratch` holds the product. `out` may be `residual`.
+    func forward(_ out: FloatPointer, input: ConstFloatPointer, residual: ConstFloatPointer, scratch: FloatPointer,
+                 rows: Int, workers: Int) {
+        dense.multiply(scratch, input, rows: rows)
+        addBiasResidualLayerNorm(out, scratch, bias: dense.bias.pointer, residual: residual,
+                                 weight: layerNorm.weight.pointer, shift: layerNorm.bias.pointer, eps: layerNorm.eps,
+                                 rows: rows, columns: dense.outFeatures, workers: workers)
+    }
+}
+
+/// transformers' BertSelfOutput.
+typealias BertAttentionOutput = DenseResidualLayerNorm
+/// transformers' BertOutput (the name `BertOutput` is the forward pass's result type here).
+typealias BertLayerOutput = DenseResidualLayerNorm
+
+/// `encoder.layer.N.intermediate`: dense and the activation, fused in one pass over the output.
+struct BertIntermediate {
+    let dense: Linear
+    let activation: Activation
+
+    init(_ table: WeightTable, prefix: String, config: BertConfig, activation: Activation) throws {
+        dense = try Linear(table, prefix: prefix + ".dense", inFeatures: config.hiddenSize, outFeatures: config.intermediateSize)
+        self.activation = activation
+    }
+}
+
+/// `encoder.layer.N`.
+struct BertLayer {
+    let attention: BertSelfAttention
+    let attentionOutput: BertAttentionOutput
+    let intermediate: BertIntermediate
+    let output: BertLayerOutput
+
+    init(_ table: WeightTable, index: Int, config: BertConfig, activation: Activation) throws {
+        let prefix = "encoder.layer.\(index)"
+        attention = try BertSelfAttention(table, prefix: prefix + ".attention.self", config: config)
+        attentionOutput = try BertAttentionOutput(table, prefix: prefix + ".attention.output", inFeatures: config.hiddenSize, config: config)
+        intermediate = try BertIntermediate(table, prefix: prefix + ".intermediate", config: config, activation: activation)
+        output = try BertLayerOutput(table, prefix: prefix + ".output", inFeatures: config.intermediateSize, config: config)
+    }
+
+    /// `hidden` [T, H] in, the layer's output written back into it.
+    func forward(_ hidden: FloatPointer, workspace: Workspace, batch: Int, seq: Int, workers: Int) {
+        let tokens = batch * seq
+        attention.forward(workspace.context, input: hidden, workspace: workspace, batch: batch, seq: seq)
+        attentionOutput.forward(workspace.attended, input: workspace.context, residual: hidden,
+                                scratch: workspace.projected, rows: tokens, workers: workers)
+        // intermediate: activation(dense(attended) + bias), fused in one pass.
+        intermediate.dense.multiply(workspace.intermediate, workspace.attended, rows: tokens)
+        addBiasActivate(workspace.intermediate, bias: intermediate.dense.bias.pointer, rows: tokens,
+                        columns: intermediate.dense.outFeatures, activation: intermediate.activation, workers: workers)
+        output.forward(hidden, input: workspace.intermediate, residual: workspace.attended,
+                       scratch: workspace.projected, rows: tokens, workers: workers)
+    }
+
+    func releasePages() {
+        attention.releasePages()
+        attentionOutput.dense.releasePages()
+        intermediate.dense.releasePages()
+        output.dense.releasePages()
+    }
+}
+
+/// `pooler.dense` + tanh on position 0.
+struct BertPooler {
+    let dense: Linear
+
+    init(_ table: WeightTable, config: BertConfig) throws {
+        dense = try Linear(table, prefix: "pooler.dense", inFeatures: config.hiddenSize, outFeatures: config.hiddenSize)
+    }
+
+    /// `tanh(W · rows + b)` for `count` rows of `hidden` floats.
+    func forward(_ rows: ConstFloatPointer, count: Int) -> [Float] {
+        let h = dense.outFeatures
+        var out = [Float](repeating: 0, count: count * h)
+        out.withUnsafeMutableBufferPointer { o in
+            guard let base = o.baseAddress else { return }
+            dense.multiply(base, rows, rows: count)
+            addBias(base, bias: dense.bias.pointer, rows: count, columns: h)
+            tanhInPlace(base, count: count * h)
+        }
+        return out
+    }
+}
+
+// MARK: - Workspace
+
+/// Activation buffers for one batch shape, reused across layers and calls (no allocation per layer).
+final class Workspace {
+    let tokens: Int
+    let seq: Int
+    private let storage: UnsafeMutablePointer<Float>
+    let hidden: FloatPointer
+    let query: FloatPointer
+    let key: FloatPointer
+    let value: FloatPointer
+    let context: FloatPointer
+    let projected: FloatPointer
+    let attended: FloatPointer
+    let intermediate: FloatPointer
+    let scores: FloatPointer
+    let keyMask: FloatPointer
+
+    /// Sizes are checked for overflow by the caller (`BertModel.workspace`).
+    init(tokens: Int, seq: Int, hiddenSize: Int, intermediateSize: Int, total: Int) {
+        self.tokens = tokens
+        self.seq = seq
+        storage = UnsafeMutablePointer<Float>.allocate(capacity: total)
+        var next = storage
+        func take(_ n: Int) -> FloatPointer {
+            defer { next += (n + 15) / 16 * 16 }
+            return next
+        }
+        let th = tokens * hiddenSize
+        hidden = take(th); query = take(th); key = take(th); value = take(th)
+        context = take(th); projected = take(th); attended = take(th)
+        intermediate = take(tokens * intermediateSize)
+        scores = take(seq * seq)
+        keyMask = take(tokens)
+    }
+
+    static func floatCount(tokens: Int, seq: Int, hiddenSize: Int, intermediateSize: Int) -> Int? {
+        func mul(_ a: Int, _ b: Int) -> Int? {
+            let (r, o) = a.multipliedReportingOverflow(by: b)
+            return o ? nil : r
+        }
+        guard let th = mul(tokens, hiddenSize), let ti = mul(tokens, intermediateSize), let ss = mul(seq, seq),
+              let seven = mul(th + 16, 7) else { return nil }
+        let (a, o1) = seven.addingReportingOverflow(ti + 16)
+        let (b, o2) = a.addingReportingOverflow(ss + 16)
+        let (c, o3) = b.addingReportingOverflow(tokens + 16)
+        return o1 || o2 || o3 ? nil : c
+    }
+
+    deinit { storage.deallocate() }
+}
+
+// MARK: - BertModel
+
+/// transformers' `BertModel` in FP32, over a checkpoint's weights (mapped, not copied, when F32).
+public final class BertModel: @unchecked Sendable {
+    public let config: BertConfig
+    let embeddings: BertEmbeddings
+    let layers: [BertLayer]
+    let pooler: BertPooler?
+    public let weightDType: DType
+    /// Threads for the element-wise work (OpenBLAS gets the same count for sgemm).
+    public let threads: Int
+    /// Drop each layer's mapped weight pages after the layer ran, so peak RSS stays near one
+    /// layer's weights (they come back from the page cache on the next pass).
+    public var releasesWeightPages = true
+
+    private let lock = NSLock()
+    private var cachedWorkspace: Workspace?
+
+    public init(checkpoint: Checkpoint, threads: Int? = nil) throws {
+        let configFile = checkpoint.configPath ?? checkpoint.path
+        guard let config = checkpoint.config else { throw FileError(checkpoint.path, WeightProblem.noConfig) }
+        try BertModel.validate(config, file: configFile)
+        guard let activation = Activation(rawValue: config.hiddenAct) else {
+            throw FileError(configFile, WeightProblem.unsupportedActivation(config.hiddenAct))
+        }
+        self.config = config
+        let table = try WeightTable(checkpoint: checkpoint)
+        embeddings = try BertEmbeddings(table, config: config)
+        var layers: [BertLayer] = []
+        for index in 0..<config.numHiddenLayers {
+            layers.append(try BertLayer(table, index: index, config: config, activation: activation))
+        }
+        self.layers = layers
+        let hasWeight = table.contains("pooler.dense.weight"), hasBias = table.contains("pooler.dense.bias")
+        if hasWeight && hasBias {
+            pooler = try BertPooler(table, config: config)
+        } else if hasWeight || hasBias {
+            throw FileError(table.defaultFile, WeightProblem.incompletePooler(
+                present: hasWeight ? "pooler.dense.weight" : "pooler.dense.bias",
+                missing: hasWeight ? "pooler.dense.bias" : "pooler.dense.weight"))
+        } else {
+            pooler = nil
+        }
+        weightDType = table.dominantDType
+        let cores = ProcessInfo.processInfo.activeProcessorCount
+        self.threads = max(1, threads ?? cores)
+        if threads != nil { openblas_set_num_threads(Int32(self.threads)) }
+    }
+
+    /// The config rules a forward pass relies on (sizes positive, heads dividing hidden size).
+    static func validate(_ config: BertConfig, file: String) throws {
+        func check(_ ok: Bool, _ rule: String) throws {
+            if !ok { throw FileError(file, WeightProblem.invalidConfig(rule)) }
+        }
+        let limit = 1 << 24
+        try check(config.hiddenSize > 0 && config.hiddenSize <= limit, "hidden_size must be in 1...\(limit)")
+        try check(config.numAttentionHeads > 0 && config.numAttentionHeads <= config.hiddenSize, "num_attention_heads must be in 1...hidden_size")
+        try check(config.hiddenSize % config.numAttentionHeads == 0, "hidden_size \(config.hiddenSize) is not a multiple of num_attention_heads \(config.numAttentionHeads)")
+        try check(config.numHiddenLayers >= 0 && config.numHiddenLayers <= 10_000, "num_hidden_layers must be in 0...10000")
+        try check(config.intermediateSize > 0 && config.intermediateSize <= limit, "intermediate_size must be in 1...\(limit)")
+        try check(config.vocabSize > 0 && config.vocabSize <= 1 << 31, "vocab_size must be positive")
+        try check(config.maxPositionEmbeddings > 0 && config.maxPositionEmbeddings <= limit, "max_position_embeddings must be in 1...\(limit)")
+        try check(config.typeVocabSize > 0 && config.typeVocabSize <= limit, "type_vocab_size must be positive")
+        try check(config.layerNormEps.isFinite && config.layerNormEps >= 0, "layer_norm_eps must be finite and not negative")
+        if config.positionEmbeddingType != "absolute" {
+            throw FileError(file, WeightProblem.unsupportedPositionEmbedding(config.positionEmbeddingType))
+        }
+    }
+
+    public var hasPooler: Bool { pooler != nil }
+
+    /// `tanh(W x + b)` of the pooler for `rows` rows of hidden size (nil without pooler weights).
+    public func pool(_ clsRows: [Float], rows: Int) -> [Float]? {
+        guard let pooler, rows >= 0, clsRows.count == rows * config.hiddenSize else { return nil }
+        return clsRows.withUnsafeBufferPointer { p in
+            guard let base = p.baseAddress else { return [] }
+            return pooler.forward(base, count: rows)
+        }
+    }
+
+    /// Checks the batch against the config: shape, ids, token types, mask, length.
+    public func validate(_ batch: Batch) throws {
+        guard batch.batch > 0, batch.seq > 0 else { throw InputProblem.emptyBatch }
+        let (tokens, overflow) = batch.batch.multipliedReportingOverflow(by: batch.seq)
+        guard !overflow else { throw InputProblem.tooLarge("\(batch.batch) × \(batch.seq) tokens") }
+        guard batch.inputIds.count == tokens else {
+            throw InputProblem.inconsistentBatch("\(batch.inputIds.count) input ids for \(batch.batch) × \(batch.seq)")
+        }
+        guard batch.attentionMask.count == tokens else {
+            throw InputProblem.inconsistentBatch("\(batch.attentionMask.count) attention mask values for \(batch.batch) × \(batch.seq)")
+        }
+        guard batch.tokenTypeIds.count == tokens else {
+            throw InputProblem.inconsistentBatch("\(batch.tokenTypeIds.count) token type ids for \(batch.batch) × \(batch.seq)")
+        }
+        guard batch.seq <= config.maxPositionEmbeddings else {
+            throw InputProblem.sequenceTooLong(length: batch.seq, maximum: config.maxPositionEmbeddings)
+        }
+        for t in 0..<tokens {
+            let id = batch.inputIds[t], type = batch.tokenTypeIds[t], mask = batch.attentionMask[t]
+            if id < 0 || id >= config.vocabSize {
+                throw InputProblem.tokenIdOutOfRange(row: t / batch.seq, position: t % batch.seq, id: id, vocabularySize: config.vocabSize)
+            }
+            if type < 0 || type >= config.typeVocabSize {
+                throw InputProblem.tokenTypeOutOfRange(row: t / batch.seq, position: t % batch.seq, tokenType: type, typeVocabularySize: config.typeVocabSize)
+            }
+            if mask != 0 && mask != 1 {
+                throw InputProblem.attentionMaskNotBinary(row: t / batch.seq, position: t % batch.seq, value: mask)
+            }
+        }
+    }
+
+    private func workspace(for batch: Batch) throws -> Workspace {
+        let tokens = batch.batch * batch.seq
+        if let cached = cachedWorkspace, cached.tokens == tokens, cached.seq == batch.seq { return cached }
+        cachedWorkspace = nil
+        guard let total = Workspace.floatCount(tokens: tokens, seq: batch.seq, hiddenSize: config.hiddenSize,
+                                               intermediateSize: config.intermediateSize),
+              total <= (1 << 40) / MemoryLayout<Float>.stride else {
+            throw InputProblem.tooLarge("\(batch.batch) × \(batch.seq) tokens need too much memory")
+        }
+        let created = Workspace(tokens: tokens, seq: batch.seq, hiddenSize: config.hiddenSize,
+                                intermediateSize: config.intermediateSize, total: total)
+        cachedWorkspace = created
+        return created
+    }
+
+    /// The forward pass. Throws `InputProblem` for ids, token types or lengths the model cannot take.
+    public func forward(_ batch: Batch, outputHiddenStates: Bool = false) throws -> BertOutput {
+        try validate(batch)
+        lock.lock()
+        defer { lock.unlock() }
+        let workspace = try self.workspace(for: batch)
+        let hiddenSize = config.hiddenSize
+        let tokens = batch.batch * batch.seq
+        let count = tokens * hiddenSize
+        // transformers' extended mask: 0 where attended, finfo(float32).min on padded keys.
+        for t in 0..<tokens {
+            workspace.keyMask[t] = batch.attentionMask[t] == 1 ? 0 : -Float.greatestFiniteMagnitude
+        }
+        let hidden = workspace.hidden
+        func snapshot() -> [Float] { Array(UnsafeBufferPointer(start: hidden, count: count)) }
+        embeddings.forward(hidden, batch: batch, hidden: hiddenSize, workers: threads)
+        var states: [[Float]]? = outputHiddenStates ? [snapshot()] : nil
+        for layer in layers {
+            layer.forward(hidden, workspace: workspace, batch: batch.batch, seq: batch.seq, workers: threads)
+            if releasesWeightPages { layer.releasePages() }
+            if outputHiddenStates { states?.append(snapshot()) }
+        }
+        var pooled: [Float]?
+        if let pooler {
+            // Position 0 of every row, gathered into contiguous rows.
+            var cls = [Float](repeating: 0, count: batch.batch * hiddenSize)
+            for row in 0..<batch.batch {
+                for c in 0..<hiddenSize { cls[row * hiddenSize + c] = hidden[row * batch.seq * hiddenSize + c] }
+            }
+            pooled = cls.withUnsafeBufferPointer { p in
+                p.baseAddress.map { pooler.forward($0, count: batch.batch) } ?? []
+            }
+        }
+        return BertOutput(batch: batch.batch, seq: batch.seq, hidden: hiddenSize, lastHiddenState: snapshot(),
+                          poolerOutput: pooled, hiddenStates: states)
+    }
+}

@@ -1,0 +1,284 @@
+import COpenBLAS
+import Dispatch
+import Foundation
+
+// The forward pass as plain functions over flat row-major Float buffers (llm.c style). Matrix
+// products go to OpenBLAS sgemm; the element-wise work is SIMD8 code that -mavx2 -mfma turns
+// into AVX2 instructions in release builds (Package.swift).
+
+typealias FloatPointer = UnsafeMutablePointer<Float>
+typealias ConstFloatPointer = UnsafePointer<Float>
+
+/// `out[m, n] = in[m, k] · weight[n, k]ᵀ` (weights stored as nn.Linear stores them: [out, in]).
+/// The bias is added by the caller's fused epilogue.
+@inline(__always)
+func matmulTransposedWeight(_ out: FloatPointer, _ input: ConstFloatPointer, _ weight: ConstFloatPointer,
+                            rows: Int, inFeatures: Int, outFeatures: Int) {
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, Int32(rows), Int32(outFeatures), Int32(inFeatures),
+                1, input, Int32(inFeatures), weight, Int32(inFeatures), 0, out, Int32(outFeatures))
+}
+
+/// Splits `count` items into contiguous chunks run on up to `workers` threads.
+func parallelChunks(_ count: Int, workers: Int, minimumChunk: Int = 1, _ body: (Range<Int>) -> Void) {
+    let chunks = max(1, min(workers, count / max(minimumChunk, 1)))
+    if chunks == 1 {
+        body(0..<count)
+        return
+    }
+    DispatchQueue.concurrentPerform(iterations: chunks) { c in
+        let start = count * c / chunks
+        let end = count * (c + 1) / chunks
+        body(start..<end)
+    }
+}
+
+// MARK: - Vectorised elementary functions
+
+typealias Float8 = SIMD8<Float>
+
+/// e^x for 8 lanes: Cody–Waite range reduction by ln 2 and a degree-6 polynomial (Cephes
+/// expf), about 1 ulp. Below -87.3 the result is 0 (as the softmax of a masked key must be).
+@inline(__always)
+func exp8(_ x: Float8) -> Float8 {
+    let clamped = x.clamped(lowerBound: Float8(repeating: -87.3), upperBound: Float8(repeating: 88.3))
+    // n = round(x / ln 2), via the 1.5·2^23 trick so its integer sits in the low mantissa bits.
+    let magic = Float8(repeating: 12_582_912)
+    let shifted = clamped * Float8(repeating: 1.442_695_040_888_963_4) + magic
+    let n = shifted - magic
+    var r = clamped - n * Float8(repeating: 0.693_359_375)
+    r = r - n * Float8(repeating: -2.121_944_400_546_905_8e-4)
+    var p = Float8(repeating: 1.987_569_150_0e-4)
+    p = p * r + Float8(repeating: 1.398_199_950_7e-3)
+    p = p * r + Float8(repeating: 8.333_451_907_3e-3)
+    p = p * r + Float8(repeating: 4.166_579_589_4e-2)
+    p = p * r + Float8(repeating: 1.666_666_545_9e-1)
+    p = p * r + Float8(repeating: 5.000_000_120_1e-1)
+    p = p * r * r + r + Float8(repeating: 1)
+    // 2^n from n's integer bits: (n + 127) << 23.
+    let nBits = unsafeBitCast(shifted, to: SIMD8<Int32>.self) &- unsafeBitCast(magic, to: SIMD8<Int32>.self)
+    let scale = unsafeBitCast((nBits &+ SIMD8<Int32>(repeating: 127)) &<< SIMD8<Int32>(repeating: 23), to: Float8.self)
+    var result = p * scale
+    result.replace(with: 0, where: x .< Float8(repeating: -87.3))
+    return result
+}
+
+/// erf for 8 lanes: Abramowitz & Stegun 7.1.26 (absolute error ≤ 1.5e-7, below Float's
+/// resolution near ±1), the form PyTorch's vectorised CPU erf uses.
+/// |x| per lane (clears the sign bit).
+@inline(__always)
+func absolute8(_ x: Float8) -> Float8 {
+    unsafeBitCast(unsafeBitCast(x, to: SIMD8<UInt32>.self) & SIMD8<UInt32>(repeating: 0x7FFF_FFFF), to: Float8.self)
+}
+
+@inline(__always)
+func erf8(_ x: Float8) -> Float8 {
+    let a = absolute8(x)
+    let t = Float8(repeating: 1) / (Float8(repeating: 0.327_591_1) * a + Float8(repeating: 1))
+    var r = Float8(repeating: 1.061_405_429)
+    r = r * t + Float8(repeating: -1.453_152_027)
+    r = r * t + Float8(repeating: 1.421_413_741)
+    r = r * t + Float8(repeating: -0.284_496_736)
+    r = r * t + Float8(repeating: 0.254_829_592)
+    let y = Float8(repeating: 1) - r * t * exp8(-(a * a))
+    // Copy x's sign onto y (y ≥ 0).
+    let signBits = unsafeBitCast(x, to: SIMD8<UInt32>.self) & SIMD8<UInt32>(repeating: 0x8000_0000)
+    return unsafeBitCast(unsafeBitCast(y, to: SIMD8<UInt32>.self) | signBits, to: Float8.self)
+}
+
+/// tanh for 8 lanes: sign(x)·(1 − 2 / (e^{2|x|} + 1)); absolute error about 1e-7.
+@inline(__always)
+func tanh8(_ x: Float8) -> Float8 {
+    let a = absolute8(x).clamped(lowerBound: Float8(repeating: 0), upperBound: Float8(repeating: 20))
+    let e = exp8(a + a)
+    var y = Float8(repeating: 1) - Float8(repeating: 2) / (e + Float8(repeating: 1))
+    // Near 0 the subtraction loses relative precision; the odd Taylor series is exact enough there.
+    let a2 = a * a
+    var series = a2 * Float8(repeating: -17.0 / 315.0) + Float8(repeating: 2.0 / 15.0)
+    series = a2 * series + Float8(repeating: -1.0 / 3.0)
+    series = a2 * series + Float8(repeating: 1)
+    let small = a * series
+    y.replace(with: small, where: a .< Float8(repeating: 0.0625))
+    let signBits = unsafeBitCast(x, to: SIMD8<UInt32>.self) & SIMD8<UInt32>(repeating: 0x8000_0000)
+    return unsafeBitCast(unsafeBitCast(y, to: SIMD8<UInt32>.self) | signBits, to: Float8.self)
+}
+
+/// Activations transformers' `ACT2FN` maps `hidden_act` to (the ones BERT checkpoints use).
+public enum Activation: String, Sendable, CaseIterable {
+    /// x · Φ(x) with the exact erf (`nn.GELU()`).
+    case gelu
+    /// The tanh approximation (`NewGELUActivation`, `gelu_pytorch_tanh`, `gelu_fast` is close to it).
+    case geluNew = "gelu_new"
+    case geluPytorchTanh = "gelu_pytorch_tanh"
+    case relu
+
+    @inline(__always)
+    func apply(_ x: Float8) -> Float8 {
+        switch self {
+        case .gelu:
+            return x * Float8(repeating: 0.5) * (Float8(repeating: 1) + erf8(x * Float8(repeating: 0.707_106_781_186_547_6)))
+        case .geluNew, .geluPytorchTanh:
+            let inner = Float8(repeating: 0.797_884_560_802_865_4) * (x + Float8(repeating: 0.044_715) * x * x * x)
+            return Float8(repeating: 0.5) * x * (Float8(repeating: 1) + tanh8(inner))
+        case .relu:
+            return x.replacing(with: 0, where: x .< Float8(repeating: 0))
+        }
+    }
+}
+
+extension Activation {
+    /// The same activation per element with the C library's erf/tanh. Debug builds use it
+    /// (unoptimised SIMD8 code is ~100x slower than scalar libm calls there).
+    @inline(__always)
+    func apply(_ x: Float) -> Float {
+        switch self {
+        case .gelu:
+            return x * 0.5 * (1 + Foundation.erf(x * 0.707_106_781_186_547_6))
+        case .geluNew, .geluPytorchTanh:
+            return 0.5 * x * (1 + Foundation.tanh(0.797_884_560_802_865_4 * (x + 0.044_715 * x * x * x)))
+        case .relu:
+            return max(x, 0)
+        }
+    }
+}
+
+/// Loads up to 8 floats (the tail of a row), zero-filling the rest.
+@inline(__always)
+func loadPartial(_ p: ConstFloatPointer, _ count: Int) -> Float8 {
+    var v = Float8(repeating: 0)
+    for i in 0..<count { v[i] = p[i] }
+    return v
+}
+
+@inline(__always)
+func load8(_ p: ConstFloatPointer) -> Float8 {
+    UnsafeRawPointer(p).loadUnaligned(as: Float8.self)
+}
+
+@inline(__always)
+func store8(_ v: Float8, _ p: FloatPointer) {
+    UnsafeMutableRawPointer(p).storeBytes(of: v, as: Float8.self)
+}
+
+/// In place: `x[r, c] = activation(x[r, c] + bias[c])` (the intermediate dense's epilogue).
+func addBiasActivate(_ x: FloatPointer, bias: ConstFloatPointer, rows: Int, columns: Int,
+                     activation: Activation, workers: Int) {
+    parallelChunks(rows, workers: workers, minimumChunk: 8) { range in
+        for r in range {
+            let row = x + r * columns
+            #if DEBUG
+            for c in 0..<columns { row[c] = activation.apply(row[c] + bias[c]) }
+            #else
+            var c = 0
+            while c + 8 <= columns {
+                store8(activation.apply(load8(row + c) + load8(bias + c)), row + c)
+                c += 8
+            }
+            if c < columns {
+                let v = activation.apply(loadPartial(row + c, columns - c) + loadPartial(bias + c, columns - c))
+                for i in 0..<(columns - c) { row[c + i] = v[i] }
+            }
+            #endif
+        }
+    }
+}
+
+/// In place: `x[r, c] += bias[c]`.
+func addBias(_ x: FloatPointer, bias: ConstFloatPointer, rows: Int, columns: Int) {
+    for r in 0..<rows {
+        let row = x + r * columns
+        for c in 0..<columns { row[c] += bias[c] }
+    }
+}
+
+/// `out = LayerNorm(x + bias + residual)` row by row (a dense layer's epilogue followed by the
+/// residual connection and LayerNorm, as BertSelfOutput / BertOutput do). Moments in Double.
+/// `out` may alias `residual`.
+func addBiasResidualLayerNorm(_ out: FloatPointer, _ x: FloatPointer, bias: ConstFloatPointer?, residual: ConstFloatPointer?,
+                              weight: ConstFloatPointer, shift: ConstFloatPointer, eps: Float, rows: Int, columns: Int, workers: Int) {
+    parallelChunks(rows, workers: workers, minimumChunk: 16) { range in
+        for r in range {
+            let row = x + r * columns
+            if let bias {
+                for c in 0..<columns { row[c] = row[c] + bias[c] }
+            }
+            if let residual {
+                let res = residual + r * columns
+                for c in 0..<columns { row[c] = row[c] + res[c] }
+            }
+            var sum = 0.0
+            for c in 0..<columns { sum += Double(row[c]) }
+            let mean = sum / Double(columns)
+            var squares = 0.0
+            for c in 0..<columns {
+                let d = Double(row[c]) - mean
+                squares += d * d
+            }
+            let variance = squares / Double(columns)
+            let inverse = Float(1 / (variance + Double(eps)).squareRoot())
+            let meanF = Float(mean)
+            let o = out + r * columns
+            for c in 0..<columns {
+                o[c] = (row[c] - meanF) * inverse * weight[c] + shift[c]
+            }
+        }
+    }
+}
+
+/// Softmax of each row of `scores` [rows, columns] in place, after adding `keyMask[c]`
+/// (0 for real keys, finfo(float32).min for padded ones, as transformers adds it).
+func maskedSoftmaxRows(_ scores: FloatPointer, rows: Int, columns: Int, keyMask: ConstFloatPointer) {
+    for r in 0..<rows {
+        let row = scores + r * columns
+        var maximum = -Float.infinity
+        for c in 0..<columns {
+            let v = row[c] + keyMask[c]
+            row[c] = v
+            maximum = max(maximum, v)
+        }
+        var sum: Float = 0
+        #if DEBUG
+        for c in 0..<columns {
+            row[c] = Foundation.exp(row[c] - maximum)
+            sum += row[c]
+        }
+        #else
+        var c = 0
+        let m8 = Float8(repeating: maximum)
+        var sum8 = Float8(repeating: 0)
+        while c + 8 <= columns {
+            let e = exp8(load8(row + c) - m8)
+            store8(e, row + c)
+            sum8 += e
+            c += 8
+        }
+        sum = sum8.sum()
+        if c < columns {
+            let n = columns - c
+            let e = exp8(loadPartial(row + c, n) - m8)
+            for i in 0..<n {
+                row[c + i] = e[i]
+                sum += e[i]
+            }
+        }
+        #endif
+        let inverse = 1 / sum
+        for c in 0..<columns { row[c] *= inverse }
+    }
+}
+
+/// tanh in place (the pooler's activation).
+func tanhInPlace(_ x: FloatPointer, count: Int) {
+    #if DEBUG
+    for i in 0..<count { x[i] = Foundation.tanh(x[i]) }
+    #else
+    var i = 0
+    while i + 8 <= count {
+        store8(tanh8(load8(x + i)), x + i)
+        i += 8
+    }
+    if i < count {
+        let v = tanh8(loadPartial(x + i, count - i))
+        for j in 0..<(count - i) { x[i + j] = v[j] }
+    }
+    #endif
+}
