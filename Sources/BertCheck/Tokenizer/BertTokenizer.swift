@@ -299,7 +299,8 @@ public final class BertTokenizer: @unchecked Sendable {
         if let text = try token("mask_token") { options.mask = text }
     }
 
-    private static func readObject(_ path: String) throws -> JSONValue {
+    /// A JSON file whose top level must be an object.
+    static func readObject(_ path: String) throws -> JSONValue {
         let file = try MappedFile(path: path)
         let value: JSONValue
         do {

@@ -61,20 +61,14 @@ struct Vocabulary {
     /// reads when a model directory has no vocab.txt (it takes only the vocabulary from there:
     /// the normalization options still come from tokenizer_config.json or the defaults).
     init(tokenizerJSON path: String) throws {
-        let file = try MappedFile(path: path)
-        let root: JSONValue
-        do {
-            root = try StrictJSON.parse(file.bytes)
-        } catch {
-            throw FileError(path, error)
-        }
+        let root = try BertTokenizer.readObject(path)
         guard let model = root["model"], let members = model["vocab"]?.members else {
             throw FileError(path, VocabProblem.noModelVocabulary)
         }
         if let type = model["type"]?.string, type != "WordPiece" { throw FileError(path, VocabProblem.notWordPiece(type)) }
         guard !members.isEmpty else { throw FileError(path, VocabProblem.empty) }
         var tokens = [String?](repeating: nil, count: members.count)
-        var trie = ByteTrie(capacity: file.count)
+        var trie = ByteTrie(capacity: members.count * 8)
         for (token, value) in members {
             guard let id = value.integer, tokens.indices.contains(id) else { throw FileError(path, VocabProblem.badTokenId(token)) }
             tokens[id] = token
