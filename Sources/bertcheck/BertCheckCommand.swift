@@ -14,6 +14,7 @@ struct BertCheckCommand: ParsableCommand {
         """,
         subcommands: [
             ParamsCommand.self,
+            TokenizeCommand.self,
             BenchCommand.self,
         ]
     )

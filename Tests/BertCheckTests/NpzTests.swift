@@ -137,3 +137,14 @@ import Testing
         }
     }
 }
+
+@Suite struct NpzMutationTests {
+    @Test(arguments: ["weights.npz", "weights-compressed.npz"])
+    func mutatedArchivesNeverTrap(file: String) throws {
+        let original = try PyTorchFixtures.bytes("npz/" + file)
+        expectMutationsRefusedCleanly(original, count: 150, seed: 7) { bytes, storage in
+            let tensors = try NpzReader.read(bytes: bytes, storage: storage, path: "mutated.npz")
+            for tensor in tensors where tensor.byteCount > 0 { _ = tensor.data[0] ^ tensor.data[tensor.byteCount - 1] }
+        }
+    }
+}

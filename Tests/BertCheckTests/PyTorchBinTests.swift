@@ -203,3 +203,109 @@ import Testing
         }
     }
 }
+
+@Suite struct PyTorchBinMutationTests {
+    @Test(arguments: ["tiny-bert", "deflated", "views", "dtypes"])
+    func mutatedCheckpointsNeverTrap(directory: String) throws {
+        let original = try PyTorchFixtures.bytes(directory + "/pytorch_model.bin")
+        expectMutationsRefusedCleanly(original, count: 150, seed: UInt64(directory.utf8.count)) { bytes, storage in
+            let tensors = try PyTorchBinReader.read(bytes: bytes, storage: storage, path: "mutated.bin")
+            // Touch both ends of what the reader returned: it must lie inside live memory.
+            for tensor in tensors where tensor.byteCount > 0 { _ = tensor.data[0] ^ tensor.data[tensor.byteCount - 1] }
+        }
+    }
+
+    @Test func mutatedPicklesNeverTrap() throws {
+        let zip = try ZipArchive(path: PyTorchFixtures.path("pretraining-tied/pytorch_model.bin"))
+        let pickle = Array(try zip.contents(named: "archive/data.pkl").bytes)
+        var random = SplitMix64(state: 42)
+        for _ in 0..<500 {
+            var bytes = pickle
+            for _ in 0..<Int.random(in: 1...3, using: &random) {
+                bytes[Int.random(in: 0..<bytes.count, using: &random)] = UInt8.random(in: 0...255, using: &random)
+            }
+            do {
+                _ = try bytes.withUnsafeBytes { try Pickle.load($0) }
+            } catch is PickleProblem {
+            } catch {
+                Issue.record("not a PickleProblem: \(error)")
+            }
+        }
+    }
+}
+
+/// The .bin checkpoints through the whole tool: `loadCheckpoint` dispatch, `bertcheck params`,
+/// and the forward pass.
+@Suite struct PyTorchCheckpointCLITests {
+    @Test(arguments: ["tiny-bert", "named-prefix", "pretraining-tied", "views", "deflated"])
+    func paramsReadsBinCheckpoints(directory: String) throws {
+        let path = PyTorchFixtures.path(directory)
+        #expect(try loadCheckpoint(path).format == .pytorchZip)
+        let result = try CLI.run(["params", path, "--json"])
+        #expect(result.status == 0, "\(result.stderr)")
+        #expect(result.stderr.isEmpty)
+        let json = jsonObject(result.stdout)
+        #expect(json["named_parameters"] as? Int == 39)
+        // vocab 64, hidden 32, 24 positions, 2 types, 2 layers, intermediate 48, pooler.
+        #expect(json["total_parameters"] as? Int == 19_008)
+        #expect((json["schema"] as? [String: Any])?["ok"] as? Bool == true)
+        let ignored = (json["ignored"] as? [[String: Any]] ?? []).compactMap { $0["name"] as? String }
+        if directory == "pretraining-tied" {
+            #expect(ignored.contains("cls.predictions.decoder.weight"))
+        } else {
+            #expect(ignored.isEmpty)
+        }
+        let human = try CLI.run(["params", path])
+        #expect(human.stdout.hasPrefix("The BERT model has 39 different named parameters.\n"))
+    }
+
+    @Test func paramsRefusesLegacyBinWithOneLine() throws {
+        let path = PyTorchFixtures.path("legacy")
+        let result = try CLI.run(["params", path])
+        expectInputError(result, naming: path + "/pytorch_model.bin", containing: "torch.save(state_dict, path)")
+        #expect(result.stderr.contains("safe_serialization=True"))
+    }
+
+    /// A model directory holding `bin` as pytorch_model.bin beside tiny-bert's config.json.
+    func modelDirectory(bin: [UInt8]) throws -> String {
+        let dir = TestPaths.temporaryDirectory()
+        try Data(bin).write(to: dir.appendingPathComponent("pytorch_model.bin"))
+        try FileManager.default.copyItem(atPath: PyTorchFixtures.path("tiny-bert/config.json"),
+                                         toPath: dir.appendingPathComponent("config.json").path)
+        return dir.path
+    }
+
+    @Test func paramsRefusesHostileAndBrokenBins() throws {
+        var p = PickleBuilder()
+        p.global("builtins", "eval"); p.string("__import__('os').system('touch /tmp/bertcheck-pwned-cli')"); p.op(0x85); p.op(0x52); p.stop()
+        var builder = ZipBuilder()
+        builder.add("archive/data.pkl", p.bytes)
+        let hostile = try modelDirectory(bin: builder.build())
+        expectInputError(try CLI.run(["params", hostile]), naming: hostile + "/pytorch_model.bin", containing: "builtins.eval")
+        #expect(!FileManager.default.fileExists(atPath: "/tmp/bertcheck-pwned-cli"))
+
+        let good = try PyTorchFixtures.bytes("tiny-bert/pytorch_model.bin")
+        let truncated = try modelDirectory(bin: Array(good[..<(good.count - 100)]))
+        expectInputError(try CLI.run(["params", truncated]), naming: truncated + "/pytorch_model.bin", containing: "truncated")
+        let noStorage = try modelDirectory(bin: replacing("archive/data/3", with: "archive/data/Z", in: good))
+        expectInputError(try CLI.run(["params", noStorage, "--json"]), naming: noStorage + "/pytorch_model.bin", containing: "archive/data/3")
+    }
+
+    /// The forward pass over the .bin weights equals the forward pass over the reference's own
+    /// safetensors copy of them, bit for bit (zero-copy, gathered, inflated and tied storages).
+    @Test(arguments: ["tiny-bert", "pretraining-tied", "views", "deflated"])
+    func forwardPassMatchesSafetensorsTwin(directory: String) throws {
+        let twin = TestPaths.temporaryDirectory()
+        try FileManager.default.copyItem(atPath: PyTorchFixtures.path(directory + "/expected.safetensors"),
+                                         toPath: twin.appendingPathComponent("model.safetensors").path)
+        try FileManager.default.copyItem(atPath: PyTorchFixtures.path(directory + "/config.json"),
+                                         toPath: twin.appendingPathComponent("config.json").path)
+        let batch = Batch(batch: 2, seq: 5, inputIds: [2, 17, 33, 63, 3, 2, 9, 3, 0, 0],
+                          attentionMask: [1, 1, 1, 1, 1, 1, 1, 1, 0, 0], tokenTypeIds: [0, 0, 0, 1, 1, 0, 0, 0, 0, 0])
+        let fromBin = try BertModel(checkpoint: loadCheckpoint(PyTorchFixtures.path(directory)), threads: 1).forward(batch)
+        let fromSafetensors = try BertModel(checkpoint: loadCheckpoint(twin.path), threads: 1).forward(batch)
+        #expect(fromBin.lastHiddenState == fromSafetensors.lastHiddenState)
+        #expect(fromBin.poolerOutput == fromSafetensors.poolerOutput)
+        #expect(fromBin.lastHiddenState.allSatisfy { $0.isFinite })
+    }
+}

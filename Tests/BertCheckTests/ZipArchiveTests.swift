@@ -42,8 +42,8 @@ import Testing
         #expect(zip.entries.map(\.name) == ["a", "dir/b"])
         let contents = try zip.contents(named: "a")
         #expect(Array(contents.bytes) == Array("hello, zip".utf8))
-        #expect(contents.storage === zip.file, "stored entries are slices of the mapping")
-        let mapping = zip.file.bytes
+        #expect(contents.storage === zip.storage, "stored entries are slices of the mapping")
+        let mapping = zip.bytes
         #expect(contents.bytes.baseAddress! >= mapping.baseAddress! && contents.bytes.baseAddress! < mapping.baseAddress! + mapping.count)
         #expect(Array(try zip.contents(named: "dir/b").bytes) == [1, 2, 3])
         try zip.verifyChecksum(zip.entry(named: "a")!, of: contents)

@@ -148,3 +148,50 @@ enum PyTorchFixtures {
     static func path(_ relative: String) -> String { root.appendingPathComponent(relative).path }
     static func bytes(_ relative: String) throws -> [UInt8] { try [UInt8](Data(contentsOf: URL(fileURLWithPath: path(relative)))) }
 }
+
+/// Deterministic pseudo-random numbers (SplitMix64) for reproducible mutation tests.
+struct SplitMix64: RandomNumberGenerator {
+    var state: UInt64
+    mutating func next() -> UInt64 {
+        state &+= 0x9E37_79B9_7F4A_7C15
+        var z = state
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        return z ^ (z >> 31)
+    }
+}
+
+/// Runs `read` on `count` mutated copies of `original` (bytes overwritten, saturated, or cut,
+/// half of them near the end where the zip directory lives). Every outcome must be a value or a
+/// `FileError`: a trap would kill the test process, any other error type is recorded.
+func expectMutationsRefusedCleanly(_ original: [UInt8], count: Int, seed: UInt64,
+                                   sourceLocation: SourceLocation = #_sourceLocation,
+                                   _ read: (UnsafeRawBufferPointer, ByteStorage) throws -> Void) {
+    var random = SplitMix64(state: seed)
+    var refused = 0
+    for _ in 0..<count {
+        var bytes = original
+        for _ in 0..<Int.random(in: 1...4, using: &random) {
+            let nearEnd = Bool.random(using: &random)
+            let low = nearEnd ? max(0, bytes.count - 600) : 0
+            guard low < bytes.count else { break }
+            let at = Int.random(in: low..<bytes.count, using: &random)
+            switch Int.random(in: 0..<4, using: &random) {
+            case 0: bytes[at] = UInt8.random(in: 0...255, using: &random)
+            case 1: for i in at..<min(at + 4, bytes.count) { bytes[i] = 0xFF }
+            case 2: for i in at..<min(at + 8, bytes.count) { bytes[i] = 0 }
+            default: bytes.removeSubrange(at...)
+            }
+        }
+        let owned = OwnedBytes(count: bytes.count)
+        bytes.withUnsafeBytes { if !$0.isEmpty { owned.mutableBytes.copyMemory(from: $0) } }
+        do {
+            try read(owned.bytes, owned)
+        } catch is FileError {
+            refused += 1
+        } catch {
+            Issue.record("not a FileError: \(error)", sourceLocation: sourceLocation)
+        }
+    }
+    #expect(refused > count / 5, "mutations should mostly be refused (\(refused) of \(count))", sourceLocation: sourceLocation)
+}

@@ -44,7 +44,13 @@ public enum NpzReader {
     ]
 
     public static func read(_ path: String) throws -> [Tensor] {
-        let archive = try ZipArchive(path: path)
+        let file = try MappedFile(path: path)
+        return try read(bytes: file.bytes, storage: file, path: path)
+    }
+
+    /// The same from bytes in memory (`storage` owns them; `path` names them in errors).
+    public static func read(bytes: UnsafeRawBufferPointer, storage: ByteStorage, path: String) throws -> [Tensor] {
+        let archive = try ZipArchive(bytes: bytes, storage: storage, path: path)
         return try archive.entries.map { entry in
             guard entry.name.hasSuffix(".npy"), entry.name.count > 4 else {
                 throw FileError(path, NpzProblem.notNpy(entry: entry.name))

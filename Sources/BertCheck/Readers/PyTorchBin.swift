@@ -18,7 +18,7 @@ public enum PyTorchBinProblem: Error, CustomStringConvertible, Equatable, Sendab
         switch self {
         case .legacyFormat:
             return "legacy (pre-1.6, non-zip) torch.save format is not supported; re-save it with torch >= 1.6 "
-                + "(torch.save(torch.load(path), path)) or as safetensors (model.save_pretrained(dir, safe_serialization=True))"
+                + "(torch.save(state_dict, path)) or as safetensors (model.save_pretrained(dir, safe_serialization=True))"
         case .missingDataPickle:
             return "not a torch.save checkpoint: the zip has no '<folder>/data.pkl' entry"
         case .severalDataPickles(let names):
@@ -56,12 +56,17 @@ public enum PyTorchBinProblem: Error, CustomStringConvertible, Equatable, Sendab
 public enum PyTorchBinReader {
     public static func read(_ path: String) throws -> [Tensor] {
         let file = try MappedFile(path: path)
+        return try read(bytes: file.bytes, storage: file, path: path)
+    }
+
+    /// The same from bytes in memory (`storage` owns them; `path` names them in errors).
+    public static func read(bytes: UnsafeRawBufferPointer, storage: ByteStorage, path: String) throws -> [Tensor] {
         let archive: ZipArchive
         do {
-            archive = try ZipArchive(file: file)
+            archive = try ZipArchive(bytes: bytes, storage: storage, path: path)
         } catch let error as FileError where (error.problem as? ZipProblem) == .notAZip {
             // The legacy format is a bare pickle stream: PROTO 2, then the magic number as LONG1.
-            if file.bytes.count >= 2, file.bytes[0] == 0x80, file.bytes[1] <= 0x05 {
+            if bytes.count >= 2, bytes[0] == 0x80, bytes[1] <= 0x05 {
                 throw FileError(path, PyTorchBinProblem.legacyFormat)
             }
             throw error

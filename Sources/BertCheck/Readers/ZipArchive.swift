@@ -101,7 +101,9 @@ public final class ZipArchive: @unchecked Sendable {
     public static let maximumInflatedSize: UInt64 = 16 << 30
 
     public let path: String
-    public let file: MappedFile
+    /// The whole archive, and what keeps it alive (normally the mapped file).
+    public let bytes: UnsafeRawBufferPointer
+    public let storage: ByteStorage
     /// Entries in central-directory order.
     public let entries: [Entry]
     private let indexByName: [String: Int]
@@ -110,11 +112,17 @@ public final class ZipArchive: @unchecked Sendable {
         try self.init(file: MappedFile(path: path))
     }
 
-    public init(file: MappedFile) throws {
-        self.path = file.path
-        self.file = file
-        let bytes = file.bytes
-        let directory = try ZipArchive.locateCentralDirectory(bytes, path: file.path)
+    public convenience init(file: MappedFile) throws {
+        try self.init(bytes: file.bytes, storage: file, path: file.path)
+    }
+
+    /// An archive held in memory (`storage` owns `bytes`); `path` names it in errors. Fuzzers
+    /// and tests use this directly.
+    public init(bytes: UnsafeRawBufferPointer, storage: ByteStorage, path: String) throws {
+        self.path = path
+        self.bytes = bytes
+        self.storage = storage
+        let directory = try ZipArchive.locateCentralDirectory(bytes, path: path)
         var entries: [Entry] = []
         var indexByName: [String: Int] = [:]
         var cursor = directory.offset
@@ -124,18 +132,18 @@ public final class ZipArchive: @unchecked Sendable {
         while cursor < end {
             let index = entries.count
             guard end - cursor >= 46, bytes.le(UInt32.self, at: cursor) == 0x0201_4B50 else {
-                throw FileError(file.path, ZipProblem.badCentralDirectoryEntry(index: index))
+                throw FileError(path, ZipProblem.badCentralDirectoryEntry(index: index))
             }
-            let entry = try ZipArchive.parseCentralEntry(bytes, at: cursor, end: end, index: index, path: file.path)
+            let entry = try ZipArchive.parseCentralEntry(bytes, at: cursor, end: end, index: index, path: path)
             guard indexByName[entry.entry.name] == nil else {
-                throw FileError(file.path, ZipProblem.duplicateEntry(name: entry.entry.name))
+                throw FileError(path, ZipProblem.duplicateEntry(name: entry.entry.name))
             }
             indexByName[entry.entry.name] = index
             entries.append(entry.entry)
             cursor = entry.next
         }
         guard UInt64(entries.count) == directory.count else {
-            throw FileError(file.path, ZipProblem.entryCountMismatch(declared: directory.count, found: entries.count))
+            throw FileError(path, ZipProblem.entryCountMismatch(declared: directory.count, found: entries.count))
         }
         self.entries = entries
         self.indexByName = indexByName
@@ -150,9 +158,8 @@ public final class ZipArchive: @unchecked Sendable {
     /// multi-gigabyte checkpoint); call `verifyChecksum` where that cost is acceptable.
     public func contents(of entry: Entry) throws -> Contents {
         let raw = try compressedRange(of: entry)
-        let bytes = file.bytes
         if entry.isStored {
-            return Contents(bytes: UnsafeRawBufferPointer(rebasing: bytes[raw]), storage: file)
+            return Contents(bytes: UnsafeRawBufferPointer(rebasing: bytes[raw]), storage: storage)
         }
         return try inflate(entry, from: UnsafeRawBufferPointer(rebasing: bytes[raw]))
     }
@@ -172,7 +179,6 @@ public final class ZipArchive: @unchecked Sendable {
 
     /// The file range holding the entry's (possibly compressed) data, after its local header.
     public func compressedRange(of entry: Entry) throws -> Range<Int> {
-        let bytes = file.bytes
         guard !entry.isEncrypted else { throw FileError(path, ZipProblem.encrypted(name: entry.name)) }
         guard entry.method == 0 || entry.method == 8 else {
             throw FileError(path, ZipProblem.unsupportedCompression(name: entry.name, method: entry.method))

@@ -1,0 +1,67 @@
+import ArgumentParser
+import BertCheck
+#if canImport(Glibc)
+import Glibc
+#endif
+
+struct TokenizeCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "tokenize",
+        abstract: "Tokenize text exactly as Hugging Face's BertTokenizer does.",
+        discussion: """
+        Prints tokens, input_ids and token_type_ids of [CLS] TEXT [SEP] (or [CLS] TEXT [SEP] PAIR [SEP]).
+        With --file, each line of the file is one text and the output is JSON Lines: one object per
+        input line, empty lines included, in order.
+        """
+    )
+
+    @Argument(help: "A model directory (vocab.txt, tokenizer_config.json, config.json) or a vocab.txt.")
+    var modelOrVocab: String
+
+    @Argument(help: "The text to tokenize.")
+    var text: String?
+
+    @Option(help: "A second text, for a pair: [CLS] TEXT [SEP] PAIR [SEP] with token type 1 on PAIR.")
+    var pair: String?
+
+    @Option(help: "A UTF-8 file with one text per line (split on \\n only); prints JSON Lines.")
+    var file: String?
+
+    @Option(help: "Truncate longest-first to this many tokens, special tokens included (default: the model's maximum, none for a bare vocab.txt).")
+    var maxLength: Int?
+
+    @Flag(help: "Print one JSON object {\"input_ids\", \"tokens\", \"token_type_ids\"}.")
+    var json = false
+
+    func run() throws {
+        switch (text, file) {
+        case (nil, nil): throw UsageError("give a TEXT to tokenize or --file F")
+        case (.some, .some): throw UsageError("give either a TEXT or --file, not both")
+        default: break
+        }
+        if file != nil && pair != nil { throw UsageError("--pair cannot be used with --file") }
+        if let maxLength, maxLength < (pair == nil ? 2 : 3) {
+            throw UsageError("--max-length \(maxLength) cannot hold [CLS] and [SEP]\(pair == nil ? "" : " twice"): use \(pair == nil ? 2 : 3) or more")
+        }
+        let tokenizer = try BertTokenizer.load(modelOrVocab)
+        let writer = EncodingJSONWriter(tokenizer: tokenizer)
+        if let file {
+            let lines = try TextLines.read(file)
+            var out: [UInt8] = []
+            out.reserveCapacity(1 << 20)
+            for line in lines {
+                writer.appendLine(tokenizer.encode(line, maxLength: maxLength), to: &out)
+                if out.count >= 1 << 20 { writeStdout(&out) }
+            }
+            writeStdout(&out)
+            return
+        }
+        let encoding = tokenizer.encode(text ?? "", pair: pair, maxLength: maxLength)
+        print(json ? writer.line(encoding).dropLast() : describeEncoding(encoding))
+    }
+
+    private func writeStdout(_ bytes: inout [UInt8]) {
+        bytes.withUnsafeBytes { raw in _ = fwrite(raw.baseAddress, 1, raw.count, stdout) }
+        bytes.removeAll(keepingCapacity: true)
+    }
+}
