@@ -138,8 +138,16 @@ def main():
     dtypes["scalar"] = torch.tensor(2.5)
     dtypes["empty"] = torch.zeros(0, 3)
     dtypes["half_view"] = dtypes["f16"][1:, ::2]
+    # A Parameter pickles through torch._utils._rebuild_parameter.
+    dtypes["parameter"] = torch.nn.Parameter(r[:2].clone())
     path = fresh_dir("dtypes")
     save_bin(path, dtypes)
+    save_expected(path, dtypes)
+
+    # 5b. The same with pickle protocol 4 (FRAME, SHORT_BINUNICODE, STACK_GLOBAL, MEMOIZE), as
+    #     torch.save(..., pickle_protocol=4) writes.
+    path = fresh_dir("protocol4")
+    save_bin(path, dtypes, pickle_protocol=4)
     save_expected(path, dtypes)
 
     # 6. Deflated entries: the tiny-bert zip rewritten with every entry compressed (torch.load

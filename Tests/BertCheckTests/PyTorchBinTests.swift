@@ -78,6 +78,13 @@ import Testing
         #expect(byName["scalar"]?.floats() == [2.5])
         #expect(byName["empty"]?.shape == [0, 3])
         #expect(byName["half_view"]?.shape == [2, 3])
+        #expect(byName["parameter"]?.shape == [2, 5], "nn.Parameter via _rebuild_parameter")
+    }
+
+    @Test func readsPickleProtocolFour() throws {
+        let zip = try ZipArchive(path: PyTorchFixtures.path("protocol4/pytorch_model.bin"))
+        #expect(Array(try zip.contents(named: "archive/data.pkl").bytes.prefix(2)) == [0x80, 0x04])
+        _ = try expectIdentical("protocol4")
     }
 
     @Test func readsDeflatedCheckpoint() throws {
@@ -152,6 +159,17 @@ import Testing
         #expect(tensors[0].floats() == [0, 3, 1, 4, 2, 5])
         #expect(tensors[1].floats() == [3, 4, 5])
         #expect(tensors[2].floats() == [5])
+    }
+
+    @Test func gathersBroadcastViewsWithinALimit() throws {
+        let storages = ["0": floats([7, 8])]
+        let expanded = PickleBuilder.stateDict([(name: "e", storage: "FloatStorage", key: "0", count: 2, offset: 0, shape: [3, 2], strides: [0, 1])])
+        let path = try temporaryFile(torchZip(pickle: expanded, storages: storages))
+        #expect(try PyTorchBinReader.read(path).first?.floats() == [7, 8, 7, 8, 7, 8])
+        // An 8-byte storage repeated into 25M elements (100 MB) from a file of a few hundred bytes.
+        let bomb = PickleBuilder.stateDict([(name: "b", storage: "FloatStorage", key: "0", count: 2, offset: 0, shape: [5000, 5000], strides: [0, 0])])
+        #expect(try binProblem(torchZip(pickle: bomb, storages: storages))
+            == .viewLargerThanStorage(name: "b", elements: 25_000_000, storageElements: 2))
     }
 
     @Test func refusesStorageDeclaredWithTwoTypes() throws {

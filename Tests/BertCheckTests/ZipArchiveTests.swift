@@ -264,6 +264,14 @@ import Testing
         guard case .corruptDeflate? = found else { Issue.record("got \(String(describing: found))"); return }
     }
 
+    @Test func checkedAllocationFailsInsteadOfTrapping() {
+        #expect(OwnedBytes(checkedCount: Int.max) == nil)
+        #expect(OwnedBytes(checkedCount: -1) == nil)
+        let small = OwnedBytes(checkedCount: 100)
+        #expect(small?.count == 100)
+        #expect(Int(bitPattern: small?.pointer) % 64 == 0)
+    }
+
     @Test func errorsNameTheFile() throws {
         let path = try temporaryFile(Array("nope".utf8), name: "weights.bin")
         do {

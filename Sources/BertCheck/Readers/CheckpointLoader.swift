@@ -57,7 +57,8 @@ public func loadCheckpoint(_ userPath: String) throws -> Checkpoint {
 }
 
 /// The format of a weights file: an index by its `.json` name, a PyTorch zip by its `PK`
-/// signature, and safetensors otherwise (whose reader then says what is wrong).
+/// signature or a torch.save name (`.bin`, `.pt`, `.pth`), and safetensors otherwise (whose
+/// reader then says what is wrong).
 func checkpointFormat(of path: String) throws -> CheckpointFormat {
     if path.hasSuffix(".json") { return .shardedSafetensors }
     let (fd, size) = try openRegularFile(path)
@@ -67,9 +68,12 @@ func checkpointFormat(of path: String) throws -> CheckpointFormat {
     if count == 4, magic[0] == 0x50, magic[1] == 0x4B {
         return .pytorchZip
     }
-    if count == 4, magic[0] == 0x80, path.hasSuffix(".bin") || path.hasSuffix(".pt") || path.hasSuffix(".pth") {
-        // A raw pickle: torch.save before 1.6 (legacy format).
-        return .pytorchZip
+    if path.hasSuffix(".bin") || path.hasSuffix(".pt") || path.hasSuffix(".pth") {
+        // A torch.save name: the PyTorch reader says what is wrong (not a zip, legacy pickle),
+        // unless the bytes are plainly safetensors (a JSON header after the 8-byte length).
+        var ninth: UInt8 = 0
+        let looksSafetensors = size >= 9 && pread(fd, &ninth, 1, 8) == 1 && ninth == UInt8(ascii: "{")
+        return looksSafetensors ? .safetensors : .pytorchZip
     }
     return .safetensors
 }

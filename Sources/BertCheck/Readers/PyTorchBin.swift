@@ -13,6 +13,8 @@ public enum PyTorchBinProblem: Error, CustomStringConvertible, Equatable, Sendab
     case storageTypeConflict(key: String)
     case tensorOutsideStorage(name: String, lastElement: Int, storageElements: Int)
     case shapeOverflow(name: String)
+    case viewLargerThanStorage(name: String, elements: Int, storageElements: Int)
+    case outOfMemory(name: String, bytes: Int)
 
     public var description: String {
         switch self {
@@ -43,6 +45,11 @@ public enum PyTorchBinProblem: Error, CustomStringConvertible, Equatable, Sendab
             return "tensor '\(name)' reaches element \(lastElement) of a storage of \(storageElements) elements"
         case .shapeOverflow(let name):
             return "tensor '\(name)' has a shape or strides whose size overflows"
+        case .viewLargerThanStorage(let name, let elements, let storageElements):
+            return "tensor '\(name)' repeats its storage (\(elements) elements over \(storageElements)) beyond the "
+                + "\(PyTorchBinReader.maximumBroadcastElements)-element limit for broadcast views"
+        case .outOfMemory(let name, let bytes):
+            return "tensor '\(name)' needs \(bytes) bytes, more memory than this system can provide"
         }
     }
 }
@@ -54,6 +61,11 @@ public enum PyTorchBinProblem: Error, CustomStringConvertible, Equatable, Sendab
 /// odd alignment) are gathered into owned memory. Tensors sharing a storage (tied weights) share
 /// its bytes.
 public enum PyTorchBinReader {
+    /// A view may hold more elements than its storage only by repeating it (stride 0, as
+    /// `expand` makes); such views are gathered up to this many elements, so a tiny file cannot
+    /// demand unbounded memory.
+    public static let maximumBroadcastElements = 1 << 24
+
     public static func read(_ path: String) throws -> [Tensor] {
         let file = try MappedFile(path: path)
         return try read(bytes: file.bytes, storage: file, path: path)
@@ -182,6 +194,9 @@ private struct StorageLoader {
         guard last < storageElements else {
             throw FileError(path, PyTorchBinProblem.tensorOutsideStorage(name: name, lastElement: last, storageElements: storageElements))
         }
+        guard count <= max(storageElements, PyTorchBinReader.maximumBroadcastElements) else {
+            throw FileError(path, PyTorchBinProblem.viewLargerThanStorage(name: name, elements: count, storageElements: storageElements))
+        }
         let base = contents.bytes
 
         if isContiguous(shape: shape, strides: strides) {
@@ -196,7 +211,9 @@ private struct StorageLoader {
         }
 
         // A strided view: gather element by element in row-major order.
-        let owned = OwnedBytes(count: byteCount.partialValue)
+        guard let owned = OwnedBytes(checkedCount: byteCount.partialValue) else {
+            throw FileError(path, PyTorchBinProblem.outOfMemory(name: name, bytes: byteCount.partialValue))
+        }
         let destination = owned.mutableBytes
         var index = [Int](repeating: 0, count: shape.count)
         var source = description.offset

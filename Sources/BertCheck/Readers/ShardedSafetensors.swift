@@ -23,6 +23,9 @@ public enum ShardedIndexProblem: Error, CustomStringConvertible, Equatable {
     case tensorInTwoShards(tensor: String, shards: [String])
     /// The weight map assigns a tensor to a shard whose header does not have it.
     case tensorMissingFromShard(tensor: String, shard: String)
+    /// The weight map assigns a tensor to one shard, but another shard holds it (and the mapped
+    /// one does not).
+    case tensorInOtherShard(tensor: String, mapped: String, holder: String)
     /// A shard holds a tensor the weight map does not list.
     case tensorNotInWeightMap(tensor: String, shard: String)
 
@@ -39,6 +42,8 @@ public enum ShardedIndexProblem: Error, CustomStringConvertible, Equatable {
         case let .missingShard(shard): return "shard \"\(shard)\" does not exist"
         case let .tensorInTwoShards(tensor, shards):
             return "tensor \"\(tensor)\" is in more than one shard: \(shards.map { "\"\($0)\"" }.joined(separator: ", "))"
+        case let .tensorInOtherShard(tensor, mapped, holder):
+            return "\"weight_map\" puts tensor \"\(tensor)\" in shard \"\(mapped)\", but shard \"\(holder)\" holds it"
         case let .tensorMissingFromShard(tensor, shard):
             return "\"weight_map\" puts tensor \"\(tensor)\" in shard \"\(shard)\", whose header does not have it"
         case let .tensorNotInWeightMap(tensor, shard):
@@ -113,7 +118,11 @@ public enum ShardedSafetensors {
                     throw FileError(indexPath, ShardedIndexProblem.tensorNotInWeightMap(tensor: tensor.name, shard: shard))
                 }
                 guard mapped == shard else {
-                    throw FileError(indexPath, ShardedIndexProblem.tensorInTwoShards(tensor: tensor.name, shards: [mapped, shard]))
+                    // Either the mapped shard holds it too (two copies), or the map is wrong.
+                    let mappedHasIt = try SafetensorsFile.readHeader(directory + "/" + mapped).entries.contains { $0.name == tensor.name }
+                    throw FileError(indexPath, mappedHasIt
+                        ? ShardedIndexProblem.tensorInTwoShards(tensor: tensor.name, shards: [mapped, shard])
+                        : ShardedIndexProblem.tensorInOtherShard(tensor: tensor.name, mapped: mapped, holder: shard))
                 }
                 foundIn[tensor.name] = shard
             }

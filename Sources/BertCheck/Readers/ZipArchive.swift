@@ -21,6 +21,7 @@ public enum ZipProblem: Error, CustomStringConvertible, Equatable, Sendable {
     case corruptDeflate(name: String, reason: String)
     case crcMismatch(name: String, declared: UInt32, actual: UInt32)
     case missingEntry(name: String)
+    case outOfMemory(name: String, size: UInt64)
 
     public var description: String {
         switch self {
@@ -62,6 +63,8 @@ public enum ZipProblem: Error, CustomStringConvertible, Equatable, Sendable {
             return "zip entry '\(name)': CRC-32 mismatch (declared \(hex(declared)), data \(hex(actual)))"
         case .missingEntry(let name):
             return "zip has no entry '\(name)'"
+        case .outOfMemory(let name, let size):
+            return "zip entry '\(name)' declares \(size) uncompressed bytes, more memory than this system can provide"
         }
     }
 
@@ -364,7 +367,9 @@ public final class ZipArchive: @unchecked Sendable {
         guard entry.uncompressedSize <= limit, let outputCount = Int(exactly: entry.uncompressedSize) else {
             throw FileError(path, ZipProblem.declaredSizeTooLarge(name: entry.name, size: entry.uncompressedSize, limit: limit))
         }
-        let output = OwnedBytes(count: outputCount)
+        guard let output = OwnedBytes(checkedCount: outputCount) else {
+            throw FileError(path, ZipProblem.outOfMemory(name: entry.name, size: entry.uncompressedSize))
+        }
         var stream = z_stream()
         guard inflateInit2_(&stream, -MAX_WBITS, zlibVersion(), Int32(MemoryLayout<z_stream>.size)) == Z_OK else {
             throw FileError(path, ZipProblem.corruptDeflate(name: entry.name, reason: "zlib could not start"))

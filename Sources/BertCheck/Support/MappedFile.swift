@@ -72,13 +72,27 @@ public class ByteStorage: @unchecked Sendable {
 public final class OwnedBytes: ByteStorage, @unchecked Sendable {
     public let pointer: UnsafeMutableRawPointer
     public let count: Int
+    private let fromPosixMemalign: Bool
 
     public init(count: Int, alignment: Int = 64) {
         self.count = count
         pointer = UnsafeMutableRawPointer.allocate(byteCount: max(count, 1), alignment: alignment)
+        fromPosixMemalign = false
     }
 
-    deinit { pointer.deallocate() }
+    /// For sizes a file declares: nil when the system cannot provide the memory, where
+    /// `init(count:)` would trap.
+    public init?(checkedCount count: Int, alignment: Int = 64) {
+        var allocated: UnsafeMutableRawPointer?
+        guard count >= 0, posix_memalign(&allocated, alignment, max(count, 1)) == 0, let allocated else { return nil }
+        self.count = count
+        pointer = allocated
+        fromPosixMemalign = true
+    }
+
+    deinit {
+        if fromPosixMemalign { free(pointer) } else { pointer.deallocate() }
+    }
 
     public var bytes: UnsafeRawBufferPointer { UnsafeRawBufferPointer(start: pointer, count: count) }
     public var mutableBytes: UnsafeMutableRawBufferPointer { UnsafeMutableRawBufferPointer(start: pointer, count: count) }

@@ -1,0 +1,96 @@
+#!/usr/bin/env bash
+# Runs one libFuzzer target for a while: Scripts/fuzz.sh TARGET SECONDS [extra libFuzzer flags]
+#   TARGET: safetensors | zip | pickle | tokenizer | golden | config   (or `list`)
+#
+# Each target is Tests/Fuzz/Fuzz<Target>.swift compiled together with the library sources by
+# `swiftc -sanitize=fuzzer,address -parse-as-library` (SwiftPM is not involved, so `swift build` and
+# `swift test` never see the fuzz entries). Binaries and the growing corpus live in .build-fuzz/;
+# seeds come from the test corpus (Tests/BertCheckTests/Fixtures/hostile/<target>/ and the small
+# committed files of the same kind); crashes, timeouts and out-of-memory inputs go to
+# fuzz-artifacts/<target>/ (git-ignored). Add each one to the test corpus once fixed.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+root=$PWD
+
+targets=(safetensors zip pickle tokenizer golden config)
+target=${1:-}
+seconds=${2:-}
+if [[ "$target" == list ]]; then printf '%s\n' "${targets[@]}"; exit 0; fi
+if [[ -z "$target" || -z "$seconds" || ! " ${targets[*]} " =~ " $target " ]]; then
+  echo "usage: Scripts/fuzz.sh TARGET SECONDS [libFuzzer flags]   (TARGET: ${targets[*]})" >&2
+  exit 2
+fi
+shift 2
+
+entry="Tests/Fuzz/Fuzz${target^}.swift"
+case "$target" in
+  safetensors) max_len=16384; patterns=("*.safetensors") ;;
+  zip)         max_len=65536; patterns=("*.bin" "*.npz" "*.zip") ;;
+  pickle)      max_len=16384; patterns=("*.pkl") ;;
+  tokenizer)   max_len=4096;  patterns=("*.txt" "*.jsonl" "*.tsv") ;;
+  golden)      max_len=65536; patterns=("*.safetensors" "*.npz") ;;
+  config)      max_len=4096;  patterns=("config.json" "*config*.json") ;;
+esac
+
+work=.build-fuzz
+bin="$work/bin/fuzz-$target"
+mkdir -p "$work/bin" "$work/corpus/$target" "fuzz-artifacts/$target"
+
+# Build when the binary is missing or older than any library source or fuzz file.
+sources=$(find Sources/BertCheck -name '*.swift' | sort)
+if [[ ! -x "$bin" ]] || [[ -n "$(find Sources/BertCheck Tests/Fuzz -name '*.swift' -newer "$bin" | head -1)" ]]; then
+  echo "fuzz.sh: building $bin" >&2
+  # shellcheck disable=SC2086
+  swiftc -sanitize=fuzzer,address -parse-as-library -O -g -swift-version 5 \
+    -module-name BertCheck -I Sources/CZlib -I Sources/COpenBLAS \
+    $sources Tests/Fuzz/FuzzSupport.swift "$entry" \
+    -lz -lopenblas -o "$bin" 2> >(grep -v 'Cannot export local symbol' >&2)
+fi
+
+# Seeds: the hostile corpus for this target, then small committed files of the same kind (copied,
+# because libFuzzer wants directories and never modifies seed directories anyway).
+seeds="$work/seeds/$target"
+rm -rf "$seeds"; mkdir -p "$seeds"
+if [[ -d "Tests/BertCheckTests/Fixtures/hostile/$target" ]]; then
+  find "Tests/BertCheckTests/Fixtures/hostile/$target" -type f -exec cp {} "$seeds/" \;
+fi
+name_args=()
+for p in "${patterns[@]}"; do name_args+=(-o -name "$p"); done
+find goldens Tests/BertCheckTests/Fixtures -type f -size -$((max_len + 1))c \( "${name_args[@]:1}" \) 2>/dev/null |
+  while read -r f; do cp "$f" "$seeds/$(echo "$f" | tr '/' '_')"; done
+# Derived seeds: the pickles inside the committed torch.save checkpoints; deflated copies of the
+# small zips (torch.save stores, numpy's savez_compressed deflates).
+find goldens Tests/BertCheckTests/Fixtures -type f \( -name '*.bin' -o -name '*.npz' \) -size -4M 2>/dev/null |
+  python3 -c '
+import sys, zipfile, io, os
+target, seeds, max_len = sys.argv[1], sys.argv[2], int(sys.argv[3])
+for path in sys.stdin.read().split():
+    flat = path.replace("/", "_")
+    try:
+        with zipfile.ZipFile(path) as z:
+            if target == "pickle":
+                for n in z.namelist():
+                    if n.endswith(".pkl"):
+                        open(os.path.join(seeds, flat + ".pkl"), "wb").write(z.read(n))
+            elif target == "zip":
+                out = io.BytesIO()
+                with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as w:
+                    for n in z.namelist():
+                        w.writestr(n, z.read(n))
+                if out.tell() <= max_len:
+                    open(os.path.join(seeds, flat + ".deflated.zip"), "wb").write(out.getvalue())
+    except zipfile.BadZipFile:
+        pass
+' "$target" "$seeds" "$max_len"
+echo "fuzz.sh: $target for ${seconds}s, $(ls "$seeds" | wc -l) seeds, max_len $max_len" >&2
+
+log="fuzz-artifacts/$target/run-$(date -u +%Y%m%dT%H%M%SZ).log"
+export SWIFT_BACKTRACE=enable=no   # let ASan / libFuzzer report traps, not Swift's backtracer
+export ASAN_OPTIONS="detect_leaks=0:${ASAN_OPTIONS:-}"  # leaks are the ASan test run's job
+status=0
+"$bin" "$work/corpus/$target" "$seeds" \
+  -max_total_time="$seconds" -max_len="$max_len" -timeout=10 -rss_limit_mb=2048 \
+  -artifact_prefix="fuzz-artifacts/$target/" -print_final_stats=1 "$@" >"$log" 2>&1 || status=$?
+grep -E '^(Done|stat::number_of_executed_units|stat::peak_rss_mb|SUMMARY|==[0-9]+==ERROR|Fatal error)' "$log" || true
+echo "fuzz.sh: log $log, exit $status" >&2
+exit "$status"
