@@ -18,6 +18,9 @@ struct BertCheckCommand: ParsableCommand {
             RunCommand.self,
             BenchCommand.self,
             SimilarityCommand.self,
+            VerifyCommand.self,
+            RecordCommand.self,
+            DiffCommand.self,
         ]
     )
 

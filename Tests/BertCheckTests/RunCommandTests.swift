@@ -51,6 +51,37 @@ import Testing
         #expect(object["pooler_check"] as? Bool == true)
     }
 
+    @Test func runTextsFileOutWritesAGoldenThatMatchesTransformers() throws {
+        let directory = TestPaths.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let reference = try ForwardGolden("minilm-pairs.safetensors")
+        let texts = try #require(SafetensorsFile.read(reference.path).metadata["texts"])
+        let textsFile = directory.appendingPathComponent("texts.json").path
+        try texts.write(toFile: textsFile, atomically: true, encoding: .utf8)
+        let out = directory.appendingPathComponent("run.safetensors").path
+        let result = try CLI.run(["run", TestPaths.miniLM, "--texts-file", textsFile, "--out", out, "--hidden-states"])
+        #expect(result.status == 0, "\(result.stderr)")
+        #expect(result.stdout.contains("last_hidden_state: torch.Size([4, \(reference.batch.seq), 384])"))
+        let written = try SafetensorsFile.read(out)
+        #expect(written.metadata["format"] == "bertcheck-golden/1")
+        #expect(written.metadata["texts"].map { try? TextItem.parseList(Array($0.utf8)).get() } == TextItem.parseList(Array(texts.utf8)).get())
+        let tensors = Dictionary(uniqueKeysWithValues: written.tensors.map { ($0.name, $0) })
+        for name in ["input_ids", "attention_mask", "token_type_ids"] {
+            #expect(tensors[name]?.dtype == .I64 && tensors[name]?.shape == [4, reference.batch.seq])
+            #expect(tensors[name]?.int64s() == reference.tensors[name]?.int64s(), "\(name)")
+        }
+        #expect(tensors["pooler_output"]?.shape == [4, 384])
+        #expect(reference.maxError(hiddenTensor: "last_hidden_state", tensors["last_hidden_state"]?.floats() ?? []) <= 1e-5)
+        #expect(reference.maxError(pooler: tensors["pooler_output"]?.floats()) <= 1e-5)
+        for n in 0...6 {
+            #expect(reference.maxError(hiddenTensor: "hidden_states.\(n)", tensors["hidden_states.\(n)"]?.floats() ?? []) <= 1e-5)
+        }
+        // The goldens reader takes it, and verify passes it against the model.
+        let verify = try CLI.run(["verify", "--golden", out, "--model", TestPaths.miniLM])
+        #expect(verify.status == 0, "\(verify.stdout) \(verify.stderr)")
+        expectInputError(try CLI.run(["run", TestPaths.miniLM, "a", "--texts-file", textsFile]), naming: "--texts-file")
+    }
+
     @Test func similarityRanksRelatedTextsHigher() throws {
         func similarity(_ a: String, _ b: String, _ pooling: String) throws -> Double {
             let result = try CLI.run(["similarity", TestPaths.miniLM, a, b, "--pooling", pooling, "--json"])

@@ -1,0 +1,310 @@
+import Foundation
+
+/// Elementwise tolerance: `|actual − expected| ≤ atol + rtol·|expected|`.
+public struct Tolerance: Equatable, Sendable {
+    public var atol: Double
+    public var rtol: Double
+
+    public init(atol: Double, rtol: Double) {
+        self.atol = atol
+        self.rtol = rtol
+    }
+}
+
+/// Default tolerances by the candidate's weight dtype (Docs/golden-format.md, "Tolerances").
+public enum ToleranceProfile: String, CaseIterable, Sendable {
+    case fp32, fp16, bf16
+
+    public var tolerance: Tolerance {
+        switch self {
+        case .fp32: return Tolerance(atol: 1e-4, rtol: 1e-4)
+        case .fp16: return Tolerance(atol: 1e-2, rtol: 1e-2)
+        case .bf16: return Tolerance(atol: 1e-1, rtol: 5e-2)
+        }
+    }
+
+    /// The profile for weights of `dtype` (fp32 for F32, F64 and anything unknown).
+    public static func forWeights(_ dtype: DType?) -> ToleranceProfile {
+        switch dtype {
+        case .F16?: return .fp16
+        case .BF16?: return .bf16
+        default: return .fp32
+        }
+    }
+}
+
+/// What the user asked for on the command line; resolved per tensor by `tolerance(for:)`.
+///
+/// Precedence, lowest first: the profile of the candidate's weight dtype; the golden's metadata
+/// `atol` / `rtol`; an explicit `--profile`; explicit `--atol` / `--rtol`; `--tolerance NAME=…`
+/// for that one tensor.
+public struct ToleranceSettings: Sendable {
+    public var profile: ToleranceProfile?
+    public var atol: Double?
+    public var rtol: Double?
+    public var minCosine: Double?
+    public var perTensor: [String: Tolerance]
+
+    public init(profile: ToleranceProfile? = nil, atol: Double? = nil, rtol: Double? = nil, minCosine: Double? = nil,
+                perTensor: [String: Tolerance] = [:]) {
+        self.profile = profile
+        self.atol = atol
+        self.rtol = rtol
+        self.minCosine = minCosine
+        self.perTensor = perTensor
+    }
+
+    /// Parses `NAME=ATOL,RTOL` (a `--tolerance` value).
+    public static func parseOverride(_ text: String) throws -> (name: String, tolerance: Tolerance) {
+        let parts = text.split(separator: "=", maxSplits: 1).map(String.init)
+        let numbers = parts.count == 2 ? parts[1].split(separator: ",", omittingEmptySubsequences: false).map(String.init) : []
+        guard parts.count == 2, !parts[0].isEmpty, numbers.count == 2,
+              let atol = Double(numbers[0]), let rtol = Double(numbers[1]),
+              atol.isFinite, rtol.isFinite, atol >= 0, rtol >= 0 else {
+            throw UsageError("--tolerance '\(text)': expected NAME=ATOL,RTOL with non-negative numbers, e.g. pooler_output=1e-3,1e-3")
+        }
+        return (parts[0], Tolerance(atol: atol, rtol: rtol))
+    }
+
+    /// The base profile in force: explicit, else by the candidate's weight dtype.
+    public func effectiveProfile(weightDType: DType?) -> ToleranceProfile {
+        profile ?? ToleranceProfile.forWeights(weightDType)
+    }
+
+    public func tolerance(for name: String, weightDType: DType?, golden: GoldenMetadata) -> Tolerance {
+        if let exact = perTensor[name] { return exact }
+        var result = effectiveProfile(weightDType: weightDType).tolerance
+        if profile == nil {
+            if let a = golden.atol { result.atol = a }
+            if let r = golden.rtol { result.rtol = r }
+        }
+        if let atol { result.atol = atol }
+        if let rtol { result.rtol = rtol }
+        return result
+    }
+}
+
+public enum CheckStatus: String, Sendable {
+    case pass, fail
+}
+
+/// The element that is furthest outside its tolerance (or, when all pass, closest to it).
+public struct WorstElement: Equatable, Sendable {
+    /// "golden" or "candidate" for the pooler invariant, which checks both; nil otherwise.
+    public var subject: String?
+    public var row: Int
+    /// Token position; nil for [batch, hidden] tensors.
+    public var position: Int?
+    /// The token's text when the vocabulary is known.
+    public var token: String?
+    public var hiddenIndex: Int?
+    public var actual: Double
+    public var expected: Double
+}
+
+/// The outcome of one check, with every figure the reports show.
+public struct CheckResult: Sendable {
+    public var name: String
+    public var status: CheckStatus
+    /// Why it failed (or a note), in words.
+    public var message: String?
+    public var expectedShape: [Int]?
+    public var actualShape: [Int]?
+    public var maxAbsErr: Double?
+    public var maxRelErr: Double?
+    public var meanAbsErr: Double?
+    public var minCosine: Double?
+    public var mismatched: Int
+    public var compared: Int
+    /// Candidate values that are NaN or ±Inf where the golden is finite.
+    public var nonFinite: Int
+    public var worst: WorstElement?
+    public var tolerance: Tolerance?
+    public var requiredMinCosine: Double?
+
+    public init(name: String, status: CheckStatus, message: String? = nil) {
+        self.name = name
+        self.status = status
+        self.message = message
+        mismatched = 0
+        compared = 0
+        nonFinite = 0
+    }
+
+    public var mismatchedPercent: Double { compared == 0 ? 0 : Double(mismatched) * 100 / Double(compared) }
+}
+
+/// How the rows of a compared tensor map to tokens.
+public struct TokenLayout {
+    public var batch: Int
+    public var seq: Int
+    /// [batch, seq], 1 = real token; nil compares every position.
+    public var mask: [Int64]?
+    /// Text of token (row, position), when known.
+    public var tokenText: ((_ row: Int, _ position: Int) -> String?)?
+
+    public init(batch: Int, seq: Int, mask: [Int64]?, tokenText: ((Int, Int) -> String?)? = nil) {
+        self.batch = batch
+        self.seq = seq
+        self.mask = mask
+        self.tokenText = tokenText
+    }
+}
+
+/// Compares a candidate tensor with the golden's, element by element, over real tokens.
+/// `perToken` is true for [batch, seq, hidden] tensors, false for [batch, hidden] ones (each row is
+/// one vector, e.g. pooler_output; every row is compared).
+public func compareTensor(name: String, expected: FloatArray, actual: FloatArray?, layout: TokenLayout, perToken: Bool,
+                          tolerance: Tolerance, minCosine: Double?) -> CheckResult {
+    var result = CheckResult(name: name, status: .pass)
+    result.tolerance = tolerance
+    result.requiredMinCosine = minCosine
+    result.expectedShape = expected.shape
+    guard let actual else {
+        result.status = .fail
+        result.message = "the candidate has no \(name)"
+        return result
+    }
+    result.actualShape = actual.shape
+    guard actual.shape == expected.shape, actual.values.count == expected.values.count, let width = expected.shape.last, width > 0 else {
+        result.status = .fail
+        result.message = "shape \(Tensor.describe(shape: actual.shape)) differs from the golden's \(Tensor.describe(shape: expected.shape))"
+        return result
+    }
+    let vectors = expected.values.count / width
+    var sumAbs = 0.0, maxAbs = 0.0, maxRel = 0.0, finiteCompared = 0
+    var minCos = Double.infinity
+    var worstScore = -1.0
+    var worst: WorstElement?
+    expected.values.withUnsafeBufferPointer { g in
+        actual.values.withUnsafeBufferPointer { a in
+            for v in 0..<vectors {
+                let row = perToken ? v / max(layout.seq, 1) : v
+                let position = perToken ? v % max(layout.seq, 1) : nil
+                if perToken, let mask = layout.mask, v < mask.count, mask[v] == 0 { continue }
+                var dot = 0.0, normA = 0.0, normG = 0.0, vectorFinite = true
+                let base = v * width
+                for h in 0..<width {
+                    let ge = Double(g[base + h]), ac = Double(a[base + h])
+                    result.compared += 1
+                    var score: Double
+                    if !ge.isFinite {
+                        // A non-finite golden value only matches the same value.
+                        let same = (ge.isNaN && ac.isNaN) || ge == ac
+                        score = same ? 0 : .infinity
+                        if !same { result.mismatched += 1 }
+                        vectorFinite = false
+                    } else if !ac.isFinite {
+                        result.nonFinite += 1
+                        result.mismatched += 1
+                        score = .infinity
+                        vectorFinite = false
+                    } else {
+                        let diff = abs(ac - ge)
+                        let allowed = tolerance.atol + tolerance.rtol * abs(ge)
+                        if diff > allowed { result.mismatched += 1 }
+                        score = allowed > 0 ? diff / allowed : (diff > 0 ? .infinity : 0)
+                        sumAbs += diff
+                        finiteCompared += 1
+                        maxAbs = max(maxAbs, diff)
+                        if ge != 0 { maxRel = max(maxRel, diff / abs(ge)) }
+                        dot += ac * ge
+                        normA += ac * ac
+                        normG += ge * ge
+                    }
+                    if score > worstScore {
+                        worstScore = score
+                        worst = WorstElement(subject: nil, row: row, position: position, token: nil, hiddenIndex: h,
+                                             actual: ac, expected: ge)
+                    }
+                }
+                if vectorFinite {
+                    let cosine: Double
+                    if normA == 0 && normG == 0 {
+                        cosine = 1
+                    } else if normA == 0 || normG == 0 {
+                        cosine = 0
+                    } else {
+                        cosine = dot / (normA.squareRoot() * normG.squareRoot())
+                    }
+                    minCos = min(minCos, cosine)
+                }
+            }
+        }
+    }
+    if let w = worst, let position = w.position, let tokenText = layout.tokenText {
+        worst?.token = tokenText(w.row, position)
+    }
+    result.worst = worst
+    result.maxAbsErr = finiteCompared > 0 ? maxAbs : nil
+    result.maxRelErr = finiteCompared > 0 ? maxRel : nil
+    result.meanAbsErr = finiteCompared > 0 ? sumAbs / Double(finiteCompared) : nil
+    result.minCosine = minCos.isFinite ? minCos : nil
+    var reasons: [String] = []
+    if result.nonFinite > 0 { reasons.append("\(result.nonFinite) non-finite values (NaN/Inf) where the golden is finite") }
+    if result.mismatched > 0 {
+        reasons.append("\(result.mismatched) of \(result.compared) values outside atol \(formatNumber(tolerance.atol)) + rtol \(formatNumber(tolerance.rtol))·|golden|")
+    }
+    if let minCosine, let got = result.minCosine, got < minCosine {
+        reasons.append("min per-token cosine \(formatNumber(got)) < \(formatNumber(minCosine))")
+    }
+    if result.compared == 0 { reasons.append("nothing to compare (every position is padding)") }
+    if !reasons.isEmpty {
+        result.status = .fail
+        result.message = reasons.joined(separator: "; ")
+    }
+    return result
+}
+
+/// The notebook's invariant `pooler(last_hidden_state[:, 0]) == pooler_output`, with this model's
+/// pooler weights, for the golden (does it belong to this model?) and for the candidate.
+public func poolerInvariant(golden: ModelOutputs, candidate: ModelOutputs?, batch: Int, seq: Int, hidden: Int,
+                            pool: ([Float], Int) -> [Float]?, tolerance: Tolerance) -> CheckResult? {
+    var parts: [(subject: String, result: CheckResult)] = []
+    for (subject, outputs) in [("golden", Optional(golden)), ("candidate", candidate)] {
+        guard let outputs, let pooler = outputs.poolerOutput,
+              outputs.lastHiddenState.shape == [batch, seq, hidden], pooler.shape == [batch, hidden] else { continue }
+        var cls = [Float]()
+        cls.reserveCapacity(batch * hidden)
+        for b in 0..<batch {
+            cls.append(contentsOf: outputs.lastHiddenState.values[(b * seq * hidden)..<(b * seq * hidden + hidden)])
+        }
+        guard let pooled = pool(cls, batch) else { return nil }
+        var part = compareTensor(name: "pooler_invariant", expected: FloatArray(shape: [batch, hidden], values: pooled),
+                                 actual: pooler, layout: TokenLayout(batch: batch, seq: 1, mask: nil), perToken: false,
+                                 tolerance: tolerance, minCosine: nil)
+        part.worst?.subject = subject
+        parts.append((subject, part))
+    }
+    guard !parts.isEmpty else { return nil }
+    // Report the figures of the worse side; the message names every side that failed.
+    guard let worse = parts.max(by: { lhs, rhs in
+        (lhs.result.status == .fail ? 1 : 0, lhs.result.maxAbsErr ?? .infinity) < (rhs.result.status == .fail ? 1 : 0, rhs.result.maxAbsErr ?? .infinity)
+    }) else { return nil }
+    var result = worse.result
+    result.compared = parts.reduce(0) { $0 + $1.result.compared }
+    result.mismatched = parts.reduce(0) { $0 + $1.result.mismatched }
+    result.nonFinite = parts.reduce(0) { $0 + $1.result.nonFinite }
+    let failures = parts.filter { $0.result.status == .fail }
+    if failures.isEmpty {
+        result.status = .pass
+        result.message = "tanh(W·CLS + b) reproduces pooler_output for " + parts.map(\.subject).joined(separator: " and ")
+    } else {
+        result.status = .fail
+        result.message = failures.map { part in
+            let err = part.result.maxAbsErr.map(formatNumber) ?? "non-finite"
+            let why = part.subject == "golden"
+                ? "the golden's pooler_output is not tanh(W·CLS + b) with this model's pooler weights (max abs err \(err)): the golden was not recorded with this model, or the pooler weights are wrong"
+                : "the candidate's pooler_output is not tanh(W·CLS + b) of its own last_hidden_state (max abs err \(err))"
+            return why
+        }.joined(separator: "; ")
+    }
+    return result
+}
+
+/// Numbers as reports print them: four significant digits, exponent only when needed.
+func formatNumber(_ value: Double) -> String {
+    if value.isNaN { return "nan" }
+    if value.isInfinite { return value > 0 ? "inf" : "-inf" }
+    return String(format: "%.4g", value)
+}

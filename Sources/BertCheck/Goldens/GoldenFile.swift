@@ -1,0 +1,435 @@
+import Foundation
+
+/// One broken rule of a golden file (or of an outputs file compared against one). Thrown inside a
+/// `FileError` naming the file.
+public enum GoldenProblem: Error, CustomStringConvertible, Equatable {
+    case missingTensor(String)
+    case duplicateTensor(String)
+    case unexpectedTensor(String)
+    case idsNotInteger(name: String, dtype: DType)
+    case outputNotFloat(name: String, dtype: DType)
+    case wrongRank(name: String, shape: [Int], expected: String)
+    case emptyBatch(shape: [Int])
+    case shapeMismatch(name: String, shape: [Int], expected: [Int])
+    case maskNotBinary(row: Int, position: Int, value: Int64)
+    case negativeValue(name: String, row: Int, position: Int, value: Int64)
+    case missingFormat
+    case wrongFormat(String)
+    case badMetadata(key: String, reason: String)
+    case textsCount(texts: Int, rows: Int)
+    case badHiddenStateName(String)
+    case hiddenStatesNotContiguous(missing: Int, highest: Int)
+    case differentInputs(name: String, row: Int, position: Int, golden: Int64, outputs: Int64)
+    // Rules that tie a golden to the model it is run through.
+    case hiddenSizeMismatch(golden: Int, model: Int, modelPath: String)
+    case layerCountMismatch(hiddenStates: Int, layers: Int, modelPath: String)
+    case sequenceTooLong(seq: Int, maxPositions: Int, modelPath: String)
+    case idOutOfRange(row: Int, position: Int, id: Int64, vocabSize: Int, modelPath: String)
+    case tokenTypeOutOfRange(row: Int, position: Int, type: Int64, typeVocabSize: Int, modelPath: String)
+
+    public var description: String {
+        switch self {
+        case .missingTensor(let name):
+            return "missing tensor '\(name)' (a \(GoldenFile.format) golden holds input_ids, attention_mask, token_type_ids and last_hidden_state)"
+        case .duplicateTensor(let name):
+            return "tensor '\(name)' appears twice"
+        case .unexpectedTensor(let name):
+            return "unexpected tensor '\(name)' (allowed: input_ids, attention_mask, token_type_ids, last_hidden_state, pooler_output, hidden_states.N)"
+        case .idsNotInteger(let name, let dtype):
+            return "'\(name)' has dtype \(dtype.rawValue): ids, masks and token types must be integers (I64)"
+        case .outputNotFloat(let name, let dtype):
+            return "'\(name)' has dtype \(dtype.rawValue): outputs must be floating point (F32)"
+        case .wrongRank(let name, let shape, let expected):
+            return "'\(name)' has shape \(Tensor.describe(shape: shape)), expected \(expected)"
+        case .emptyBatch(let shape):
+            return "'input_ids' has shape \(Tensor.describe(shape: shape)): a golden needs at least one row and one token"
+        case .shapeMismatch(let name, let shape, let expected):
+            return "'\(name)' has shape \(Tensor.describe(shape: shape)), inconsistent with input_ids: expected \(Tensor.describe(shape: expected))"
+        case .maskNotBinary(let row, let position, let value):
+            return "attention_mask[\(row), \(position)] = \(value): the mask must be 0 (padding) or 1 (real token)"
+        case .negativeValue(let name, let row, let position, let value):
+            return "\(name)[\(row), \(position)] = \(value) is negative"
+        case .missingFormat:
+            return "__metadata__ has no 'format' (expected format = \(GoldenFile.format))"
+        case .wrongFormat(let format):
+            return "__metadata__ format is '\(format)', expected '\(GoldenFile.format)'"
+        case .badMetadata(let key, let reason):
+            return "__metadata__ '\(key)': \(reason)"
+        case .textsCount(let texts, let rows):
+            return "__metadata__ 'texts' has \(texts) items but input_ids has \(rows) rows"
+        case .badHiddenStateName(let name):
+            return "tensor '\(name)' is not named hidden_states.N (N a layer number without leading zeros)"
+        case .hiddenStatesNotContiguous(let missing, let highest):
+            return "hidden_states.\(missing) is missing but hidden_states.\(highest) is present (hidden states must be numbered 0…L without gaps)"
+        case .differentInputs(let name, let row, let position, let golden, let outputs):
+            return "\(name)[\(row), \(position)] is \(outputs) in the outputs but \(golden) in the golden: the outputs were computed from other inputs"
+        case .hiddenSizeMismatch(let golden, let model, let modelPath):
+            return "hidden size \(golden) does not fit the model \(modelPath) (hidden_size \(model))"
+        case .layerCountMismatch(let hiddenStates, let layers, let modelPath):
+            return "\(hiddenStates) hidden states do not fit the model \(modelPath) (\(layers) layers give \(layers + 1))"
+        case .sequenceTooLong(let seq, let maxPositions, let modelPath):
+            return "sequences of \(seq) tokens are longer than the position table of \(modelPath) (max_position_embeddings \(maxPositions))"
+        case .idOutOfRange(let row, let position, let id, let vocabSize, let modelPath):
+            return "input_ids[\(row), \(position)] = \(id) is outside the vocabulary of \(modelPath) (vocab_size \(vocabSize))"
+        case .tokenTypeOutOfRange(let row, let position, let type, let typeVocabSize, let modelPath):
+            return "token_type_ids[\(row), \(position)] = \(type) is outside the token types of \(modelPath) (type_vocab_size \(typeVocabSize))"
+        }
+    }
+}
+
+/// A float tensor read for comparison: its shape and its values as Float, row-major.
+public struct FloatArray: Sendable, Equatable {
+    public var shape: [Int]
+    public var values: [Float]
+
+    public init(shape: [Int], values: [Float]) {
+        self.shape = shape
+        self.values = values
+    }
+}
+
+/// The outputs a golden holds, or a candidate produced: transformers' `BaseModelOutputWithPooling`
+/// with `output_hidden_states`.
+public struct ModelOutputs: Sendable {
+    public var lastHiddenState: FloatArray
+    public var poolerOutput: FloatArray?
+    /// `hiddenStates[n]` is `hidden_states.n` (0 = embedding output, n = output of layer n-1);
+    /// nil where a lenient outputs file leaves one out.
+    public var hiddenStates: [FloatArray?]
+
+    public init(lastHiddenState: FloatArray, poolerOutput: FloatArray?, hiddenStates: [FloatArray?]) {
+        self.lastHiddenState = lastHiddenState
+        self.poolerOutput = poolerOutput
+        self.hiddenStates = hiddenStates
+    }
+
+    /// Outputs of bertcheck's own forward pass.
+    public init(_ output: BertOutput) {
+        lastHiddenState = FloatArray(shape: [output.batch, output.seq, output.hidden], values: output.lastHiddenState)
+        poolerOutput = output.poolerOutput.map { FloatArray(shape: [output.batch, output.hidden], values: $0) }
+        hiddenStates = (output.hiddenStates ?? []).map { FloatArray(shape: [output.batch, output.seq, output.hidden], values: $0) }
+    }
+}
+
+/// One item of a golden's `texts`: a text, or a text and its pair.
+public struct TextItem: Equatable, Sendable {
+    public var text: String
+    public var pair: String?
+
+    public init(_ text: String, pair: String? = nil) {
+        self.text = text
+        self.pair = pair
+    }
+
+    /// Parses the JSON array form shared by golden metadata and `--texts-file`: each item a text or
+    /// a `[text, pair]` array.
+    public static func parseList(_ bytes: [UInt8]) -> Result<[TextItem], Problem> {
+        let json: JSONValue
+        do {
+            json = try StrictJSON.parse(bytes)
+        } catch {
+            return .failure(Problem("\(error)"))
+        }
+        guard let array = json.elements else { return .failure(Problem("a JSON \(json.kind), not an array")) }
+        var items: [TextItem] = []
+        for (index, element) in array.enumerated() {
+            if let text = element.string {
+                items.append(TextItem(text))
+            } else if let pair = element.elements, pair.count == 2, let a = pair[0].string, let b = pair[1].string {
+                items.append(TextItem(a, pair: b))
+            } else {
+                return .failure(Problem("item \(index) is neither a text nor a [text, pair] array"))
+            }
+        }
+        return .success(items)
+    }
+
+    /// The JSON array form, as a string (for metadata).
+    public static func encodeList(_ items: [TextItem]) -> String {
+        "[" + items.map { item in
+            item.pair.map { "[" + StrictJSON.quote(item.text) + ", " + StrictJSON.quote($0) + "]" } ?? StrictJSON.quote(item.text)
+        }.joined(separator: ", ") + "]"
+    }
+}
+
+/// Reads a `--texts-file`: a JSON array of texts or `[text, pair]` arrays.
+public func readTextsFile(_ path: String) throws -> [TextItem] {
+    guard let data = FileManager.default.contents(atPath: path) else {
+        throw FileError(path, Problem("cannot read the texts file"))
+    }
+    switch TextItem.parseList([UInt8](data)) {
+    case .success(let items):
+        if items.isEmpty { throw FileError(path, Problem("the texts file is an empty array")) }
+        return items
+    case .failure(let problem):
+        throw FileError(path, Problem("a texts file must be a JSON array of texts or [text, pair] arrays: \(problem)"))
+    }
+}
+
+/// `__metadata__` of a golden.
+public struct GoldenMetadata: Sendable, Equatable {
+    public var texts: [TextItem]?
+    public var model: String?
+    public var producer: String?
+    /// Tolerance overrides recorded with the golden (they replace the profile's defaults).
+    public var atol: Double?
+    public var rtol: Double?
+
+    public init(texts: [TextItem]? = nil, model: String? = nil, producer: String? = nil, atol: Double? = nil, rtol: Double? = nil) {
+        self.texts = texts
+        self.model = model
+        self.producer = producer
+        self.atol = atol
+        self.rtol = rtol
+    }
+}
+
+/// A golden: recorded inputs and the reference outputs for them. See Docs/golden-format.md.
+public struct GoldenFile: Sendable {
+    public static let format = "bertcheck-golden/1"
+    static let inputNames = ["input_ids", "attention_mask", "token_type_ids"]
+
+    public var path: String
+    public var batch: Int
+    public var seq: Int
+    public var hidden: Int
+    public var inputIds: [Int64]
+    public var attentionMask: [Int64]
+    public var tokenTypeIds: [Int64]
+    public var outputs: ModelOutputs
+    public var metadata: GoldenMetadata
+
+    public init(path: String, batch: Int, seq: Int, hidden: Int, inputIds: [Int64], attentionMask: [Int64],
+                tokenTypeIds: [Int64], outputs: ModelOutputs, metadata: GoldenMetadata) {
+        self.path = path
+        self.batch = batch
+        self.seq = seq
+        self.hidden = hidden
+        self.inputIds = inputIds
+        self.attentionMask = attentionMask
+        self.tokenTypeIds = tokenTypeIds
+        self.outputs = outputs
+        self.metadata = metadata
+    }
+
+    /// The recorded inputs as a batch for the forward pass.
+    public var inputBatch: Batch {
+        Batch(batch: batch, seq: seq, inputIds: inputIds.map { Int($0) }, attentionMask: attentionMask.map { Int($0) },
+              tokenTypeIds: tokenTypeIds.map { Int($0) })
+    }
+
+    /// Reads and validates a golden: safetensors (any tensor order) or numpy `.npz` with the same
+    /// names. Every broken rule is a `FileError(path, GoldenProblem…)`.
+    public static func read(_ path: String) throws -> GoldenFile {
+        let (tensors, metadata, isNpz) = try readNamedTensors(path)
+        do {
+            return try validate(path: path, tensors: tensors, metadata: metadata, requireFormat: !isNpz)
+        } catch let problem as GoldenProblem {
+            throw FileError(path, problem)
+        }
+    }
+
+    /// Reads a safetensors or `.npz` file (told apart by content, not name) as a name → tensor map.
+    static func readNamedTensors(_ path: String) throws -> (tensors: [String: Tensor], metadata: [String: String], isNpz: Bool) {
+        let isZip: Bool
+        do {
+            let head = try MappedFile(path: path)
+            isZip = head.count >= 4 && head.bytes[0] == 0x50 && head.bytes[1] == 0x4B && head.bytes[2] == 0x03 && head.bytes[3] == 0x04
+        }
+        let list: [Tensor]
+        let metadata: [String: String]
+        if isZip {
+            list = try NpzReader.read(path)
+            metadata = [:]
+        } else {
+            (list, metadata) = try SafetensorsFile.read(path)
+        }
+        var byName: [String: Tensor] = [:]
+        for tensor in list {
+            if byName[tensor.name] != nil { throw FileError(path, GoldenProblem.duplicateTensor(tensor.name)) }
+            byName[tensor.name] = tensor
+        }
+        return (byName, metadata, isZip)
+    }
+
+    static func validate(path: String, tensors: [String: Tensor], metadata raw: [String: String], requireFormat: Bool) throws -> GoldenFile {
+        // Names first: a file that is not a golden should say so before any shape complaint.
+        for name in tensors.keys.sorted() where !inputNames.contains(name) && name != "last_hidden_state" && name != "pooler_output" {
+            if name.hasPrefix("hidden_states.") {
+                if hiddenStateIndex(name) == nil { throw GoldenProblem.badHiddenStateName(name) }
+            } else {
+                throw GoldenProblem.unexpectedTensor(name)
+            }
+        }
+        let ids = try integerInput("input_ids", tensors)
+        guard ids.shape.count == 2 else { throw GoldenProblem.wrongRank(name: "input_ids", shape: ids.shape, expected: "[batch, seq]") }
+        let batch = ids.shape[0], seq = ids.shape[1]
+        guard batch > 0, seq > 0 else { throw GoldenProblem.emptyBatch(shape: ids.shape) }
+        let mask = try integerInput("attention_mask", tensors, allowBool: true)
+        let types = try integerInput("token_type_ids", tensors)
+        for t in [mask, types] where t.shape != ids.shape {
+            throw GoldenProblem.shapeMismatch(name: t.name, shape: t.shape, expected: ids.shape)
+        }
+        let idValues = ids.int64s(), maskValues = mask.int64s(), typeValues = types.int64s()
+        for i in 0..<idValues.count {
+            if idValues[i] < 0 { throw GoldenProblem.negativeValue(name: "input_ids", row: i / seq, position: i % seq, value: idValues[i]) }
+            if typeValues[i] < 0 { throw GoldenProblem.negativeValue(name: "token_type_ids", row: i / seq, position: i % seq, value: typeValues[i]) }
+            if maskValues[i] != 0 && maskValues[i] != 1 {
+                throw GoldenProblem.maskNotBinary(row: i / seq, position: i % seq, value: maskValues[i])
+            }
+        }
+
+        guard let last = tensors["last_hidden_state"] else { throw GoldenProblem.missingTensor("last_hidden_state") }
+        let lastArray = try floatOutput(last)
+        guard last.shape.count == 3 else {
+            throw GoldenProblem.wrongRank(name: last.name, shape: last.shape, expected: "[batch, seq, hidden]")
+        }
+        let hidden = last.shape[2]
+        guard last.shape[0] == batch, last.shape[1] == seq, hidden > 0 else {
+            throw GoldenProblem.shapeMismatch(name: last.name, shape: last.shape, expected: [batch, seq, max(hidden, 1)])
+        }
+        var pooler: FloatArray?
+        if let p = tensors["pooler_output"] {
+            pooler = try floatOutput(p)
+            guard p.shape == [batch, hidden] else { throw GoldenProblem.shapeMismatch(name: p.name, shape: p.shape, expected: [batch, hidden]) }
+        }
+        let hiddenStates = try contiguousHiddenStates(tensors, expectedShape: [batch, seq, hidden])
+
+        let metadata = try parseMetadata(raw, rows: batch, requireFormat: requireFormat)
+        return GoldenFile(path: path, batch: batch, seq: seq, hidden: hidden, inputIds: idValues, attentionMask: maskValues,
+                          tokenTypeIds: typeValues,
+                          outputs: ModelOutputs(lastHiddenState: lastArray, poolerOutput: pooler, hiddenStates: hiddenStates),
+                          metadata: metadata)
+    }
+
+    /// `hidden_states.N` → N; nil for anything else (leading zeros, signs, empty).
+    static func hiddenStateIndex(_ name: String) -> Int? {
+        guard name.hasPrefix("hidden_states.") else { return nil }
+        let digits = name.dropFirst("hidden_states.".count)
+        guard !digits.isEmpty, digits.count <= 6, digits.allSatisfy({ $0.isASCII && $0.isNumber }) else { return nil }
+        if digits.count > 1 && digits.first == "0" { return nil }
+        return Int(digits)
+    }
+
+    static func contiguousHiddenStates(_ tensors: [String: Tensor], expectedShape: [Int]) throws -> [FloatArray?] {
+        let indices = tensors.keys.compactMap(hiddenStateIndex).sorted()
+        guard let highest = indices.last else { return [] }
+        var states: [FloatArray?] = []
+        for n in 0...highest {
+            guard let t = tensors["hidden_states.\(n)"] else {
+                throw GoldenProblem.hiddenStatesNotContiguous(missing: n, highest: highest)
+            }
+            let array = try floatOutput(t)
+            guard t.shape == expectedShape else { throw GoldenProblem.shapeMismatch(name: t.name, shape: t.shape, expected: expectedShape) }
+            states.append(array)
+        }
+        return states
+    }
+
+    static func integerInput(_ name: String, _ tensors: [String: Tensor], allowBool: Bool = false) throws -> Tensor {
+        guard let t = tensors[name] else { throw GoldenProblem.missingTensor(name) }
+        if t.dtype.isFloatingPoint || (t.dtype == .BOOL && !allowBool) {
+            throw GoldenProblem.idsNotInteger(name: name, dtype: t.dtype)
+        }
+        return t
+    }
+
+    static func floatOutput(_ t: Tensor) throws -> FloatArray {
+        guard t.dtype.isFloatingPoint else { throw GoldenProblem.outputNotFloat(name: t.name, dtype: t.dtype) }
+        return FloatArray(shape: t.shape, values: t.floats())
+    }
+
+    static func parseMetadata(_ raw: [String: String], rows: Int, requireFormat: Bool) throws -> GoldenMetadata {
+        if let format = raw["format"] {
+            guard format == GoldenFile.format else { throw GoldenProblem.wrongFormat(format) }
+        } else if requireFormat {
+            throw GoldenProblem.missingFormat
+        }
+        var metadata = GoldenMetadata(model: raw["model"], producer: raw["producer"])
+        if let texts = raw["texts"] {
+            switch TextItem.parseList(Array(texts.utf8)) {
+            case .success(let items):
+                guard items.count == rows else { throw GoldenProblem.textsCount(texts: items.count, rows: rows) }
+                metadata.texts = items
+            case .failure(let problem):
+                throw GoldenProblem.badMetadata(key: "texts", reason: "\(problem) (expected a JSON array of texts or [text, pair] arrays)")
+            }
+        }
+        metadata.atol = try tolerance("atol", raw)
+        metadata.rtol = try tolerance("rtol", raw)
+        return metadata
+    }
+
+    static func tolerance(_ key: String, _ raw: [String: String]) throws -> Double? {
+        guard let text = raw[key] else { return nil }
+        guard let value = Double(text.trimmingCharacters(in: .whitespaces)), value.isFinite, value >= 0 else {
+            throw GoldenProblem.badMetadata(key: key, reason: "'\(text)' is not a finite non-negative number")
+        }
+        return value
+    }
+
+    /// Tensors and metadata of this golden in the `bertcheck-golden/1` layout.
+    public func tensorsForWriting() -> [Tensor] {
+        var list: [Tensor] = [
+            Tensor.makeTensor(name: "input_ids", int64s: inputIds, shape: [batch, seq]),
+            Tensor.makeTensor(name: "attention_mask", int64s: attentionMask, shape: [batch, seq]),
+            Tensor.makeTensor(name: "token_type_ids", int64s: tokenTypeIds, shape: [batch, seq]),
+            Tensor.makeTensor(name: "last_hidden_state", floats: outputs.lastHiddenState.values, shape: outputs.lastHiddenState.shape),
+        ]
+        if let pooler = outputs.poolerOutput {
+            list.append(Tensor.makeTensor(name: "pooler_output", floats: pooler.values, shape: pooler.shape))
+        }
+        for (n, state) in outputs.hiddenStates.enumerated() {
+            if let state { list.append(Tensor.makeTensor(name: "hidden_states.\(n)", floats: state.values, shape: state.shape)) }
+        }
+        return list
+    }
+
+    public var metadataForWriting: [String: String] {
+        var raw = ["format": GoldenFile.format]
+        if let texts = metadata.texts { raw["texts"] = TextItem.encodeList(texts) }
+        if let model = metadata.model { raw["model"] = model }
+        if let producer = metadata.producer { raw["producer"] = producer }
+        if let atol = metadata.atol { raw["atol"] = String(atol) }
+        if let rtol = metadata.rtol { raw["rtol"] = String(rtol) }
+        return raw
+    }
+
+    /// Writes the golden atomically (temp file in the same directory, then rename).
+    public func write(to path: String) throws {
+        try SafetensorsWriter.write(tensorsForWriting(), metadata: metadataForWriting, to: path)
+    }
+}
+
+/// Reads another runtime's outputs file (safetensors or npz, the golden's tensor names) leniently:
+/// `last_hidden_state` is required; `pooler_output` and `hidden_states.N` are taken when present;
+/// other tensors are ignored. Id tensors, when present, must equal the golden's.
+public func readCandidateOutputs(_ path: String, for golden: GoldenFile) throws -> ModelOutputs {
+    let (tensors, _, _) = try GoldenFile.readNamedTensors(path)
+    do {
+        for name in GoldenFile.inputNames {
+            guard let t = tensors[name] else { continue }
+            guard !t.dtype.isFloatingPoint else { throw GoldenProblem.idsNotInteger(name: name, dtype: t.dtype) }
+            let expected = golden.inputIds.count
+            guard t.shape == [golden.batch, golden.seq] else {
+                throw GoldenProblem.shapeMismatch(name: name, shape: t.shape, expected: [golden.batch, golden.seq])
+            }
+            let values = t.int64s()
+            let goldenValues = name == "input_ids" ? golden.inputIds : name == "attention_mask" ? golden.attentionMask : golden.tokenTypeIds
+            for i in 0..<min(expected, values.count) where values[i] != goldenValues[i] {
+                throw GoldenProblem.differentInputs(name: name, row: i / golden.seq, position: i % golden.seq,
+                                                    golden: goldenValues[i], outputs: values[i])
+            }
+        }
+        guard let last = tensors["last_hidden_state"] else { throw GoldenProblem.missingTensor("last_hidden_state") }
+        let pooler = try tensors["pooler_output"].map(GoldenFile.floatOutput)
+        var states: [FloatArray?] = []
+        let highest = tensors.keys.compactMap(GoldenFile.hiddenStateIndex).max() ?? -1
+        if highest >= 0 {
+            for n in 0...highest { states.append(try tensors["hidden_states.\(n)"].map(GoldenFile.floatOutput)) }
+        }
+        return ModelOutputs(lastHiddenState: try GoldenFile.floatOutput(last), poolerOutput: pooler, hiddenStates: states)
+    } catch let problem as GoldenProblem {
+        throw FileError(path, problem)
+    }
+}

@@ -1,0 +1,19 @@
+import Foundation
+
+/// Records a golden from bertcheck's own forward pass (to gate other runtimes against bertcheck):
+/// the texts are tokenized with the model's vocabulary, padded into one batch and run.
+public func recordGolden(modelPath: String, texts: [TextItem], hiddenStates: Bool, threads: Int? = nil) throws -> GoldenFile {
+    let checkpoint = try loadCheckpoint(modelPath)
+    guard let directory = vocabularyDirectory(near: checkpoint) else {
+        throw FileError(modelPath, Problem("no vocab.txt beside the model: record needs the tokenizer's vocabulary"))
+    }
+    let tokenizer = try BertTokenizer.load(directory)
+    let model = try BertModel(checkpoint: checkpoint, threads: threads)
+    let maxLength = min(tokenizer.modelMaxLength ?? Int.max, model.config.maxPositionEmbeddings)
+    let batch = tokenizer.batch(texts.map { ($0.text, $0.pair) }, maxLength: maxLength)
+    let output = try model.forward(batch, outputHiddenStates: hiddenStates)
+    return GoldenFile(path: "", batch: batch.batch, seq: batch.seq, hidden: output.hidden,
+                      inputIds: batch.inputIds.map(Int64.init), attentionMask: batch.attentionMask.map(Int64.init),
+                      tokenTypeIds: batch.tokenTypeIds.map(Int64.init), outputs: ModelOutputs(output),
+                      metadata: GoldenMetadata(texts: texts, model: modelPath, producer: "bertcheck"))
+}

@@ -1,0 +1,35 @@
+import ArgumentParser
+import BertCheck
+
+struct DiffCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "diff",
+        abstract: "Compare two checkpoints tensor by tensor (e.g. fp32 against its fp16 conversion).",
+        discussion: """
+        Reports tensors missing from B or extra in B, shape and dtype differences, and per tensor \
+        max abs / relative error and cosine. Exit 1 when anything is missing, extra, reshaped or \
+        beyond tolerance (default profile: the less precise of the two checkpoints' dtypes).
+        """
+    )
+
+    @Argument(help: "The reference checkpoint (directory or weight file).")
+    var a: String
+
+    @Argument(help: "The checkpoint compared with it.")
+    var b: String
+
+    @OptionGroup var tolerances: ToleranceOptions
+
+    @Flag(help: "List every common tensor, identical ones included.")
+    var all = false
+
+    @Flag(help: "Print the report as JSON.")
+    var json = false
+
+    func run() throws {
+        let settings = try tolerances.settings { _ in true }
+        let report = try diffCheckpoints(a, b, settings: settings)
+        print(json ? CheckpointDiffRenderer.json(report).rendered() : CheckpointDiffRenderer.table(report, all: all), terminator: json ? "\n" : "")
+        if report.status == .fail { throw ExitCode(1) }
+    }
+}

@@ -1,0 +1,34 @@
+import ArgumentParser
+import BertCheck
+
+struct RecordCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "record",
+        abstract: "Record a golden file from bertcheck's own forward pass.",
+        discussion: "The golden (bertcheck-golden/1) is written atomically: a temporary file beside OUT, then a rename."
+    )
+
+    @Argument(help: "The model: a directory with weights, config.json and vocab.txt.")
+    var model: String
+
+    @Option(name: .customLong("texts-file"), help: "A JSON array whose items are a text or a [text, pair] array: one padded batch.")
+    var textsFile: String
+
+    @Option(help: "The golden file to write.")
+    var out: String
+
+    @Flag(name: .customLong("hidden-states"), help: "Also record hidden_states.0 … hidden_states.L.")
+    var hiddenStates = false
+
+    @Option(help: "Threads for the forward pass (default: all cores).")
+    var threads: Int?
+
+    func run() throws {
+        if let threads, threads < 1 { throw UsageError("--threads must be at least 1") }
+        let texts = try readTextsFile(textsFile)
+        let golden = try recordGolden(modelPath: model, texts: texts, hiddenStates: hiddenStates, threads: threads)
+        try golden.write(to: out)
+        let states = golden.outputs.hiddenStates.isEmpty ? "" : ", \(golden.outputs.hiddenStates.count) hidden states"
+        print("wrote \(out): \(golden.batch) rows × \(golden.seq) tokens, hidden \(golden.hidden)\(states)")
+    }
+}

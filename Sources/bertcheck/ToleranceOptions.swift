@@ -1,0 +1,35 @@
+import ArgumentParser
+import BertCheck
+
+extension ToleranceProfile: ExpressibleByArgument {}
+
+/// Tolerance flags shared by `verify` and `diff`.
+struct ToleranceOptions: ParsableArguments {
+    @Option(help: "Tolerance profile (fp32: atol 1e-4 rtol 1e-4; fp16: 1e-2 1e-2; bf16: 1e-1 5e-2). Default: by the candidate's weight dtype.")
+    var profile: ToleranceProfile?
+
+    @Option(help: "Absolute tolerance for every tensor (overrides the profile and the golden's metadata).")
+    var atol: Double?
+
+    @Option(help: "Relative tolerance for every tensor (overrides the profile and the golden's metadata).")
+    var rtol: Double?
+
+    @Option(name: .customLong("min-cosine"), help: "Fail a tensor whose minimum per-token cosine similarity is below this.")
+    var minCosine: Double?
+
+    @Option(name: .customLong("tolerance"), help: ArgumentHelp("Per-tensor tolerance NAME=ATOL,RTOL (repeatable); wins over every other setting.", valueName: "NAME=ATOL,RTOL"))
+    var perTensor: [String] = []
+
+    func settings(allowedName: (String) -> Bool) throws -> ToleranceSettings {
+        for (flag, value) in [("--atol", atol), ("--rtol", rtol), ("--min-cosine", minCosine)] {
+            if let value, !value.isFinite || value < 0 { throw UsageError("\(flag) must be a finite non-negative number") }
+        }
+        var overrides: [String: Tolerance] = [:]
+        for text in perTensor {
+            let (name, tolerance) = try ToleranceSettings.parseOverride(text)
+            guard allowedName(name) else { throw UsageError("--tolerance '\(text)': unknown tensor name '\(name)'") }
+            overrides[name] = tolerance
+        }
+        return ToleranceSettings(profile: profile, atol: atol, rtol: rtol, minCosine: minCosine, perTensor: overrides)
+    }
+}

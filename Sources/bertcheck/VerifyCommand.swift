@@ -1,0 +1,52 @@
+import ArgumentParser
+import BertCheck
+import Foundation
+
+struct VerifyCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "verify",
+        abstract: "Gate a model (or another runtime's outputs) on a golden file.",
+        discussion: """
+        Exit codes: 0 every check passed, 1 a check failed, 2 unusable input (unreadable or \
+        inconsistent golden, shapes that do not fit the model, ids out of range) or usage. \
+        Tolerances: the profile of the candidate's weight dtype, replaced by the golden's atol/rtol \
+        metadata, replaced by --profile, then --atol/--rtol, then --tolerance NAME=... for that tensor.
+        """
+    )
+
+    @Option(help: "The golden file (bertcheck-golden/1 safetensors, or .npz with the same tensor names).")
+    var golden: String
+
+    @Option(help: "Run the golden's recorded inputs through this model (directory or weight file).")
+    var model: String?
+
+    @Option(help: "Compare another runtime's outputs file (safetensors or npz, the golden's tensor names).")
+    var outputs: String?
+
+    @OptionGroup var tolerances: ToleranceOptions
+
+    @Flag(name: .customLong("include-padding"), help: "Compare padded positions too (by default only tokens with attention_mask 1).")
+    var includePadding = false
+
+    @Flag(help: "Print the report as JSON.")
+    var json = false
+
+    @Option(help: "Also write the report as JUnit XML to this file.")
+    var junit: String?
+
+    @Option(help: "Threads for the forward pass (default: all cores).")
+    var threads: Int?
+
+    func run() throws {
+        guard (model == nil) != (outputs == nil) else { throw UsageError("verify needs exactly one of --model MODEL or --outputs FILE") }
+        if let threads, threads < 1 { throw UsageError("--threads must be at least 1") }
+        let settings = try tolerances.settings { name in
+            ["last_hidden_state", "pooler_output", "pooler_invariant"].contains(name) || name.hasPrefix("hidden_states.")
+        }
+        let report = try verifyGolden(VerifyOptions(goldenPath: golden, modelPath: model, outputsPath: outputs, tolerances: settings,
+                                                    includePadding: includePadding, threads: threads))
+        if let junit { try VerifyReportRenderer.writeJUnit(report, to: junit) }
+        print(json ? VerifyReportRenderer.json(report).rendered() : VerifyReportRenderer.table(report), terminator: json ? "\n" : "")
+        if report.status == .fail { throw ExitCode(1) }
+    }
+}
