@@ -64,7 +64,9 @@ import Testing
         #expect(result.stdout.contains("last_hidden_state: torch.Size([4, \(reference.batch.seq), 384])"))
         let written = try SafetensorsFile.read(out)
         #expect(written.metadata["format"] == "bertcheck-golden/1")
-        #expect(written.metadata["texts"].map { try? TextItem.parseList(Array($0.utf8)).get() } == TextItem.parseList(Array(texts.utf8)).get())
+        let expectedTexts = try TextItem.parseList(Array(texts.utf8)).get()
+        let writtenTexts = try TextItem.parseList(Array((written.metadata["texts"] ?? "").utf8)).get()
+        #expect(writtenTexts == expectedTexts)
         let tensors = Dictionary(uniqueKeysWithValues: written.tensors.map { ($0.name, $0) })
         for name in ["input_ids", "attention_mask", "token_type_ids"] {
             #expect(tensors[name]?.dtype == .I64 && tensors[name]?.shape == [4, reference.batch.seq])
