@@ -165,6 +165,30 @@ import Testing
         expectInputError(try CLI.run(["verify", "--golden", Self.tinyGolden, "--outputs", other]), naming: other, containing: "other inputs")
     }
 
+    /// A JUnit target that is not a regular file (a FIFO here, like /dev/null or /dev/stdout in CI)
+    /// is written through, never replaced by a rename; a directory is refused with one line.
+    @Test func junitWritesThroughFifosAndRefusesDirectories() throws {
+        let dir = TestPaths.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let fifo = dir.appendingPathComponent("junit.fifo").path
+        #expect(mkfifo(fifo, 0o600) == 0)
+        var received = Data()
+        let group = DispatchGroup()
+        group.enter()
+        DispatchQueue.global().async {
+            received = FileHandle(forReadingAtPath: fifo)?.readDataToEndOfFile() ?? Data()
+            group.leave()
+        }
+        let result = try CLI.run(["verify", "--golden", Self.tinyGolden, "--outputs", Self.tinyGolden, "--junit", fifo])
+        group.wait()
+        #expect(result.status == 0, "\(result.stderr)")
+        let type = (try FileManager.default.attributesOfItem(atPath: fifo)[.type] as? FileAttributeType)
+        #expect(type != nil && type != .typeRegular)
+        #expect(try JUnitSummary.parse(String(decoding: received, as: UTF8.self)).testcases.count == 6)
+        let refused = try CLI.run(["verify", "--golden", Self.tinyGolden, "--outputs", Self.tinyGolden, "--junit", dir.path])
+        expectInputError(refused, naming: dir.path, containing: "cannot write")
+    }
+
     @Test func npzGoldenVerifiesAgainstTheModel() throws {
         let result = try CLI.run(["verify", "--golden", Self.fixtures.appendingPathComponent("tiny-bert.golden.npz").path, "--model", Self.tinyModel])
         #expect(result.status == 0, "\(result.stdout)\(result.stderr)")

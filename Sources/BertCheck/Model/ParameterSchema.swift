@@ -122,8 +122,16 @@ public func expectedParameters(for config: BertConfig, pooler: Bool = true) -> [
 /// A checkpoint tensor under its `BertModel` name.
 public struct NamedParameter: @unchecked Sendable {
     /// Canonical `BertModel` name (`bert.` stripped, LayerNorm gamma/beta mapped).
-    public var name: String
-    public var tensor: Tensor
+    public let name: String
+    public let tensor: Tensor
+    public let group: ParameterGroup
+
+    public init(name: String, tensor: Tensor) {
+        self.name = name
+        self.tensor = tensor
+        group = ParameterGroup(canonicalName: name)
+    }
+
     /// The name as stored in the file.
     public var storedName: String { tensor.name }
     public var shape: [Int] { tensor.shape }
@@ -187,11 +195,11 @@ public struct ParameterInventory: @unchecked Sendable {
             case .ignored: ignored.append(tensor)
             }
         }
-        // Stable: equal keys (unknown names, duplicates) keep file order.
-        parameters = parameters.enumerated().sorted { a, b in
-            let ka = canonicalOrderKey(a.element.name), kb = canonicalOrderKey(b.element.name)
-            return ka != kb ? ka < kb : a.offset < b.offset
-        }.map(\.element)
+        // Keys computed once; stable: equal keys (unknown names, duplicates) keep file order.
+        let keys = parameters.map { canonicalOrderKey($0.name) }
+        parameters = parameters.indices.sorted { a, b in
+            keys[a] != keys[b] ? keys[a] < keys[b] : a < b
+        }.map { parameters[$0] }
         self.parameters = parameters
         self.buffers = buffers
         self.ignored = ignored
@@ -205,7 +213,7 @@ public struct ParameterInventory: @unchecked Sendable {
     /// Parameter counts per group, in canonical order.
     public var groups: [(group: ParameterGroup, count: Int)] {
         var totals: [ParameterGroup: Int] = [:]
-        for p in parameters { totals[ParameterGroup(canonicalName: p.name), default: 0] += p.count }
+        for p in parameters { totals[p.group, default: 0] += p.count }
         return totals.keys.sorted().map { ($0, totals[$0] ?? 0) }
     }
 

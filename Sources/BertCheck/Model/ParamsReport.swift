@@ -148,10 +148,10 @@ public struct ParamsReport: @unchecked Sendable {
             for p in items { out += row(p.name, Tensor.describe(shape: p.shape)) + "\n" }
         }
         func inGroup(_ group: ParameterGroup) -> [NamedParameter] {
-            parameters.filter { ParameterGroup(canonicalName: $0.name) == group }
+            parameters.filter { $0.group == group }
         }
         section("Embedding Layer", inGroup(.embeddings))
-        let layers = Set(parameters.map { ParameterGroup(canonicalName: $0.name) }).compactMap { group -> Int? in
+        let layers = Set(parameters.map(\.group)).compactMap { group -> Int? in
             if case .layer(let n) = group { return n }
             return nil
         }.sorted()
@@ -320,15 +320,30 @@ public func thousands(_ value: Int) -> String {
     return value < 0 ? "-" + out : out
 }
 
-/// A statistic in at most 12 characters.
+/// A statistic in at most 12 characters: 6 decimals in the usual range, else 4 significant
+/// digits in scientific notation (`-3.665e-05`).
 func short(_ value: Double) -> String {
     if value.isNaN { return "nan" }
+    if value.isInfinite { return value < 0 ? "-inf" : "inf" }
     if value == 0 { return "0" }
-    if abs(value) >= 1e-3 && abs(value) < 1e5 {
-        let scaled = (value * 1e6).rounded() / 1e6
-        return "\(scaled)"
+    let magnitude = abs(value)
+    if magnitude >= 1e-3 && magnitude < 1e5 {
+        let micros = Int((magnitude * 1e6).rounded())
+        var fraction = String(micros % 1_000_000)
+        fraction = String(repeating: "0", count: 6 - fraction.count) + fraction
+        while fraction.hasSuffix("0") { fraction.removeLast() }
+        return (value < 0 ? "-" : "") + String(micros / 1_000_000) + (fraction.isEmpty ? "" : "." + fraction)
     }
-    return String(describing: Float(value))
+    var exponent = 0
+    var mantissa = magnitude
+    while mantissa >= 10 { mantissa /= 10; exponent += 1 }
+    while mantissa < 1 { mantissa *= 10; exponent -= 1 }
+    var digits = Int((mantissa * 1000).rounded())
+    if digits >= 10_000 { digits /= 10; exponent += 1 }
+    let text = "\(digits / 1000).\(String(repeating: "0", count: 3 - String(digits % 1000).count))\(digits % 1000)"
+    let sign = exponent < 0 ? "-" : "+"
+    let e = abs(exponent) < 10 ? "0\(abs(exponent))" : "\(abs(exponent))"
+    return (value < 0 ? "-" : "") + text + "e" + sign + e
 }
 
 extension String {

@@ -303,31 +303,31 @@ private struct Machine {
                 try push(try resolveGlobal(module: module, name: name))
             case 0x93: // STACK_GLOBAL
                 opcodeName = "STACK_GLOBAL"
-                let parts = try popValues(2)
-                guard case .string(let module) = parts[0], case .string(let name) = parts[1] else {
-                    throw wrongType(expected: "two strings", found: parts[0].typeName + " and " + parts[1].typeName)
+                let name = try pop(), module = try pop()
+                guard case .string(let module) = module, case .string(let name) = name else {
+                    throw wrongType(expected: "two strings", found: module.typeName + " and " + name.typeName)
                 }
                 try push(try resolveGlobal(module: module, name: name))
             case 0x52: // REDUCE
                 opcodeName = "REDUCE"
-                let parts = try popValues(2)
-                guard case .tuple(let arguments, _) = parts[1] else {
-                    throw wrongType(expected: "an argument tuple", found: parts[1].typeName)
+                let argumentTuple = try pop(), callee = try pop()
+                guard case .tuple(let arguments, _) = argumentTuple else {
+                    throw wrongType(expected: "an argument tuple", found: argumentTuple.typeName)
                 }
-                try push(try call(parts[0], arguments))
+                try push(try call(callee, arguments))
             case 0x81: // NEWOBJ: cls.__new__(cls, *args)
                 opcodeName = "NEWOBJ"
-                let parts = try popValues(2)
-                guard case .tuple(let arguments, _) = parts[1] else {
-                    throw wrongType(expected: "an argument tuple", found: parts[1].typeName)
+                let argumentTuple = try pop(), type = try pop()
+                guard case .tuple(let arguments, _) = argumentTuple else {
+                    throw wrongType(expected: "an argument tuple", found: argumentTuple.typeName)
                 }
-                guard case .global(.orderedDict) = parts[0], arguments.isEmpty else {
-                    throw PickleProblem.badCall(callee: parts[0].typeName, reason: "NEWOBJ (only OrderedDict() may be created)")
+                guard case .global(.orderedDict) = type, arguments.isEmpty else {
+                    throw PickleProblem.badCall(callee: type.typeName, reason: "NEWOBJ (only OrderedDict() may be created)")
                 }
                 try push(.dict(PickleDict()))
             case 0x62: // BUILD: set state on the object below
                 opcodeName = "BUILD"
-                let state = try popValues(1)[0]
+                let state = try pop()
                 guard let object = stack.last else { throw underflow() }
                 switch object {
                 case .dict:
@@ -341,7 +341,7 @@ private struct Machine {
                 }
             case 0x51: // BINPERSID
                 opcodeName = "BINPERSID"
-                let id = try popValues(1)[0]
+                let id = try pop()
                 try push(try persistentLoad(id))
             case 0x71: try memoize(UInt64(try readByte()))            // BINPUT
             case 0x72: try memoize(UInt64(try read(UInt32.self)))     // LONG_BINPUT
@@ -350,8 +350,8 @@ private struct Machine {
             case 0x6A: try recall(UInt64(try read(UInt32.self)))      // LONG_BINGET
             case 0x73: // SETITEM
                 opcodeName = "SETITEM"
-                let pair = try popValues(2)
-                try setItems(pair)
+                let value = try pop(), key = try pop()
+                try setItems([key, value])
             case 0x75: // SETITEMS
                 opcodeName = "SETITEMS"
                 let items = try popToMark()
@@ -359,13 +359,13 @@ private struct Machine {
                 try setItems(items)
             case 0x61: // APPEND
                 opcodeName = "APPEND"
-                try append(try popValues(1))
+                try append([try pop()])
             case 0x65: // APPENDS
                 opcodeName = "APPENDS"
                 try append(try popToMark())
             case 0x30: // POP
                 opcodeName = "POP"
-                _ = try popValues(1)
+                _ = try pop()
             case 0x31: // POP_MARK
                 opcodeName = "POP_MARK"
                 _ = try popToMark()
@@ -471,6 +471,12 @@ private struct Machine {
 
     func wrongType(expected: String, found: String) -> PickleProblem {
         .wrongType(opcode: opcodeName, expected: expected, found: found, offset: opcodeStart)
+    }
+
+    /// Pops the top value, never reaching below the innermost mark.
+    mutating func pop() throws -> PickleValue {
+        guard stack.count > (marks.last ?? 0), let value = stack.popLast() else { throw underflow() }
+        return value
     }
 
     /// Pops `count` values (in stack order), never reaching below the innermost mark.

@@ -376,6 +376,16 @@ public enum AtomicFile {
     }
 
     public static func write(to path: String, _ body: (Sink) throws -> Void) throws {
+        var existing = stat()
+        if stat(path, &existing) == 0, (existing.st_mode & S_IFMT) != S_IFREG {
+            // /dev/null, /dev/stdout, a FIFO: a rename would replace the device node itself, so
+            // write through it (a directory fails to open and is reported).
+            let fd = open(path, O_WRONLY | O_CLOEXEC)
+            guard fd >= 0 else { throw FileError(path, Problem("cannot write: \(String(cString: strerror(errno)))")) }
+            defer { close(fd) }
+            try body(Sink(fd: fd, path: path))
+            return
+        }
         let slash = path.lastIndex(of: "/")
         let directory = slash.map { String(path[..<$0]) } ?? "."
         let base = slash.map { String(path[path.index(after: $0)...]) } ?? path

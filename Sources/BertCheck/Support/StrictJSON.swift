@@ -122,6 +122,10 @@ public enum StrictJSON {
     /// Serializes a string as a JSON string literal (quotes, backslashes and control characters
     /// escaped; everything else written as UTF-8).
     public static func quote(_ text: String) -> String {
+        // Fast path: nothing to escape (parameter names, dtypes).
+        if !text.utf8.contains(where: { $0 < 0x20 || $0 == UInt8(ascii: "\"") || $0 == UInt8(ascii: "\\") }) {
+            return "\"" + text + "\""
+        }
         var out = "\""
         for scalar in text.unicodeScalars {
             switch scalar {
@@ -351,10 +355,11 @@ extension JSONValue {
 
     private func writeContainer(_ items: [(key: String?, value: JSONValue)], open: String, close: String,
                                 to out: inout String, pretty: Bool, indent: Int) {
-        if pretty {
+        if pretty && items.count <= 16 {
             let compact = serialized(pretty: false)
-            if items.isEmpty || compact.count <= 100 { out += compact.replacingCommas(); return }
+            if items.isEmpty || compact.utf8.count <= 100 { out += compact.replacingCommas(); return }
         }
+        if pretty && items.isEmpty { out += open + close; return }
         out += open + (pretty ? "\n" : "")
         let pad = pretty ? String(repeating: "  ", count: indent + 1) : ""
         for (i, item) in items.enumerated() {
@@ -371,19 +376,19 @@ extension JSONValue {
 private extension String {
     /// Compact JSON with a space after each separator outside strings, for one-line containers.
     func replacingCommas() -> String {
-        var out = ""
-        out.reserveCapacity(count + count / 8)
+        var out: [UInt8] = []
+        out.reserveCapacity(utf8.count + utf8.count / 8)
         var inString = false, escaped = false
-        for c in self {
+        for c in utf8 {
             out.append(c)
             if inString {
-                if escaped { escaped = false } else if c == "\\" { escaped = true } else if c == "\"" { inString = false }
-            } else if c == "\"" {
+                if escaped { escaped = false } else if c == UInt8(ascii: "\\") { escaped = true } else if c == UInt8(ascii: "\"") { inString = false }
+            } else if c == UInt8(ascii: "\"") {
                 inString = true
-            } else if c == "," || c == ":" {
-                out.append(" ")
+            } else if c == UInt8(ascii: ",") || c == UInt8(ascii: ":") {
+                out.append(UInt8(ascii: " "))
             }
         }
-        return out
+        return String(decoding: out, as: UTF8.self)
     }
 }

@@ -160,8 +160,8 @@ public final class BertTokenizer: @unchecked Sendable {
         var second = pair.flatMap { $0.isEmpty ? nil : tokenIds($0) }
         if let limit = maxLength ?? modelMaxLength {
             let kept = Self.truncatedLengths(first: first.count, second: second?.count, maxLength: limit)
-            first.removeSubrange(kept.first...)
-            if let keep = kept.second { second?.removeSubrange(keep...) }
+            first.removeSubrange(min(kept.first, first.count)...)
+            if let keep = kept.second, let count = second?.count { second?.removeSubrange(min(keep, count)...) }
         }
         var ids = [clsId]
         ids.reserveCapacity(first.count + (second?.count ?? 0) + 3)

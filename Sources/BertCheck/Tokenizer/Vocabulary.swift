@@ -26,9 +26,9 @@ struct Vocabulary {
     init(contentsOf path: String) throws {
         let file = try MappedFile(path: path)
         var tokens: [String] = []
-        var trie = ByteTrie()
-        let properties = ScalarProperties.shared
         let bytes = file.bytes
+        var trie = ByteTrie(capacity: bytes.count) // at most one node per byte
+        let properties = ScalarProperties.shared
         var lineStart = 0
         while lineStart < bytes.count {
             var lineEnd = lineStart
@@ -98,6 +98,11 @@ struct ByteTrie {
     private var ids: [Int32] = [-1]
     /// The node reached by "##", where continuation pieces start (-1 if no token starts so).
     private(set) var continuationRoot: Int32 = -1
+
+    init(capacity: Int = 0) {
+        children.reserveCapacity(capacity)
+        ids.reserveCapacity(capacity + 1)
+    }
 
     mutating func insert(_ bytes: String.UTF8View, id: Int32) {
         var node: Int32 = 0
