@@ -2,9 +2,9 @@
 # Runs one libFuzzer target for a while: Scripts/fuzz.sh TARGET SECONDS [extra libFuzzer flags]
 #   TARGET: safetensors | zip | pickle | tokenizer | golden | config   (or `list`)
 #
-# Each target is Tests/Fuzz/Fuzz<Target>.swift compiled together with the library sources by
-# `swiftc -sanitize=fuzzer,address -parse-as-library` (SwiftPM is not involved, so `swift build` and
-# `swift test` never see the fuzz entries). Binaries and the growing corpus live in .build-fuzz/;
+# Each target is Tests/Fuzz/Fuzz<Target>.swift; all are compiled with the library sources into one
+# binary by `swiftc -sanitize=fuzzer,address -parse-as-library` (SwiftPM is not involved, so
+# `swift build` and `swift test` never see them). The binary and the growing corpus live in .build-fuzz/;
 # seeds come from the test corpus (Tests/BertCheckTests/Fixtures/hostile/<target>/ and the small
 # committed files of the same kind); crashes, timeouts and out-of-memory inputs go to
 # fuzz-artifacts/<target>/ (git-ignored). Add each one to the test corpus once fixed.
@@ -22,10 +22,9 @@ if [[ -z "$target" || -z "$seconds" || ! " ${targets[*]} " =~ " $target " ]]; th
 fi
 shift 2
 
-entry="Tests/Fuzz/Fuzz${target^}.swift"
 case "$target" in
   safetensors) max_len=16384; patterns=("*.safetensors") ;;
-  zip)         max_len=65536; patterns=("*.bin" "*.npz" "*.zip") ;;
+  zip)         max_len=16384; patterns=("*.bin" "*.npz" "*.zip") ;;
   pickle)      max_len=16384; patterns=("*.pkl") ;;
   tokenizer)   max_len=4096;  patterns=("*.txt" "*.jsonl" "*.tsv") ;;
   golden)      max_len=65536; patterns=("*.safetensors" "*.npz") ;;
@@ -33,18 +32,26 @@ case "$target" in
 esac
 
 work=.build-fuzz
-bin="$work/bin/fuzz-$target"
+bin="$work/bin/bertcheck-fuzz"
 mkdir -p "$work/bin" "$work/corpus/$target" "fuzz-artifacts/$target"
 
-# Build when the binary is missing or older than any library source or fuzz file.
-sources=$(find Sources/BertCheck -name '*.swift' | sort)
-if [[ ! -x "$bin" ]] || [[ -n "$(find Sources/BertCheck Tests/Fuzz -name '*.swift' -newer "$bin" | head -1)" ]]; then
+# One binary holds every target. Build it when it is missing or older than any library source
+# or fuzz file, from a snapshot of the sources (others may edit the tree meanwhile), into a
+# temporary name (a fuzzer already running keeps its binary).
+stamp="$work/bin/snapshot-time"
+if [[ ! -x "$bin" || ! -f "$stamp" ]] || [[ -n "$(find Sources/BertCheck Tests/Fuzz -name '*.swift' -newer "$stamp" | head -1)" ]]; then
   echo "fuzz.sh: building $bin" >&2
-  # shellcheck disable=SC2086
+  snapshot="$work/src"
+  rm -rf "$snapshot" "$stamp"; mkdir -p "$snapshot"
+  touch "$stamp.tmp"
+  cp -R Sources/BertCheck Tests/Fuzz "$snapshot/"
+  # shellcheck disable=SC2046
   swiftc -sanitize=fuzzer,address -parse-as-library -O -g -swift-version 5 \
     -module-name BertCheck -I Sources/CZlib -I Sources/COpenBLAS \
-    $sources Tests/Fuzz/FuzzSupport.swift "$entry" \
-    -lz -lopenblas -o "$bin" 2> >(grep -v 'Cannot export local symbol' >&2)
+    $(find "$snapshot" -name '*.swift' | sort) \
+    -lz -lopenblas -o "$bin.tmp" 2> >(grep -v 'Cannot export local symbol' >&2)
+  mv "$bin.tmp" "$bin"
+  mv "$stamp.tmp" "$stamp"
 fi
 
 # Seeds: the hostile corpus for this target, then small committed files of the same kind (copied,
@@ -53,6 +60,13 @@ seeds="$work/seeds/$target"
 rm -rf "$seeds"; mkdir -p "$seeds"
 if [[ -d "Tests/BertCheckTests/Fixtures/hostile/$target" ]]; then
   find "Tests/BertCheckTests/Fixtures/hostile/$target" -type f -exec cp {} "$seeds/" \;
+fi
+# The hostile test corpus exports its inputs (BERTCHECK_HOSTILE_EXPORT) when the tests are built.
+if [[ -d .build/debug ]]; then
+  export_dir="$work/hostile-export"
+  rm -rf "$export_dir"
+  BERTCHECK_HOSTILE_EXPORT="$PWD/$export_dir" swift test --skip-build --filter HostileInputTests >/dev/null 2>&1 || true
+  if [[ -d "$export_dir/$target" ]]; then cp "$export_dir/$target"/* "$seeds/"; fi
 fi
 name_args=()
 for p in "${patterns[@]}"; do name_args+=(-o -name "$p"); done
@@ -88,7 +102,7 @@ log="fuzz-artifacts/$target/run-$(date -u +%Y%m%dT%H%M%SZ).log"
 export SWIFT_BACKTRACE=enable=no   # let ASan / libFuzzer report traps, not Swift's backtracer
 export ASAN_OPTIONS="detect_leaks=0:${ASAN_OPTIONS:-}"  # leaks are the ASan test run's job
 status=0
-"$bin" "$work/corpus/$target" "$seeds" \
+BERTCHECK_FUZZ_TARGET="$target" "$bin" "$work/corpus/$target" "$seeds" \
   -max_total_time="$seconds" -max_len="$max_len" -timeout=10 -rss_limit_mb=2048 \
   -artifact_prefix="fuzz-artifacts/$target/" -print_final_stats=1 "$@" >"$log" 2>&1 || status=$?
 grep -E '^(Done|stat::number_of_executed_units|stat::peak_rss_mb|SUMMARY|==[0-9]+==ERROR|Fatal error)' "$log" || true

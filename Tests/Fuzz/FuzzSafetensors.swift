@@ -1,8 +1,7 @@
-// libFuzzer entry: the safetensors header parser and reader (Scripts/fuzz.sh safetensors).
+// Fuzz target: the safetensors header parser and reader (Scripts/fuzz.sh safetensors).
 import Foundation
 
-@_cdecl("LLVMFuzzerTestOneInput")
-public func fuzzSafetensors(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
+func fuzzSafetensors(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
     let input = UnsafeRawBufferPointer(start: data, count: size)
     // The parser over the bytes in memory: fast, so most executions go here.
     var parsed: SafetensorsFile.Header?

@@ -16,6 +16,9 @@ enum FuzzScratch {
     /// Writes `bytes` to `name` inside the scratch directory and returns its path.
     static func write(_ bytes: UnsafeBufferPointer<UInt8>, to name: String) -> String {
         let path = directory + "/" + name
+        if name.contains("/") {
+            try? FileManager.default.createDirectory(atPath: (path as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
+        }
         let data = bytes.baseAddress.map { Data(bytes: $0, count: bytes.count) } ?? Data()
         if !FileManager.default.createFile(atPath: path, contents: data) {
             fatalError("fuzz harness cannot write \(path)")
