@@ -309,3 +309,14 @@ private let f32x2 = #"{"dtype":"F32","shape":[2],"data_offsets":[0,8]}"#
         #expect(throws: JSONProblem.tooDeep(offset: StrictJSON.maximumDepth)) { try StrictJSON.parse(Array(deep.utf8)) }
     }
 }
+
+@Suite struct SafetensorsHeaderOnlyTests {
+    @Test func headerBytesShorterThanClaimedAreRefusedNotTrapped() throws {
+        let bytes = safetensorsBytes(header: #"{"a":{"dtype":"F32","shape":[1],"data_offsets":[0,4]}}"#, data: [0, 0, 0, 0])
+        // Only the first 20 bytes given, while the file is said to be long enough.
+        let problem = Array(bytes.prefix(20)).withUnsafeBytes { raw -> SafetensorsProblem? in
+            do { _ = try SafetensorsFile.parseHeader(raw, fileSize: 1000); return nil } catch { return error as? SafetensorsProblem }
+        }
+        guard case .headerOutsideFile? = problem else { Issue.record("got \(String(describing: problem))"); return }
+    }
+}

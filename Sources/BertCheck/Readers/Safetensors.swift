@@ -182,6 +182,9 @@ public struct SafetensorsFile {
     public static func parseHeader(_ bytes: UnsafeRawBufferPointer, fileSize: Int? = nil) throws -> Header {
         let fileSize = fileSize ?? bytes.count
         let length = try headerLength(bytes, fileSize: fileSize)
+        guard bytes.count >= 8 + length else {
+            throw SafetensorsProblem.headerOutsideFile(length: UInt64(length), fileSize: bytes.count)
+        }
         let json = UnsafeRawBufferPointer(rebasing: bytes[8..<(8 + length)])
         let root: JSONValue
         do {
