@@ -182,6 +182,7 @@ def main():
     arrays["extra.scalar"] = np.float32(2.5).reshape(())
     arrays["extra.empty"] = np.zeros((0, 3), dtype=np.float32)
     path = fresh_dir("npz")
+    write_config(path)
     np.savez(os.path.join(path, "weights.npz"), **arrays)
     np.savez_compressed(os.path.join(path, "weights-compressed.npz"), **arrays)
     save_file(OrderedDict((k, torch.from_numpy(np.array(v, copy=True))) for k, v in arrays.items()),

@@ -138,6 +138,30 @@ import Testing
     }
 }
 
+@Suite struct NpzCheckpointTests {
+    @Test(arguments: ["weights.npz", "weights-compressed.npz"])
+    func paramsReadsNamedNpzFiles(file: String) throws {
+        let path = PyTorchFixtures.path("npz/" + file)
+        let checkpoint = try loadCheckpoint(path)
+        #expect(checkpoint.format == .npz)
+        #expect(checkpoint.config != nil, "config.json beside the archive")
+        let result = try CLI.run(["params", path, "--json"])
+        #expect(result.status == 0, "\(result.stderr)")
+        let json = jsonObject(result.stdout)
+        #expect(json["named_parameters"] as? Int == 39)
+        #expect(json["total_parameters"] as? Int == 19_008)
+        #expect((json["schema"] as? [String: Any])?["ok"] as? Bool == true)
+        let ignored = (json["ignored"] as? [[String: Any]] ?? []).compactMap { $0["name"] as? String }
+        #expect(ignored.contains("extra.bool"))
+    }
+
+    @Test func paramsRefusesBrokenNpzWithOneLine() throws {
+        let bytes = try PyTorchFixtures.bytes("npz/weights.npz")
+        let path = try temporaryFile(replacing("'fortran_order': False", with: "'fortran_order': True ", in: bytes), name: "weights.npz")
+        expectInputError(try CLI.run(["params", path]), naming: path, containing: "Fortran")
+    }
+}
+
 @Suite struct NpzMutationTests {
     @Test(arguments: ["weights.npz", "weights-compressed.npz"])
     func mutatedArchivesNeverTrap(file: String) throws {

@@ -3,6 +3,8 @@ public enum CheckpointFormat: String, Sendable {
     case safetensors
     case shardedSafetensors = "sharded-safetensors"
     case pytorchZip = "pytorch-zip"
+    /// numpy `np.savez` / `np.savez_compressed`, when named explicitly.
+    case npz
 }
 
 /// Tensors read from a checkpoint, in file order, with the names the file gives them, plus the

@@ -48,6 +48,9 @@ public func loadCheckpoint(_ userPath: String) throws -> Checkpoint {
     case .pytorchZip:
         tensors = try PyTorchBinReader.read(weights)
         files = [weights]
+    case .npz:
+        tensors = try NpzReader.read(weights)
+        files = [weights]
     }
 
     let configPath = directory + "/" + CheckpointFileName.config
@@ -61,6 +64,8 @@ public func loadCheckpoint(_ userPath: String) throws -> Checkpoint {
 /// reader then says what is wrong).
 func checkpointFormat(of path: String) throws -> CheckpointFormat {
     if path.hasSuffix(".json") { return .shardedSafetensors }
+    // numpy archives are named, never found in a model directory.
+    if path.hasSuffix(".npz") { return .npz }
     let (fd, size) = try openRegularFile(path)
     defer { close(fd) }
     var magic = [UInt8](repeating: 0, count: 4)
