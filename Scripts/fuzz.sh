@@ -9,6 +9,10 @@
 # committed files of the same kind); crashes, timeouts and out-of-memory inputs go to
 # fuzz-artifacts/<target>/ (git-ignored). Add each one to the test corpus once fixed.
 set -euo pipefail
+
+# Everything runs inside main, so bash has read the whole script before it starts (editing this
+# file during a run must not change the run).
+main() {
 cd "$(dirname "$0")/.."
 root=$PWD
 
@@ -100,7 +104,7 @@ echo "fuzz.sh: $target for ${seconds}s, $(ls "$seeds" | wc -l) seeds, max_len $m
 
 log="fuzz-artifacts/$target/run-$(date -u +%Y%m%dT%H%M%SZ).log"
 export SWIFT_BACKTRACE=enable=no   # let ASan / libFuzzer report traps, not Swift's backtracer
-export ASAN_OPTIONS="detect_leaks=0:${ASAN_OPTIONS:-}"  # leaks are the ASan test run's job
+export ASAN_OPTIONS="detect_leaks=0:allocator_may_return_null=1:${ASAN_OPTIONS:-}"  # leaks: the ASan test run's job; fallible allocations return null
 status=0
 BERTCHECK_FUZZ_TARGET="$target" "$bin" "$work/corpus/$target" "$seeds" \
   -max_total_time="$seconds" -max_len="$max_len" -timeout=10 -rss_limit_mb=2048 \
@@ -108,3 +112,6 @@ BERTCHECK_FUZZ_TARGET="$target" "$bin" "$work/corpus/$target" "$seeds" \
 grep -E '^(Done|stat::number_of_executed_units|stat::peak_rss_mb|SUMMARY|==[0-9]+==ERROR|Fatal error)' "$log" || true
 echo "fuzz.sh: log $log, exit $status" >&2
 exit "$status"
+}
+
+main "$@"
