@@ -38,9 +38,11 @@ struct BertCheckCommand: ParsableCommand {
             case .success:
                 exit(withError: error) // --help, --version
             case .validationFailure:
-                // A usage error found by ArgumentParser: its message and the usage, exit 2.
-                writeStderr(fullMessage(for: error) + "\n")
-                Foundation_exit(2)
+                // A usage error found by ArgumentParser: its message on one line (the usage is
+                // one `--help` away), exit 2.
+                let lines = message(for: error).split(whereSeparator: \.isNewline)
+                    .map { String($0.drop(while: \.isWhitespace)) }.filter { !$0.isEmpty }
+                fail(lines.joined(separator: "; ") + " (see --help)")
             default:
                 fail(error.oneLine)
             }

@@ -319,4 +319,26 @@ import Testing
         let unreadable = try CLI.run(["diff", Self.tinyModel, missing])
         #expect(unreadable.status == 2 && unreadable.stderr.contains(missing))
     }
+
+    /// Flags with bad values: exit 2, one line on stderr, nothing on stdout.
+    @Test func badFlagValuesAreOneLineUsageErrors() throws {
+        func expectUsageError(_ arguments: [String], containing text: String) throws {
+            let result = try CLI.run(arguments)
+            #expect(result.status == 2, "\(arguments): \(result.status) \(result.stdout)")
+            #expect(result.stdout.isEmpty, "\(arguments)")
+            #expect(result.stderr.split(separator: "\n").count == 1, "\(arguments): \(result.stderr)")
+            #expect(result.stderr.contains(text), "\(arguments): \(result.stderr)")
+        }
+        // A cosine bound outside [-1, 1] would fail (or pass) every tensor.
+        try expectUsageError(["verify", "--golden", Self.tinyGolden, "--outputs", Self.tinyGolden, "--min-cosine", "2"], containing: "--min-cosine")
+        try expectUsageError(["diff", Self.tinyModel, Self.tinyModel, "--min-cosine", "-1.5"], containing: "--min-cosine")
+        // A per-tensor tolerance for a name in neither checkpoint is a typo, not silently ignored.
+        try expectUsageError(["diff", Self.tinyModel, Self.tinyModel, "--tolerance", "pooler.dense.wieght=1,1"], containing: "pooler.dense.wieght")
+        // ArgumentParser's own usage errors (a missing value, a negative number read as a flag) are one line too.
+        try expectUsageError(["verify", "--golden", Self.tinyGolden, "--outputs", Self.tinyGolden, "--atol", "-1"], containing: "--atol")
+        try expectUsageError(["params", Self.tinyModel, "--head", "two"], containing: "--head")
+        try expectUsageError(["diff", Self.tinyModel], containing: "<b>")
+        // A cosine bound inside the range still gates: an identical file passes.
+        #expect(try CLI.run(["verify", "--golden", Self.tinyGolden, "--outputs", Self.tinyGolden, "--min-cosine", "0.999"]).status == 0)
+    }
 }
