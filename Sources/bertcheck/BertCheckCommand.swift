@@ -50,6 +50,17 @@ struct BertCheckCommand: ParsableCommand {
     }
 }
 
+/// Largest `--threads` accepted: far above any core count, and small enough for the Int32 that
+/// OpenBLAS takes (a bigger value trapped converting to Int32).
+let maximumThreads = 1024
+
+/// `--threads N`: 1 ... maximumThreads, else a usage error.
+func checkThreads(_ threads: Int?) throws {
+    if let threads, !(1...maximumThreads).contains(threads) {
+        throw UsageError("--threads \(threads): must be from 1 to \(maximumThreads)")
+    }
+}
+
 /// Prints one line on stderr and exits 2 (unusable input or usage).
 func fail(_ line: String) -> Never {
     writeStderr("bertcheck: error: \(line)\n")

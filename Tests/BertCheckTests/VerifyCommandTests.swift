@@ -338,6 +338,18 @@ import Testing
         try expectUsageError(["verify", "--golden", Self.tinyGolden, "--outputs", Self.tinyGolden, "--atol", "-1"], containing: "--atol")
         try expectUsageError(["params", Self.tinyModel, "--head", "two"], containing: "--head")
         try expectUsageError(["diff", Self.tinyModel], containing: "<b>")
+        // --threads beyond Int32 trapped converting for OpenBLAS; 0 is no thread at all.
+        for threads in [String(Int.max), "0", "1025"] {
+            try expectUsageError(["verify", "--golden", Self.tinyGolden, "--model", Self.tinyModel, "--threads", threads], containing: "--threads")
+        }
+        let texts = TestPaths.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: texts) }
+        try FileManager.default.createDirectory(at: texts, withIntermediateDirectories: true)
+        let textsFile = texts.appendingPathComponent("texts.json")
+        try Data(#"["hello"]"#.utf8).write(to: textsFile)
+        let out = texts.appendingPathComponent("g.safetensors").path
+        try expectUsageError(["record", Self.tinyModel, "--texts-file", textsFile.path, "--out", out, "--threads", String(Int.max)], containing: "--threads")
+        #expect(!FileManager.default.fileExists(atPath: out))
         // A cosine bound inside the range still gates: an identical file passes.
         #expect(try CLI.run(["verify", "--golden", Self.tinyGolden, "--outputs", Self.tinyGolden, "--min-cosine", "0.999"]).status == 0)
     }
