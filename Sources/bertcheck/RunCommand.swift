@@ -50,7 +50,7 @@ struct RunCommand: ParsableCommand {
     }
 
     func run() throws {
-        if let threads, threads < 1 { throw UsageError("--threads must be at least 1") }
+        try checkThreads(threads)
         let items = try items()
         let checkpoint = try loadCheckpoint(model)
         let tokenizer = try BertTokenizer.load(model)

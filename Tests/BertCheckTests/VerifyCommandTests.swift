@@ -350,6 +350,9 @@ import Testing
         let out = texts.appendingPathComponent("g.safetensors").path
         try expectUsageError(["record", Self.tinyModel, "--texts-file", textsFile.path, "--out", out, "--threads", String(Int.max)], containing: "--threads")
         #expect(!FileManager.default.fileExists(atPath: out))
+        for command in [["run", Self.tinyModel, "hello"], ["similarity", Self.tinyModel, "a", "b"], ["bench", Self.tinyModel]] {
+            try expectUsageError(command + ["--threads", String(Int.max)], containing: "--threads")
+        }
         // A cosine bound inside the range still gates: an identical file passes.
         #expect(try CLI.run(["verify", "--golden", Self.tinyGolden, "--outputs", Self.tinyGolden, "--min-cosine", "0.999"]).status == 0)
     }
