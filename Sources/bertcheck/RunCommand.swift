@@ -6,7 +6,7 @@ struct RunCommand: ParsableCommand {
         commandName: "run",
         abstract: "Run the FP32 forward pass and show last_hidden_state and pooler_output.",
         discussion: """
-        Shows the token ids, last_hidden_state and pooler_output as torch prints them, and the check
+        Shows the token ids, last_hidden_state and pooler_output as torch prints them, and the check \
         pooler(CLS) == pooler_output recomputed from the pooler weights and the [CLS] rows.
         """
     )
