@@ -11,4 +11,5 @@ golden=goldens/all-MiniLM-L6-v2.golden.safetensors
 "$bertcheck" verify --golden "$golden" --model "$model" >/dev/null
 hyperfine --warmup 3 --runs "${RUNS:-20}" --export-json "${EXPORT:-/dev/null}" \
   "$bertcheck verify --golden $golden --model $model" \
-  "$bertcheck verify --golden $golden --model $model --json --junit ${TMPDIR:-/tmp}/bertcheck-bench-junit.xml"
+  "$bertcheck verify --golden $golden --model $model --json --junit ${TMPDIR:-/tmp}/bertcheck-bench-junit.xml" \
+  "$bertcheck verify --golden $golden --model $model --threads 1"

@@ -163,7 +163,7 @@ public enum CheckpointDiffRenderer {
         if report.status == .pass {
             lines.append("PASS: \(report.tensors.count) tensors within tolerance, none missing or extra")
         } else {
-            lines.append("FAIL: \(report.missing.count) missing, \(report.extra.count) extra, \(failing) tensors differ beyond tolerance or in shape")
+            lines.append("FAIL: \(report.missing.count) missing, \(report.extra.count) extra, \(failing) differing beyond tolerance or in shape")
         }
         return lines.joined(separator: "\n") + "\n"
     }
