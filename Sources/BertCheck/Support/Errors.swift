@@ -30,12 +30,8 @@ public struct UsageError: Error, CustomStringConvertible {
 extension Error {
     /// One line for stderr, never a stack dump.
     public var oneLine: String {
-        let text: String
-        if let described = self as? CustomStringConvertible {
-            text = described.description
-        } else {
-            text = String(describing: self)
-        }
+        // String(describing:) uses `description` where there is one.
+        let text = String(describing: self)
         return text.split(whereSeparator: { $0 == "\n" || $0 == "\r" }).joined(separator: " ")
     }
 }
