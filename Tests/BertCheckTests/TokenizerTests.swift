@@ -61,6 +61,44 @@ import Testing
         #expect(fromVocab.encode(long, maxLength: 10).inputIds.count == 10)
     }
 
+    /// transformers 5.24.0 reads the vocabulary of tokenizer.json when a directory has no
+    /// vocab.txt, and ignores its normalizer (here switched to keep case and CJK together):
+    /// "Hello World 中文" gives [101, 7592, 2088, 1746, 1861, 102] there.
+    @Test func tokenizerJSONOnlyDirectory() throws {
+        try withDirectory { directory in
+            let original = try Data(contentsOf: URL(fileURLWithPath: TestPaths.miniLM + "/tokenizer.json"))
+            let edited = String(decoding: original, as: UTF8.self)
+                .replacingOccurrences(of: "\"lowercase\":true", with: "\"lowercase\":false")
+                .replacingOccurrences(of: "\"handle_chinese_chars\":true", with: "\"handle_chinese_chars\":false")
+            #expect(edited.utf8.count == original.count + 2) // both switches really flipped
+            try Data(edited.utf8).write(to: directory.appendingPathComponent("tokenizer.json"))
+            let tokenizer = try BertTokenizer.load(directory.path)
+            #expect(tokenizer.vocabularySize == 30522)
+            #expect(tokenizer.encode("Hello World 中文").inputIds == [101, 7592, 2088, 1746, 1861, 102])
+            #expect(tokenizer.encode(Self.agney).inputIds == Self.agneyIds)
+            #expect(tokenizer.token(for: 5420) == "##ney")
+            let result = try CLI.run(["tokenize", directory.path, Self.agney, "--json"])
+            #expect(result.status == 0 && result.stdout.hasPrefix(#"{"input_ids": [101, 12943, 5420, "#), "\(result.stderr)")
+
+            let bad = directory.appendingPathComponent("bad")
+            try FileManager.default.createDirectory(at: bad, withIntermediateDirectories: true)
+            let path = bad.path + "/tokenizer.json"
+            let cases: [(json: String, rule: String)] = [
+                ("{\"model\": {\"type\": \"WordPiece\", \"vocab\": {\"[PAD]\": 0, \"[UNK]\": 7}}}", "id of token \"[UNK]\" is not an integer"),
+                ("{\"model\": {\"type\": \"WordPiece\", \"vocab\": {\"[PAD]\": -1}}}", "is not an integer"),
+                ("{\"model\": {\"type\": \"BPE\", \"vocab\": {\"a\": 0}}}", "model type is BPE, not WordPiece"),
+                ("{\"model\": {\"type\": \"WordPiece\", \"vocab\": {}}}", "vocabulary is empty"),
+                ("{\"model\": {}}", "no \"model\""),
+                ("{\"model\": ", "invalid JSON"),
+                ("{\"model\": {\"type\": \"WordPiece\", \"vocab\": {\"[PAD]\": 0, \"[UNK]\": 1, \"[CLS]\": 2}}}", "no [SEP] token"),
+            ]
+            for item in cases {
+                try Data(item.json.utf8).write(to: URL(fileURLWithPath: path))
+                expectInputError(try CLI.run(["tokenize", bad.path, "hello"]), naming: path, containing: item.rule)
+            }
+        }
+    }
+
     @Test func badVocabulariesAreFileErrors() throws {
         try withDirectory { directory in
             let cases: [(bytes: [UInt8], rule: String)] = [
@@ -85,7 +123,7 @@ import Testing
         try withDirectory { directory in
             let missing = directory.appendingPathComponent("nothing-here").path
             expectInputError(try CLI.run(["tokenize", missing, "hello"]), naming: missing, containing: "cannot open")
-            expectInputError(try CLI.run(["tokenize", directory.path, "hello"]), naming: directory.path, containing: "no vocab.txt")
+            expectInputError(try CLI.run(["tokenize", directory.path, "hello"]), naming: directory.path, containing: "no vocab.txt or tokenizer.json")
             // vocab.txt that is not a file
             let odd = directory.appendingPathComponent("odd")
             try FileManager.default.createDirectory(at: odd.appendingPathComponent("vocab.txt"), withIntermediateDirectories: true)

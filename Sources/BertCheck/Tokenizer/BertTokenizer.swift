@@ -63,9 +63,10 @@ public final class BertTokenizer: @unchecked Sendable {
         var unk = "[UNK]", sep = "[SEP]", pad = "[PAD]", cls = "[CLS]", mask = "[MASK]"
     }
 
-    /// `modelOrVocab` is a model directory (vocab.txt, plus tokenizer_config.json and config.json
-    /// when present, as `from_pretrained` reads them), a file inside one (model.safetensors,
-    /// config.json, ...), or a bare vocab.txt (default options: lower-casing, no length limit).
+    /// `modelOrVocab` is a model directory (vocab.txt, else the vocabulary of tokenizer.json;
+    /// plus tokenizer_config.json and config.json when present, as `from_pretrained` reads them),
+    /// a file inside one (model.safetensors, config.json, ...), or a bare vocab.txt (default
+    /// options: lower-casing, no length limit).
     public static func load(_ modelOrVocab: String) throws -> BertTokenizer {
         var isDirectory = false
         var info = stat()
@@ -84,8 +85,11 @@ public final class BertTokenizer: @unchecked Sendable {
         guard let directory else {
             return try BertTokenizer(vocabularyPath: modelOrVocab, options: Options())
         }
-        let vocabPath = join(directory, "vocab.txt")
-        guard access(vocabPath, F_OK) == 0 else { throw FileError(directory, VocabProblem.noVocabulary) }
+        var vocabPath = join(directory, "vocab.txt")
+        if access(vocabPath, F_OK) != 0 {
+            vocabPath = join(directory, "tokenizer.json")
+            guard access(vocabPath, F_OK) == 0 else { throw FileError(directory, VocabProblem.noVocabulary) }
+        }
         var options = Options()
         let configPath = join(directory, "config.json")
         if access(configPath, F_OK) == 0 {
@@ -105,7 +109,8 @@ public final class BertTokenizer: @unchecked Sendable {
     }
 
     init(vocabularyPath: String, options: Options) throws {
-        let vocabulary = try Vocabulary(contentsOf: vocabularyPath)
+        let vocabulary = vocabularyPath.hasSuffix(".json")
+            ? try Vocabulary(tokenizerJSON: vocabularyPath) : try Vocabulary(contentsOf: vocabularyPath)
         func required(_ token: String) throws -> Int {
             guard let id = vocabulary.id(of: token) else {
                 throw FileError(vocabularyPath, VocabProblem.missingSpecialToken(token))
@@ -135,7 +140,7 @@ public final class BertTokenizer: @unchecked Sendable {
 
     /// The token text of `id` (its line in vocab.txt), or nil outside the vocabulary.
     public func token(for id: Int) -> String? {
-        vocabulary.tokens.indices.contains(id) ? vocabulary.tokens[id] : nil
+        vocabulary.tokens.indices.contains(id) ? vocabulary.tokens[id] : nil as String?
     }
 
     /// The id of a vocabulary token, if present.
@@ -294,7 +299,8 @@ public final class BertTokenizer: @unchecked Sendable {
         if let text = try token("mask_token") { options.mask = text }
     }
 
-    private static func readObject(_ path: String) throws -> JSONValue {
+    /// A JSON file whose top level must be an object.
+    static func readObject(_ path: String) throws -> JSONValue {
         let file = try MappedFile(path: path)
         let value: JSONValue
         do {

@@ -4,13 +4,19 @@ public enum VocabProblem: Error, CustomStringConvertible, Equatable {
     case invalidUTF8(line: Int)
     case missingSpecialToken(String)
     case noVocabulary
+    case noModelVocabulary
+    case notWordPiece(String)
+    case badTokenId(String)
 
     public var description: String {
         switch self {
+        case .noModelVocabulary: return "no \"model\": {\"vocab\": {token: id, ...}} object"
+        case let .notWordPiece(type): return "model type is \(type), not WordPiece"
+        case let .badTokenId(token): return "id of token \(StrictJSON.quote(token)) is not an integer from 0 to the vocabulary size - 1"
         case .empty: return "vocabulary is empty (one token per line expected)"
         case let .invalidUTF8(line): return "line \(line) of the vocabulary is not valid UTF-8"
         case let .missingSpecialToken(token): return "vocabulary has no \(token) token, which BERT's tokenizer requires"
-        case .noVocabulary: return "no vocab.txt in this directory"
+        case .noVocabulary: return "no vocab.txt or tokenizer.json in this directory"
         }
     }
 }
@@ -19,13 +25,13 @@ public enum VocabProblem: Error, CustomStringConvertible, Equatable {
 /// `read_file`): one token per line split on "\n", id = line index, trailing whitespace trimmed,
 /// a later duplicate wins, a last line without "\n" counts.
 struct Vocabulary {
-    /// Token text by id (line index).
-    let tokens: [String]
+    /// Token text by id (line index); nil for an id no token has.
+    let tokens: [String?]
     private let trie: ByteTrie
 
     init(contentsOf path: String) throws {
         let file = try MappedFile(path: path)
-        var tokens: [String] = []
+        var tokens: [String?] = []
         let bytes = file.bytes
         var trie = ByteTrie(capacity: bytes.count) // at most one node per byte
         let properties = ScalarProperties.shared
@@ -47,6 +53,27 @@ struct Vocabulary {
             lineStart = lineEnd + 1
         }
         guard !tokens.isEmpty else { throw FileError(path, VocabProblem.empty) }
+        self.tokens = tokens
+        self.trie = trie
+    }
+
+    /// The vocabulary of a tokenizer.json (`model.vocab`, token -> id), which transformers 5.x
+    /// reads when a model directory has no vocab.txt (it takes only the vocabulary from there:
+    /// the normalization options still come from tokenizer_config.json or the defaults).
+    init(tokenizerJSON path: String) throws {
+        let root = try BertTokenizer.readObject(path)
+        guard let model = root["model"], let members = model["vocab"]?.members else {
+            throw FileError(path, VocabProblem.noModelVocabulary)
+        }
+        if let type = model["type"]?.string, type != "WordPiece" { throw FileError(path, VocabProblem.notWordPiece(type)) }
+        guard !members.isEmpty else { throw FileError(path, VocabProblem.empty) }
+        var tokens = [String?](repeating: nil, count: members.count)
+        var trie = ByteTrie(capacity: members.count * 8)
+        for (token, value) in members {
+            guard let id = value.integer, tokens.indices.contains(id) else { throw FileError(path, VocabProblem.badTokenId(token)) }
+            tokens[id] = token
+            trie.insert(token.utf8, id: Int32(clamping: id))
+        }
         self.tokens = tokens
         self.trie = trie
     }
