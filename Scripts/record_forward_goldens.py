@@ -190,11 +190,38 @@ def random_inputs(rng, cfg, lengths):
     return ids.tolist(), mask.tolist(), types.tolist()
 
 
+def record_torch_print(out_dir):
+    """How torch prints tensors (for the `run` previews): a few shapes and value ranges."""
+    from safetensors.numpy import load_file
+    golden = load_file(os.path.join(out_dir, "minilm-single.safetensors"))
+    rng = np.random.default_rng(7)
+    cases = {
+        "last_hidden_state": golden["last_hidden_state"],
+        "pooler_output": golden["pooler_output"],
+        "pooler_row_sci": np.tanh(rng.standard_normal((1, 40)).astype(np.float32) * 30),
+        "small_2d": rng.standard_normal((3, 5)).astype(np.float32),
+        "integers": np.arange(12, dtype=np.float32).reshape(2, 6),
+        "tiny_values": (rng.standard_normal((2, 3)) * 1e-6).astype(np.float32),
+        "long_rows": rng.standard_normal((9, 120)).astype(np.float32) * 3,
+        "zeros": np.zeros((2, 2), dtype=np.float32),
+    }
+    cases["pooler_row_sci"][0, 3] = 0.00005
+    printed = [{"name": k, "shape": list(v.shape), "values": [float(x) for x in v.reshape(-1)],
+                "torch": str(torch.from_numpy(np.ascontiguousarray(v)))} for k, v in cases.items()]
+    with open(os.path.join(out_dir, "torch-print.json"), "w") as f:
+        json.dump(printed, f)
+    print(f"wrote {os.path.join(out_dir, 'torch-print.json')}", file=sys.stderr)
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--minilm", default=None, help="all-MiniLM-L6-v2 directory (default: Scripts/fetch-model.sh)")
     parser.add_argument("--out", default=os.path.join(os.path.dirname(__file__), "..", "goldens", "forward"))
+    parser.add_argument("--only-print", action="store_true", help="only record torch-print.json")
     args = parser.parse_args()
+    if args.only_print:
+        record_torch_print(args.out)
+        return
     torch.set_num_threads(1)
     minilm = args.minilm or subprocess.check_output([os.path.join(os.path.dirname(__file__), "fetch-model.sh")], text=True).strip()
     os.makedirs(args.out, exist_ok=True)
@@ -237,6 +264,7 @@ def main():
             save_golden(os.path.join(args.out, f"tiny-{act}-{dtype.lower()}.safetensors"),
                         run_model(d, ids, mask, types, True), None,
                         f"synthetic tiny {act} {dtype} (splitmix64 weights, scale 0.3)")
+    record_torch_print(args.out)
 
 
 if __name__ == "__main__":

@@ -15,6 +15,9 @@ struct BertCheckCommand: ParsableCommand {
         subcommands: [
             ParamsCommand.self,
             TokenizeCommand.self,
+            RunCommand.self,
+            BenchCommand.self,
+            SimilarityCommand.self,
             VerifyCommand.self,
             RecordCommand.self,
             DiffCommand.self,

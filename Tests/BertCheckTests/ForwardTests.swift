@@ -171,25 +171,16 @@ struct ForwardGolden {
     }
 }
 
-/// A `Checkpoint` from a directory holding model.safetensors and config.json.
-func loadTestCheckpoint(_ directory: String) throws -> Checkpoint {
-    let file = directory + "/model.safetensors"
-    let read = try SafetensorsFile.read(file)
-    let configPath = directory + "/config.json"
-    let config = try JSONDecoder().decode(BertConfig.self, from: Data(contentsOf: URL(fileURLWithPath: configPath)))
-    return Checkpoint(path: directory, format: .safetensors, files: [file], tensors: read.tensors, config: config, configPath: configPath)
-}
-
 @Suite struct ForwardAccuracyTests {
     @Test func miniLMMatchesTransformersOnTheNotebookText() throws {
-        let model = try BertModel(checkpoint: loadTestCheckpoint(TestPaths.miniLM))
+        let model = try BertModel(checkpoint: loadCheckpoint(TestPaths.miniLM))
         #expect(model.hasPooler)
         #expect(model.weightDType == .F32)
         try ForwardGolden("minilm-single.safetensors").check(model)
     }
 
     @Test func miniLMMatchesTransformersOnAPaddedBatchOfPairs() throws {
-        let model = try BertModel(checkpoint: loadTestCheckpoint(TestPaths.miniLM))
+        let model = try BertModel(checkpoint: loadCheckpoint(TestPaths.miniLM))
         let golden = try ForwardGolden("minilm-pairs.safetensors")
         #expect(golden.batch.attentionMask.contains(0), "the batch must contain padding")
         #expect(golden.batch.tokenTypeIds.contains(1), "the batch must contain second segments")
@@ -197,7 +188,7 @@ func loadTestCheckpoint(_ directory: String) throws -> Checkpoint {
     }
 
     @Test func miniLMMatchesTransformersAtTheFullPositionTable() throws {
-        let model = try BertModel(checkpoint: loadTestCheckpoint(TestPaths.miniLM))
+        let model = try BertModel(checkpoint: loadCheckpoint(TestPaths.miniLM))
         let golden = try ForwardGolden("minilm-512.safetensors")
         #expect(golden.batch.seq == 512)
         try golden.check(model)
@@ -210,7 +201,7 @@ func loadTestCheckpoint(_ directory: String) throws -> Checkpoint {
             ? shm.appendingPathComponent("bertcheck-test-\(UUID().uuidString)") : TestPaths.temporaryDirectory()
         defer { try? FileManager.default.removeItem(at: directory) }
         try SyntheticBert.write(SyntheticBert.bertBase, scale: 0.05, to: directory)
-        let model = try BertModel(checkpoint: loadTestCheckpoint(directory.path))
+        let model = try BertModel(checkpoint: loadCheckpoint(directory.path))
         #expect(model.config.numHiddenLayers == 12 && model.config.hiddenSize == 768)
         try ForwardGolden("bertbase-pairs.safetensors").check(model)
         try ForwardGolden("bertbase-single.safetensors").check(model)
@@ -222,7 +213,7 @@ func loadTestCheckpoint(_ directory: String) throws -> Checkpoint {
         let directory = TestPaths.temporaryDirectory()
         defer { try? FileManager.default.removeItem(at: directory) }
         try SyntheticBert.write(SyntheticBert.tiny(act), scale: 0.3, dtype: dtype, to: directory)
-        let model = try BertModel(checkpoint: loadTestCheckpoint(directory.path))
+        let model = try BertModel(checkpoint: loadCheckpoint(directory.path))
         #expect(model.weightDType == dtype)
         let golden = try ForwardGolden("tiny-\(act)-\(dtype.rawValue.lowercased()).safetensors")
         #expect(golden.batch.seq == 40, "the last row fills the position table")
@@ -235,7 +226,7 @@ func loadTestCheckpoint(_ directory: String) throws -> Checkpoint {
         let directory = TestPaths.temporaryDirectory()
         defer { try? FileManager.default.removeItem(at: directory) }
         try SyntheticBert.write(SyntheticBert.tiny("gelu_new"), scale: 0.3, to: directory)
-        let model = try BertModel(checkpoint: loadTestCheckpoint(directory.path))
+        let model = try BertModel(checkpoint: loadCheckpoint(directory.path))
         let golden = try ForwardGolden("tiny-gelu-f32.safetensors")
         let output = try model.forward(golden.batch, outputHiddenStates: true)
         #expect(golden.maxError(hiddenTensor: "hidden_states.0", output.hiddenStates?[0] ?? []) <= 1e-5, "embeddings agree")
@@ -247,7 +238,7 @@ func loadTestCheckpoint(_ directory: String) throws -> Checkpoint {
         let directory = TestPaths.temporaryDirectory()
         defer { try? FileManager.default.removeItem(at: directory) }
         try SyntheticBert.write(SyntheticBert.tiny("gelu"), scale: 0.3, pooler: false, to: directory)
-        let model = try BertModel(checkpoint: loadTestCheckpoint(directory.path))
+        let model = try BertModel(checkpoint: loadCheckpoint(directory.path))
         #expect(!model.hasPooler)
         let golden = try ForwardGolden("tiny-gelu-f32.safetensors")
         let output = try model.forward(golden.batch)
@@ -257,7 +248,7 @@ func loadTestCheckpoint(_ directory: String) throws -> Checkpoint {
     }
 
     @Test func poolRecomputesThePoolerOutputFromTheCLSRows() throws {
-        let model = try BertModel(checkpoint: loadTestCheckpoint(TestPaths.miniLM))
+        let model = try BertModel(checkpoint: loadCheckpoint(TestPaths.miniLM))
         let golden = try ForwardGolden("minilm-pairs.safetensors")
         let output = try model.forward(golden.batch)
         let h = output.hidden
@@ -268,7 +259,7 @@ func loadTestCheckpoint(_ directory: String) throws -> Checkpoint {
     }
 
     @Test func repeatedAndDifferentlyShapedBatchesGiveTheSameRows() throws {
-        let model = try BertModel(checkpoint: loadTestCheckpoint(TestPaths.miniLM))
+        let model = try BertModel(checkpoint: loadCheckpoint(TestPaths.miniLM))
         let golden = try ForwardGolden("minilm-pairs.safetensors")
         // Row 2 alone, cut to its real length: the same numbers as inside the padded batch.
         let s = golden.batch.seq
@@ -291,7 +282,7 @@ func loadTestCheckpoint(_ directory: String) throws -> Checkpoint {
     static func tinyModel(_ act: String = "gelu", edit: ((inout String) -> Void)? = nil) throws -> (BertModel, URL) {
         let directory = TestPaths.temporaryDirectory()
         try SyntheticBert.write(SyntheticBert.tiny(act), scale: 0.3, to: directory)
-        return (try BertModel(checkpoint: loadTestCheckpoint(directory.path)), directory)
+        return (try BertModel(checkpoint: loadCheckpoint(directory.path)), directory)
     }
 
     static func batch(ids: [Int], types: [Int]? = nil, mask: [Int]? = nil) -> Batch {
@@ -341,7 +332,7 @@ func loadTestCheckpoint(_ directory: String) throws -> Checkpoint {
         change(&tensors)
         try SafetensorsWriter.write(tensors, metadata: [:], to: file)
         do {
-            _ = try BertModel(checkpoint: loadTestCheckpoint(directory.path))
+            _ = try BertModel(checkpoint: loadCheckpoint(directory.path))
             Issue.record("expected \(problem)")
         } catch let error as FileError {
             #expect(error.path == file)
@@ -385,7 +376,7 @@ func loadTestCheckpoint(_ directory: String) throws -> Checkpoint {
         }
         tensors.append(Tensor.makeTensor(name: "cls.predictions.bias", floats: [Float](repeating: 0, count: 99), shape: [99]))
         try SafetensorsWriter.write(tensors, metadata: [:], to: file)
-        let model = try BertModel(checkpoint: loadTestCheckpoint(directory.path))
+        let model = try BertModel(checkpoint: loadCheckpoint(directory.path))
         try ForwardGolden("tiny-gelu-f32.safetensors").check(model)
     }
 
@@ -393,7 +384,7 @@ func loadTestCheckpoint(_ directory: String) throws -> Checkpoint {
         let directory = TestPaths.temporaryDirectory()
         defer { try? FileManager.default.removeItem(at: directory) }
         try SyntheticBert.write(SyntheticBert.tiny("gelu"), scale: 0.3, to: directory)
-        let base = try loadTestCheckpoint(directory.path)
+        let base = try loadCheckpoint(directory.path)
         func refused(_ edit: (inout BertConfig) -> Void) -> WeightProblem? {
             var config = base.config ?? BertConfig()
             edit(&config)

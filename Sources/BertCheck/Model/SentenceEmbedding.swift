@@ -1,0 +1,47 @@
+/// How a sentence vector is taken from the forward pass's outputs.
+public enum Pooling: String, CaseIterable, Sendable {
+    /// The [CLS] row of last_hidden_state.
+    case cls
+    /// The attention-masked mean of last_hidden_state, as sentence-transformers' mean pooling
+    /// (sum of real tokens / max(count, 1e-9)).
+    case mean
+    /// pooler_output (dense + tanh on [CLS]).
+    case pooler
+}
+
+/// One sentence vector per batch row.
+public func sentenceEmbeddings(_ output: BertOutput, attentionMask: [Int], pooling: Pooling) throws -> [[Float]] {
+    let h = output.hidden, s = output.seq
+    switch pooling {
+    case .cls:
+        return (0..<output.batch).map { row in Array(output.lastHiddenState[(row * s * h)..<(row * s * h + h)]) }
+    case .pooler:
+        guard let pooled = output.poolerOutput else {
+            throw UsageError("the model has no pooler weights: use --pooling cls or --pooling mean")
+        }
+        return (0..<output.batch).map { row in Array(pooled[(row * h)..<(row * h + h)]) }
+    case .mean:
+        return (0..<output.batch).map { row in
+            var sum = [Double](repeating: 0, count: h)
+            var count = 0.0
+            for position in 0..<s where attentionMask[row * s + position] == 1 {
+                count += 1
+                let base = (row * s + position) * h
+                for c in 0..<h { sum[c] += Double(output.lastHiddenState[base + c]) }
+            }
+            return sum.map { Float($0 / max(count, 1e-9)) }
+        }
+    }
+}
+
+/// Cosine similarity (accumulated in Double); 0 when either vector is zero.
+public func cosineSimilarity(_ a: [Float], _ b: [Float]) -> Double {
+    var dot = 0.0, na = 0.0, nb = 0.0
+    for (x, y) in zip(a, b) {
+        dot += Double(x) * Double(y)
+        na += Double(x) * Double(x)
+        nb += Double(y) * Double(y)
+    }
+    let norm = (na * nb).squareRoot()
+    return norm > 0 ? dot / norm : 0
+}

@@ -1,0 +1,35 @@
+import ArgumentParser
+import BertCheck
+
+struct BenchCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "bench",
+        abstract: "Time the FP32 forward pass on fixed ids.",
+        discussion: "One untimed warm-up pass, then --iterations timed passes; prints the mean."
+    )
+
+    @Argument(help: "Model directory or weight file (safetensors, sharded index, pytorch_model.bin).")
+    var model: String
+
+    @Option(help: "Rows per batch.")
+    var batch: Int = 8
+
+    @Option(help: "Tokens per row (at most the model's max_position_embeddings).")
+    var seq: Int = 128
+
+    @Option(help: "Threads for sgemm and the element-wise work (default: all cores).")
+    var threads: Int?
+
+    @Option(help: "Timed forward passes.")
+    var iterations: Int = 5
+
+    @Flag(help: "Print {\"tokens_per_second\", \"ms_per_batch\", \"batch\", \"seq\", \"threads\", \"iterations\"}.")
+    var json = false
+
+    func run() throws {
+        if let threads, threads < 1 { throw UsageError("--threads must be at least 1") }
+        let bert = try BertModel(checkpoint: loadCheckpoint(model), threads: threads)
+        let result = try bert.benchmark(batch: batch, seq: seq, iterations: iterations)
+        print(json ? result.json : result.text)
+    }
+}

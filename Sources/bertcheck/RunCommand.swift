@@ -1,0 +1,72 @@
+import ArgumentParser
+import BertCheck
+
+struct RunCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "run",
+        abstract: "Run the FP32 forward pass and show last_hidden_state and pooler_output.",
+        discussion: """
+        Shows the token ids, last_hidden_state and pooler_output as torch prints them, and the check
+        pooler(CLS) == pooler_output recomputed from the pooler weights and the [CLS] rows.
+        """
+    )
+
+    @Argument(help: "Model directory (weights, config.json, vocab.txt).")
+    var model: String
+
+    @Argument(help: "The text to run.")
+    var text: String?
+
+    @Option(help: "A second segment for TEXT (token type 1).")
+    var pair: String?
+
+    @Option(name: .customLong("texts-file"), help: "A JSON array whose items are a text or a [text, pair] array: run as one padded batch.")
+    var textsFile: String?
+
+    @Option(help: "Write the inputs and outputs to this safetensors file (a bertcheck-golden/1 golden).")
+    var out: String?
+
+    @Flag(name: .customLong("hidden-states"), help: "Also compute hidden_states.0 … hidden_states.L (0 = embeddings, N = output of layer N-1); written with --out.")
+    var hiddenStates = false
+
+    @Option(help: "Threads for the forward pass (default: all cores).")
+    var threads: Int?
+
+    @Flag(help: "Print inputs and outputs as JSON (nested arrays).")
+    var json = false
+
+    func items() throws -> [TextItem] {
+        switch (text, textsFile) {
+        case (let text?, nil):
+            return [TextItem(text, pair: pair)]
+        case (nil, let file?):
+            if pair != nil { throw UsageError("--pair goes with TEXT; in --texts-file write [text, pair]") }
+            return try readTextsFile(file)
+        case (nil, nil):
+            throw UsageError("give a TEXT or --texts-file")
+        case (_?, _?):
+            throw UsageError("give either a TEXT or --texts-file, not both")
+        }
+    }
+
+    func run() throws {
+        if let threads, threads < 1 { throw UsageError("--threads must be at least 1") }
+        let items = try items()
+        let checkpoint = try loadCheckpoint(model)
+        let tokenizer = try BertTokenizer.load(model)
+        let bert = try BertModel(checkpoint: checkpoint, threads: threads)
+        let maxLength = bert.config.maxPositionEmbeddings
+        let encodings = items.map { tokenizer.encode($0.text, pair: $0.pair, maxLength: maxLength) }
+        let batch = tokenizer.batch(items.map { ($0.text, $0.pair) }, maxLength: maxLength)
+        let output = try bert.forward(batch, outputHiddenStates: hiddenStates)
+        if let out {
+            let golden = GoldenFile(path: out, batch: batch.batch, seq: batch.seq, hidden: output.hidden,
+                                    inputIds: batch.inputIds.map(Int64.init), attentionMask: batch.attentionMask.map(Int64.init),
+                                    tokenTypeIds: batch.tokenTypeIds.map(Int64.init), outputs: ModelOutputs(output),
+                                    metadata: GoldenMetadata(texts: items, model: model, producer: "bertcheck run"))
+            try golden.write(to: out)
+        }
+        let report = RunReport(model: model, batch: batch, tokens: encodings.map(\.tokens), output: output, bert: bert)
+        print(json ? report.json : report.text)
+    }
+}

@@ -1,0 +1,49 @@
+import ArgumentParser
+import BertCheck
+
+extension Pooling: ExpressibleByArgument {}
+
+struct SimilarityCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "similarity",
+        abstract: "Cosine similarity of two texts' sentence vectors.",
+        discussion: "The texts are tokenized with the model's vocabulary and run as one padded batch."
+    )
+
+    @Argument(help: "Model directory (weights, config.json, vocab.txt).")
+    var model: String
+
+    @Argument(help: "The first text.")
+    var textA: String
+
+    @Argument(help: "The second text.")
+    var textB: String
+
+    @Option(help: "Sentence vector: cls (the [CLS] row), mean (attention-masked mean, as sentence-transformers), pooler (pooler_output).")
+    var pooling: Pooling = .mean
+
+    @Option(help: "Threads for the forward pass (default: all cores).")
+    var threads: Int?
+
+    @Flag(help: "Print {\"similarity\", \"pooling\"}.")
+    var json = false
+
+    func run() throws {
+        if let threads, threads < 1 { throw UsageError("--threads must be at least 1") }
+        let checkpoint = try loadCheckpoint(model)
+        let tokenizer = try BertTokenizer.load(model)
+        let bert = try BertModel(checkpoint: checkpoint, threads: threads)
+        if pooling == .pooler && !bert.hasPooler {
+            throw UsageError("\(model): the model has no pooler weights: use --pooling cls or --pooling mean")
+        }
+        let batch = tokenizer.batch([(textA, nil), (textB, nil)], maxLength: bert.config.maxPositionEmbeddings)
+        let output = try bert.forward(batch)
+        let vectors = try sentenceEmbeddings(output, attentionMask: batch.attentionMask, pooling: pooling)
+        let similarity = cosineSimilarity(vectors[0], vectors[1])
+        if json {
+            print("{\"similarity\": \(similarity), \"pooling\": \"\(pooling.rawValue)\"}")
+        } else {
+            print(String(format: "cosine similarity (%@ pooling): %.6f", pooling.rawValue, similarity))
+        }
+    }
+}
