@@ -441,12 +441,59 @@ enum HostileGolden {
     ]
 }
 
+// MARK: - record --out: a broken model, vocabulary or texts file writes no golden
+
+enum HostileRecord {
+    static let model = TestPaths.goldens.appendingPathComponent("models/tiny-bert").path
+
+    /// `record MODEL --texts-file TEXTS --out OUT` on a copy of the committed tiny model (with its
+    /// vocabulary) after `edit` broke one file; returns the file the error must name.
+    static func record(_ name: String, _ fuzzTarget: String, _ rule: String,
+                       _ edit: @escaping @Sendable (HostileWorkspace) throws -> String) -> HostileCase {
+        HostileCase(name: "record: " + name, fuzzTarget: fuzzTarget, rule: rule, make: { ws in
+            for item in try FileManager.default.contentsOfDirectory(atPath: model) {
+                try FileManager.default.copyItem(atPath: model + "/" + item, toPath: ws.file(item))
+            }
+            try Data(#"["a tiny text", ["a pair", "of texts"]]"#.utf8).write(to: ws.root.appendingPathComponent("texts.json"))
+            return try edit(ws)
+        }, arguments: { ws in
+            ["record", ws.modelPath, "--texts-file", ws.root.appendingPathComponent("texts.json").path, "--out", ws.out]
+        })
+    }
+
+    static let cases: [HostileCase] = [
+        record("empty vocab.txt", "tokenizer", "vocabulary is empty") { try $0.write("", to: "vocab.txt") },
+        record("vocab.txt without special tokens", "tokenizer", "vocabulary has no [CLS] token") {
+            try $0.write("hello\nworld\n##s\n", to: "vocab.txt")
+        },
+        record("texts file not JSON", "golden", "a texts file must be a JSON array") { ws in
+            let path = ws.root.appendingPathComponent("texts.json").path
+            try Data("a tiny text\n".utf8).write(to: URL(fileURLWithPath: path))
+            return path
+        },
+        record("texts file with a number", "golden", "item 1 is neither a text nor a [text, pair] array") { ws in
+            let path = ws.root.appendingPathComponent("texts.json").path
+            try Data(#"["fine", 42]"#.utf8).write(to: URL(fileURLWithPath: path))
+            return path
+        },
+        record("config with heads not dividing hidden", "config", "does not divide") {
+            try $0.write(#"{"hidden_size": 32, "num_attention_heads": 3}"#, to: "config.json")
+        },
+        record("weights cut short", "safetensors", "past the end of the file") { ws in
+            let path = ws.file("model.safetensors")
+            let bytes = try [UInt8](Data(contentsOf: URL(fileURLWithPath: path)))
+            return try ws.write(Array(bytes.dropLast(100)), to: "model.safetensors")
+        },
+    ]
+}
+
 @Suite struct HostileInputTests {
     @Test(arguments: HostileSafetensors.cases) func safetensors(_ hostile: HostileCase) throws { try expectRefused(hostile) }
     @Test(arguments: HostileSharded.cases) func shardedIndex(_ hostile: HostileCase) throws { try expectRefused(hostile) }
     @Test(arguments: HostileZip.cases) func zipContainer(_ hostile: HostileCase) throws { try expectRefused(hostile) }
     @Test(arguments: HostileConfig.cases) func config(_ hostile: HostileCase) throws { try expectRefused(hostile) }
     @Test(arguments: HostileGolden.cases) func golden(_ hostile: HostileCase) throws { try expectRefused(hostile) }
+    @Test(arguments: HostileRecord.cases) func record(_ hostile: HostileCase) throws { try expectRefused(hostile) }
 
     @Test(arguments: HostilePickle.cases) func pickle(_ hostile: HostileCase) throws {
         try expectRefused(hostile)
