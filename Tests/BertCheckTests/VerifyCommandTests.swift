@@ -282,6 +282,13 @@ import Testing
         let other = dir.appendingPathComponent("other.safetensors").path
         expectInputError(try CLI.run(["record", Self.tinyModel, "--texts-file", badTexts, "--out", other]), naming: badTexts)
         #expect(!FileManager.default.fileExists(atPath: other))
+        // A texts file that cannot be read says why (it used to say only "cannot read the texts file").
+        let missingTexts = dir.appendingPathComponent("absent.json").path
+        expectInputError(try CLI.run(["record", Self.tinyModel, "--texts-file", missingTexts, "--out", other]), naming: missingTexts,
+                         containing: "No such file or directory")
+        expectInputError(try CLI.run(["record", Self.tinyModel, "--texts-file", dir.path, "--out", other]), naming: dir.path,
+                         containing: "not a regular file")
+        #expect(!FileManager.default.fileExists(atPath: other))
     }
 
     @Test func diffCheckpoints() throws {
