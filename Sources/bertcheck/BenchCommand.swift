@@ -27,7 +27,7 @@ struct BenchCommand: ParsableCommand {
     var json = false
 
     func run() throws {
-        if let threads, threads < 1 { throw UsageError("--threads must be at least 1") }
+        try checkThreads(threads)
         let bert = try BertModel(checkpoint: loadCheckpoint(model), threads: threads)
         let result = try bert.benchmark(batch: batch, seq: seq, iterations: iterations)
         print(json ? result.json : result.text)

@@ -41,13 +41,26 @@ struct BertCheckCommand: ParsableCommand {
             case .success:
                 exit(withError: error) // --help, --version
             case .validationFailure:
-                // A usage error found by ArgumentParser: its message and the usage, exit 2.
-                writeStderr(fullMessage(for: error) + "\n")
-                Foundation_exit(2)
+                // A usage error found by ArgumentParser: its message on one line (the usage is
+                // one `--help` away), exit 2.
+                let lines = message(for: error).split(whereSeparator: \.isNewline)
+                    .map { String($0.drop(while: \.isWhitespace)) }.filter { !$0.isEmpty }
+                fail(lines.joined(separator: "; ") + " (see --help)")
             default:
                 fail(error.oneLine)
             }
         }
+    }
+}
+
+/// Largest `--threads` accepted: far above any core count, and small enough for the Int32 that
+/// OpenBLAS takes (a bigger value trapped converting to Int32).
+let maximumThreads = 1024
+
+/// `--threads N`: 1 ... maximumThreads, else a usage error.
+func checkThreads(_ threads: Int?) throws {
+    if let threads, !(1...maximumThreads).contains(threads) {
+        throw UsageError("--threads \(threads): must be from 1 to \(maximumThreads)")
     }
 }
 

@@ -24,7 +24,7 @@ struct RecordCommand: ParsableCommand {
     var threads: Int?
 
     func run() throws {
-        if let threads, threads < 1 { throw UsageError("--threads must be at least 1") }
+        try checkThreads(threads)
         let texts = try readTextsFile(textsFile)
         let golden = try recordGolden(modelPath: model, texts: texts, hiddenStates: hiddenStates, threads: threads)
         try golden.write(to: out)

@@ -6,7 +6,7 @@ struct RunCommand: ParsableCommand {
         commandName: "run",
         abstract: "Run the FP32 forward pass and show last_hidden_state and pooler_output.",
         discussion: """
-        Shows the token ids, last_hidden_state and pooler_output as torch prints them, and the check
+        Shows the token ids, last_hidden_state and pooler_output as torch prints them, and the check \
         pooler(CLS) == pooler_output recomputed from the pooler weights and the [CLS] rows.
         """
     )
@@ -50,7 +50,7 @@ struct RunCommand: ParsableCommand {
     }
 
     func run() throws {
-        if let threads, threads < 1 { throw UsageError("--threads must be at least 1") }
+        try checkThreads(threads)
         let items = try items()
         let checkpoint = try loadCheckpoint(model)
         let tokenizer = try BertTokenizer.load(model)

@@ -29,7 +29,7 @@ struct SimilarityCommand: ParsableCommand {
     var json = false
 
     func run() throws {
-        if let threads, threads < 1 { throw UsageError("--threads must be at least 1") }
+        try checkThreads(threads)
         let checkpoint = try loadCheckpoint(model)
         let tokenizer = try BertTokenizer.load(model)
         let bert = try BertModel(checkpoint: checkpoint, threads: threads)

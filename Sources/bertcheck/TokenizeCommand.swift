@@ -10,7 +10,7 @@ struct TokenizeCommand: ParsableCommand {
         abstract: "Tokenize text exactly as Hugging Face's BertTokenizer does.",
         discussion: """
         Prints tokens, input_ids and token_type_ids of [CLS] TEXT [SEP] (or [CLS] TEXT [SEP] PAIR [SEP]).
-        With --file, each line of the file is one text and the output is JSON Lines: one object per
+        With --file, each line of the file is one text and the output is JSON Lines: one object per \
         input line, empty lines included, in order.
         """
     )

@@ -39,7 +39,7 @@ struct VerifyCommand: ParsableCommand {
 
     func run() throws {
         guard (model == nil) != (outputs == nil) else { throw UsageError("verify needs exactly one of --model MODEL or --outputs FILE") }
-        if let threads, threads < 1 { throw UsageError("--threads must be at least 1") }
+        try checkThreads(threads)
         let settings = try tolerances.settings { name in
             ["last_hidden_state", "pooler_output", "pooler_invariant"].contains(name) || name.hasPrefix("hidden_states.")
         }

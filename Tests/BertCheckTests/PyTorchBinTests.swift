@@ -103,6 +103,10 @@ import Testing
             #expect(error.oneLine.contains("torch >= 1.6"))
             #expect(error.oneLine.contains("safe_serialization=True"))
         }
+        // Recognised by its first bytes, even when its float data happens to hold a zip signature.
+        let legacy = try PyTorchFixtures.bytes("legacy/pytorch_model.bin")
+        let disguised = legacy + le(UInt32(0x0605_4B50)) + [UInt8](repeating: 0, count: 18)
+        #expect(try binProblem(disguised) == .legacyFormat)
     }
 
     @Test func refusesZipWithoutDataPickle() throws {

@@ -282,6 +282,13 @@ import Testing
         let other = dir.appendingPathComponent("other.safetensors").path
         expectInputError(try CLI.run(["record", Self.tinyModel, "--texts-file", badTexts, "--out", other]), naming: badTexts)
         #expect(!FileManager.default.fileExists(atPath: other))
+        // A texts file that cannot be read says why (it used to say only "cannot read the texts file").
+        let missingTexts = dir.appendingPathComponent("absent.json").path
+        expectInputError(try CLI.run(["record", Self.tinyModel, "--texts-file", missingTexts, "--out", other]), naming: missingTexts,
+                         containing: "No such file or directory")
+        expectInputError(try CLI.run(["record", Self.tinyModel, "--texts-file", dir.path, "--out", other]), naming: dir.path,
+                         containing: "not a regular file")
+        #expect(!FileManager.default.fileExists(atPath: other))
     }
 
     @Test func diffCheckpoints() throws {
@@ -318,5 +325,42 @@ import Testing
         let missing = dir.appendingPathComponent("nowhere").path
         let unreadable = try CLI.run(["diff", Self.tinyModel, missing])
         #expect(unreadable.status == 2 && unreadable.stderr.contains(missing))
+    }
+
+    /// Flags with bad values: exit 2, one line on stderr, nothing on stdout.
+    @Test func badFlagValuesAreOneLineUsageErrors() throws {
+        func expectUsageError(_ arguments: [String], containing text: String) throws {
+            let result = try CLI.run(arguments)
+            #expect(result.status == 2, "\(arguments): \(result.status) \(result.stdout)")
+            #expect(result.stdout.isEmpty, "\(arguments)")
+            #expect(result.stderr.split(separator: "\n").count == 1, "\(arguments): \(result.stderr)")
+            #expect(result.stderr.contains(text), "\(arguments): \(result.stderr)")
+        }
+        // A cosine bound outside [-1, 1] would fail (or pass) every tensor.
+        try expectUsageError(["verify", "--golden", Self.tinyGolden, "--outputs", Self.tinyGolden, "--min-cosine", "2"], containing: "--min-cosine")
+        try expectUsageError(["diff", Self.tinyModel, Self.tinyModel, "--min-cosine", "-1.5"], containing: "--min-cosine")
+        // A per-tensor tolerance for a name in neither checkpoint is a typo, not silently ignored.
+        try expectUsageError(["diff", Self.tinyModel, Self.tinyModel, "--tolerance", "pooler.dense.wieght=1,1"], containing: "pooler.dense.wieght")
+        // ArgumentParser's own usage errors (a missing value, a negative number read as a flag) are one line too.
+        try expectUsageError(["verify", "--golden", Self.tinyGolden, "--outputs", Self.tinyGolden, "--atol", "-1"], containing: "--atol")
+        try expectUsageError(["params", Self.tinyModel, "--head", "two"], containing: "--head")
+        try expectUsageError(["diff", Self.tinyModel], containing: "<b>")
+        // --threads beyond Int32 trapped converting for OpenBLAS; 0 is no thread at all.
+        for threads in [String(Int.max), "0", "1025"] {
+            try expectUsageError(["verify", "--golden", Self.tinyGolden, "--model", Self.tinyModel, "--threads", threads], containing: "--threads")
+        }
+        let texts = TestPaths.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: texts) }
+        try FileManager.default.createDirectory(at: texts, withIntermediateDirectories: true)
+        let textsFile = texts.appendingPathComponent("texts.json")
+        try Data(#"["hello"]"#.utf8).write(to: textsFile)
+        let out = texts.appendingPathComponent("g.safetensors").path
+        try expectUsageError(["record", Self.tinyModel, "--texts-file", textsFile.path, "--out", out, "--threads", String(Int.max)], containing: "--threads")
+        #expect(!FileManager.default.fileExists(atPath: out))
+        for command in [["run", Self.tinyModel, "hello"], ["similarity", Self.tinyModel, "a", "b"], ["bench", Self.tinyModel]] {
+            try expectUsageError(command + ["--threads", String(Int.max)], containing: "--threads")
+        }
+        // A cosine bound inside the range still gates: an identical file passes.
+        #expect(try CLI.run(["verify", "--golden", Self.tinyGolden, "--outputs", Self.tinyGolden, "--min-cosine", "0.999"]).status == 0)
     }
 }

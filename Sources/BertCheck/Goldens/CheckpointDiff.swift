@@ -48,6 +48,11 @@ public func diffCheckpoints(_ pathA: String, _ pathB: String, settings: Toleranc
     }
     let namedB = Dictionary(b.tensors.map { (canonical($0), $0) }, uniquingKeysWith: { first, _ in first })
     let namesA = Set(a.tensors.map(canonical))
+    // A --tolerance for a name in neither checkpoint (a typo, or a stored `bert.` name) would be
+    // silently ignored and the gate would run with tolerances the user did not ask for.
+    for name in settings.perTensor.keys.sorted() where !namesA.contains(name) && namedB[name] == nil {
+        throw UsageError("--tolerance \(name)=...: no tensor named '\(name)' in \(pathA) or \(pathB) (use BertModel names, e.g. pooler.dense.weight)")
+    }
     let profile = settings.profile ?? [dominantFloatDType(a.tensors), dominantFloatDType(b.tensors)]
         .map(ToleranceProfile.forWeights)
         .max { looseness($0) < looseness($1) } ?? .fp32

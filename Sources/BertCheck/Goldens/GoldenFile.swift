@@ -154,10 +154,9 @@ public struct TextItem: Equatable, Sendable {
 
 /// Reads a `--texts-file`: a JSON array of texts or `[text, pair]` arrays.
 public func readTextsFile(_ path: String) throws -> [TextItem] {
-    guard let data = FileManager.default.contents(atPath: path) else {
-        throw FileError(path, Problem("cannot read the texts file"))
-    }
-    switch TextItem.parseList([UInt8](data)) {
+    // MappedFile says why a path cannot be read (missing, a directory, a device, permissions).
+    let file = try MappedFile(path: path)
+    switch TextItem.parseList([UInt8](file.bytes)) {
     case .success(let items):
         if items.isEmpty { throw FileError(path, Problem("the texts file is an empty array")) }
         return items

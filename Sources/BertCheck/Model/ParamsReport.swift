@@ -112,8 +112,18 @@ public struct ParamsReport: @unchecked Sendable {
                 throw UsageError("--freeze: \"\(prefix)\" matches no parameter of \(checkpoint.path)")
             }
         }
-        if headClasses != nil, ParamsReport.hiddenSize(checkpoint, inventory) == nil {
-            throw UsageError("--head: the hidden size is unknown (no config.json and no word embeddings to infer it from)")
+        if let headClasses {
+            guard let h = ParamsReport.hiddenSize(checkpoint, inventory) else {
+                throw UsageError("--head: the hidden size is unknown (no config.json and no word embeddings to infer it from)")
+            }
+            // N·H + N, and trainable = total - frozen + head, must fit in an Int: N comes from the
+            // command line and H from config.json, so neither is trusted.
+            let (weights, o1) = headClasses.multipliedReportingOverflow(by: h)
+            let (head, o2) = weights.addingReportingOverflow(headClasses)
+            let (_, o3) = head.addingReportingOverflow(inventory.totalParameters)
+            guard !o1, !o2, !o3 else {
+                throw UsageError("--head \(headClasses): a head of \(headClasses) classes on hidden size \(h) has more parameters than can be counted")
+            }
         }
         stats = computeStats ? inventory.parameters.map { TensorStats($0.tensor) } : nil
     }

@@ -73,16 +73,12 @@ public enum PyTorchBinReader {
 
     /// The same from bytes in memory (`storage` owns them; `path` names them in errors).
     public static func read(bytes: UnsafeRawBufferPointer, storage: ByteStorage, path: String) throws -> [Tensor] {
-        let archive: ZipArchive
-        do {
-            archive = try ZipArchive(bytes: bytes, storage: storage, path: path)
-        } catch let error as FileError where (error.problem as? ZipProblem) == .notAZip {
-            // The legacy format is a bare pickle stream: PROTO 2, then the magic number as LONG1.
-            if bytes.count >= 2, bytes[0] == 0x80, bytes[1] <= 0x05 {
-                throw FileError(path, PyTorchBinProblem.legacyFormat)
-            }
-            throw error
+        // The legacy format is a bare pickle stream (PROTO, then the magic number); a zip
+        // starts with a local header instead.
+        if bytes.count >= 2, bytes[0] == 0x80, bytes[1] <= 0x05 {
+            throw FileError(path, PyTorchBinProblem.legacyFormat)
         }
+        let archive = try ZipArchive(bytes: bytes, storage: storage, path: path)
         let pickles = archive.entries.filter { entry in
             let parts = entry.name.split(separator: "/", omittingEmptySubsequences: false)
             return parts.count == 2 && parts[1] == "data.pkl" && !parts[0].isEmpty
