@@ -257,6 +257,7 @@ func jsonObject(_ text: String) -> [String: Any] {
             #expect(result.stderr.split(separator: "\n").count == 1)
         }
         #expect(try CLI.run(["params", dir.path, "--head", "0"]).status == 2)
+        expectInputError(try CLI.run(["params", ""]), naming: "'': cannot open")
         // N·H + N overflows Int: a usage error, not an arithmetic-overflow trap.
         for head in [String(Int.max), String(Int.max / 768)] {
             let huge = try CLI.run(["params", dir.path, "--head", head])

@@ -12,7 +12,8 @@ public struct FileError: Error, CustomStringConvertible {
         self.problem = problem
     }
 
-    public var description: String { "\(path): \(problem)" }
+    /// An empty path (`bertcheck params ""`) is shown as `''`, so the line still names it.
+    public var description: String { "\(path.isEmpty ? "''" : path): \(problem)" }
 }
 
 /// A problem stated in words, for rules too small to deserve their own enum.
