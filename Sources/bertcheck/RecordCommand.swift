@@ -11,7 +11,7 @@ struct RecordCommand: ParsableCommand {
     @Argument(help: "The model: a directory with weights, config.json and vocab.txt.")
     var model: String
 
-    @Option(name: .customLong("texts-file"), help: "A JSON array whose items are a text or a [text, pair] array: one padded batch.")
+    @Option(name: .customLong("texts-file"), help: "A JSON array whose items are a text or a [text, pair] array: one padded batch. Texts longer than the model's position table are truncated (longest_first), as transformers' truncation=True does.")
     var textsFile: String
 
     @Option(help: "The golden file to write.")
@@ -25,6 +25,7 @@ struct RecordCommand: ParsableCommand {
 
     func run() throws {
         try checkThreads(threads)
+        try refuseOverwritingInputs(output: out, option: "--out", inputs: [textsFile], modelPath: model)
         let texts = try readTextsFile(textsFile)
         let golden = try recordGolden(modelPath: model, texts: texts, hiddenStates: hiddenStates, threads: threads)
         try golden.write(to: out)

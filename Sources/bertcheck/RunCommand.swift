@@ -20,7 +20,7 @@ struct RunCommand: ParsableCommand {
     @Option(help: "A second segment for TEXT (token type 1).")
     var pair: String?
 
-    @Option(name: .customLong("texts-file"), help: "A JSON array whose items are a text or a [text, pair] array: run as one padded batch.")
+    @Option(name: .customLong("texts-file"), help: "A JSON array whose items are a text or a [text, pair] array: run as one padded batch. Texts longer than the model's position table are truncated (longest_first), as transformers' truncation=True does.")
     var textsFile: String?
 
     @Option(help: "Write the inputs and outputs to this safetensors file (a bertcheck-golden/1 golden).")
@@ -51,6 +51,7 @@ struct RunCommand: ParsableCommand {
 
     func run() throws {
         try checkThreads(threads)
+        if let out { try refuseOverwritingInputs(output: out, option: "--out", inputs: textsFile.map { [$0] } ?? [], modelPath: model) }
         let items = try items()
         let checkpoint = try loadCheckpoint(model)
         let tokenizer = try BertTokenizer.load(model)

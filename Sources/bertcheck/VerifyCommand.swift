@@ -40,6 +40,9 @@ struct VerifyCommand: ParsableCommand {
     func run() throws {
         guard (model == nil) != (outputs == nil) else { throw UsageError("verify needs exactly one of --model MODEL or --outputs FILE") }
         try checkThreads(threads)
+        if let junit {
+            try refuseOverwritingInputs(output: junit, option: "--junit", inputs: [golden] + (outputs.map { [$0] } ?? []), modelPath: model)
+        }
         let settings = try tolerances.settings { name in
             ["last_hidden_state", "pooler_output", "pooler_invariant"].contains(name) || name.hasPrefix("hidden_states.")
         }

@@ -354,7 +354,7 @@ public final class BertModel: @unchecked Sendable {
         weightDType = table.dominantDType
         let cores = ProcessInfo.processInfo.activeProcessorCount
         self.threads = max(1, threads ?? cores)
-        if threads != nil { openblas_set_num_threads(Int32(self.threads)) }
+        if threads != nil { openblas_set_num_threads(Int32(clamping: self.threads)) }
     }
 
     /// The config rules a forward pass relies on (sizes positive, heads dividing hidden size).

@@ -36,7 +36,8 @@ public enum FreezeStrategy: Equatable, Sendable {
                 prefixes.append(item)
             }
         }
-        return .prefixes(prefixes)
+        // Task checkpoints store `bert.embeddings…`; the listing uses BertModel names.
+        return .prefixes(prefixes.map { $0.hasPrefix("bert.") ? String($0.dropFirst(5)) : $0 })
     }
 
     func freezes(_ name: String) -> Bool {
