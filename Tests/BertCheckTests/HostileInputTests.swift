@@ -461,6 +461,16 @@ enum HostileRecord {
         })
     }
 
+    /// The same inputs through `run MODEL TEXT --out OUT`, which must not write OUT either.
+    static func run(_ hostile: HostileCase) -> HostileCase {
+        var copy = HostileCase(name: "run --out: " + hostile.name.dropFirst("record: ".count), fuzzTarget: hostile.fuzzTarget,
+                               rule: hostile.rule, make: hostile.make)
+        copy.arguments = { ws in ["run", ws.modelPath, "a tiny text", "--out", ws.out] }
+        return copy
+    }
+
+    static let runCases: [HostileCase] = cases.filter { !$0.name.contains("texts file") }.map(run)
+
     static let cases: [HostileCase] = [
         record("empty vocab.txt", "tokenizer", "vocabulary is empty") { try $0.write("", to: "vocab.txt") },
         record("vocab.txt without special tokens", "tokenizer", "vocabulary has no [CLS] token") {
@@ -494,6 +504,7 @@ enum HostileRecord {
     @Test(arguments: HostileConfig.cases) func config(_ hostile: HostileCase) throws { try expectRefused(hostile) }
     @Test(arguments: HostileGolden.cases) func golden(_ hostile: HostileCase) throws { try expectRefused(hostile) }
     @Test(arguments: HostileRecord.cases) func record(_ hostile: HostileCase) throws { try expectRefused(hostile) }
+    @Test(arguments: HostileRecord.runCases) func runOut(_ hostile: HostileCase) throws { try expectRefused(hostile) }
 
     @Test(arguments: HostilePickle.cases) func pickle(_ hostile: HostileCase) throws {
         try expectRefused(hostile)
