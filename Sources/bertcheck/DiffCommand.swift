@@ -29,7 +29,7 @@ struct DiffCommand: ParsableCommand {
     func run() throws {
         let settings = try tolerances.settings { _ in true }
         let report = try diffCheckpoints(a, b, settings: settings)
-        print(json ? CheckpointDiffRenderer.json(report).rendered() : CheckpointDiffRenderer.table(report, all: all), terminator: json ? "\n" : "")
+        print(json ? CheckpointDiffRenderer.json(report).serialized() : CheckpointDiffRenderer.table(report, all: all), terminator: json ? "\n" : "")
         if report.status == .fail { throw ExitCode(1) }
     }
 }

@@ -49,7 +49,7 @@ struct VerifyCommand: ParsableCommand {
         let report = try verifyGolden(VerifyOptions(goldenPath: golden, modelPath: model, outputsPath: outputs, tolerances: settings,
                                                     includePadding: includePadding, threads: threads))
         if let junit { try VerifyReportRenderer.writeJUnit(report, to: junit) }
-        print(json ? VerifyReportRenderer.json(report).rendered() : VerifyReportRenderer.table(report), terminator: json ? "\n" : "")
+        print(json ? VerifyReportRenderer.json(report).serialized() : VerifyReportRenderer.table(report), terminator: json ? "\n" : "")
         if report.status == .fail { throw ExitCode(1) }
     }
 }

@@ -275,7 +275,7 @@ import Testing
 
     @Test func jsonReportHasTheAgreedFields() throws {
         let report = try Self.sampleReport()
-        let text = VerifyReportRenderer.json(report).rendered()
+        let text = VerifyReportRenderer.json(report).serialized()
         let parsed = try StrictJSON.parse(Array(text.utf8))
         #expect(parsed["status"]?.string == "fail")
         #expect(parsed["first_divergence"]?.string == "hidden_states.2")

@@ -1,43 +1,6 @@
 import Foundation
 
 extension JSONValue {
-    /// JSON text of this value; `indent` spaces per level, 0 for one line. Object keys keep their
-    /// order, so reports read top-down.
-    public func rendered(indent: Int = 2) -> String {
-        var out = ""
-        render(into: &out, indent: indent, level: 0)
-        return out
-    }
-
-    private func render(into out: inout String, indent: Int, level: Int) {
-        let newline = indent > 0 ? "\n" : ""
-        let pad = { (l: Int) in String(repeating: " ", count: indent * l) }
-        switch self {
-        case .null: out += "null"
-        case .bool(let b): out += b ? "true" : "false"
-        case .number(let text): out += text
-        case .string(let s): out += StrictJSON.quote(s)
-        case .array(let items):
-            guard !items.isEmpty else { out += "[]"; return }
-            out += "[" + newline
-            for (i, item) in items.enumerated() {
-                out += pad(level + 1)
-                item.render(into: &out, indent: indent, level: level + 1)
-                out += (i + 1 < items.count ? "," : "") + newline
-            }
-            out += pad(level) + "]"
-        case .object(let members):
-            guard !members.isEmpty else { out += "{}"; return }
-            out += "{" + newline
-            for (i, member) in members.enumerated() {
-                out += pad(level + 1) + StrictJSON.quote(member.key) + (indent > 0 ? ": " : ":")
-                member.value.render(into: &out, indent: indent, level: level + 1)
-                out += (i + 1 < members.count ? "," : "") + newline
-            }
-            out += pad(level) + "}"
-        }
-    }
-
     /// A JSON number, or null for NaN / ±Inf (JSON has no such numbers).
     public static func number(_ value: Double?) -> JSONValue {
         guard let value, value.isFinite else { return .null }
