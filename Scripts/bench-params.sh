@@ -10,12 +10,8 @@ runs="${1:-50}"
 python="$(Scripts/reference-venv.sh)"
 model="${TMPDIR:-/tmp}/bertcheck-bench-bert-base"
 
-# The Swift runtime linked statically (as a shipped binary would be): dynamic linking of
-# libswiftCore & co. alone costs ~2 ms of the budget. Own scratch path, so it does not flip the
-# flags of the ordinary release build.
-build=(swift build -c release --product bertcheck --static-swift-stdlib --scratch-path .build/static-release)
-"${build[@]}" >&2
-bin="$("${build[@]}" --show-bin-path)/bertcheck"
+# Release, Swift runtime linked statically (see Scripts/release-bin.sh).
+bin="$(Scripts/release-bin.sh --static)"
 
 if [[ ! -f "$model/model.safetensors" ]]; then
   mkdir -p "$model"

@@ -11,10 +11,8 @@ runs="${1:-30}"
 python="$(Scripts/reference-venv.sh)"
 root="${TMPDIR:-/tmp}/bertcheck-bench-pytorch"
 
-# Same build as Scripts/bench-params.sh: release, Swift runtime linked statically.
-build=(swift build -c release --product bertcheck --static-swift-stdlib --scratch-path .build/static-release)
-"${build[@]}" >&2
-bin="$("${build[@]}" --show-bin-path)/bertcheck"
+# Release, Swift runtime linked statically (see Scripts/release-bin.sh).
+bin="$(Scripts/release-bin.sh --static)"
 
 if [[ ! -f "$root/bert-base-deflated/pytorch_model.bin" ]]; then
   mkdir -p "$root/bert-base" "$root/bert-base-deflated"

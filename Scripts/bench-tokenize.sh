@@ -10,8 +10,7 @@ cd "$(dirname "$0")/.."
 repeat="${1:-8}"
 model="$(Scripts/fetch-model.sh)"
 python="$(Scripts/reference-venv.sh)"
-swift build -c release --product bertcheck >&2
-bin="$(swift build -c release --show-bin-path)/bertcheck"
+bin="$(Scripts/release-bin.sh)"
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 

@@ -4,8 +4,7 @@
 # hyperfine on a release build. Docs/performance.md "## verify" records the figure.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-swift build -c release --product bertcheck >&2
-bertcheck="$(swift build -c release --show-bin-path)/bertcheck"
+bertcheck="$(Scripts/release-bin.sh)"
 model=$(Scripts/fetch-model.sh)
 golden=goldens/all-MiniLM-L6-v2.golden.safetensors
 "$bertcheck" verify --golden "$golden" --model "$model" >/dev/null

@@ -19,8 +19,7 @@ if [[ ! -f $model/model.safetensors ]]; then
   echo "writing the bert-base-shaped random checkpoint to $model" >&2
   "$python" Scripts/bench_torch.py --write-model "$model"
 fi
-swift build -c release --product bertcheck >&2
-bin="$(swift build -c release --show-bin-path)/bertcheck"
+bin="$(Scripts/release-bin.sh)"
 results=$(mktemp)
 trap 'rm -f "$results"' EXIT
 

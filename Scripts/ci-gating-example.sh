@@ -7,8 +7,7 @@
 # Exits 1 if any step does not behave as described.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-swift build -c release --product bertcheck >&2
-bertcheck="$(swift build -c release --show-bin-path)/bertcheck"
+bertcheck="$(Scripts/release-bin.sh)"
 model=$(Scripts/fetch-model.sh)
 python=$(Scripts/reference-venv.sh)
 work=$(mktemp -d)

@@ -8,8 +8,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 Scripts/setup.sh
 model="${1:-$(Scripts/fetch-model.sh)}"
-swift build -c release --product bertcheck >&2
-bin="$(swift build -c release --show-bin-path)/bertcheck"
+bin="$(Scripts/release-bin.sh)"
 echo "\$ bertcheck params $model"
 "$bin" params "$model"
 echo
