@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 @testable import BertCheck
+import CKernels
 
 /// Checkpoints whose weights come from splitmix64, the same scheme
 /// Scripts/record_forward_goldens.py implements, so the tests rebuild exactly the weights the
@@ -430,5 +431,80 @@ struct ForwardGolden {
         #expect(worstTanh < 3e-7)
         #expect(exp8(Float8(repeating: -Float.greatestFiniteMagnitude)) == Float8(repeating: 0))
         #expect(exp8(Float8(repeating: -100)) == Float8(repeating: 0))
+    }
+}
+
+@Suite struct MatrixProductTests {
+    /// A Double-precision nn.Linear for checking the kernel.
+    func reference(_ x: [Float], _ w: [Float], _ bias: [Float], rows: Int, k: Int, n: Int) -> [Double] {
+        var out = [Double](repeating: 0, count: rows * n)
+        for r in 0..<rows {
+            for c in 0..<n {
+                var sum = Double(bias[c])
+                for i in 0..<k { sum += Double(x[r * k + i]) * Double(w[c * k + i]) }
+                out[r * n + c] = sum
+            }
+        }
+        return out
+    }
+
+    func values(_ count: Int, seed: UInt64) -> [Float] {
+        var state = seed
+        return (0..<count).map { _ in
+            state = state &* 6_364_136_223_846_793_005 &+ 1_442_695_040_888_963_407
+            return Float(Int64(bitPattern: state >> 11) % 2001 - 1000) / 1000
+        }
+    }
+
+    // Shapes with partial 6-row and 16-column tiles, K across several 256-wide blocks, more rows
+    // than one 144-row block, and a single row/column.
+    @Test(arguments: [(1, 1, 1), (5, 3, 17), (7, 300, 33), (150, 257, 40), (13, 600, 16), (290, 64, 50), (12, 768, 96)])
+    func linearForwardMatchesADoubleReference(shape: (Int, Int, Int)) throws {
+        let (rows, k, n) = shape
+        let x = values(rows * k, seed: 1), w = values(n * k, seed: 2), bias = values(n, seed: 3)
+        let expected = reference(x, w, bias, rows: rows, k: k, n: n)
+        for workers in [1, 2, 3] {
+            for activation in [nil, Activation.gelu] {
+                var out = [Float](repeating: .nan, count: rows * n)
+                x.withUnsafeBufferPointer { xp in
+                    w.withUnsafeBufferPointer { wp in
+                        bias.withUnsafeBufferPointer { bp in
+                            out.withUnsafeMutableBufferPointer { op in
+                                linearForward(op.baseAddress!, xp.baseAddress!, weight: wp.baseAddress!, bias: bp.baseAddress!,
+                                              rows: rows, inFeatures: k, outFeatures: n, activation: activation, workers: workers)
+                            }
+                        }
+                    }
+                }
+                var worst = 0.0
+                for i in 0..<out.count {
+                    let want = activation.map { Double($0.apply(Float(expected[i]))) } ?? expected[i]
+                    worst = max(worst, abs(Double(out[i]) - want))
+                }
+                // Float accumulation over k terms of magnitude ≤ 1.
+                #expect(worst <= 2e-7 * Double(k) + 1e-6, "rows \(rows), k \(k), n \(n), workers \(workers), \(String(describing: activation)): \(worst)")
+            }
+        }
+    }
+
+    @Test func theKernelWritesOnlyItsColumnSlice() throws {
+        guard cpuHasAVX2FMA else { return }
+        let rows = 9, k = 20, n = 40
+        let x = values(rows * k, seed: 4), w = values(n * k, seed: 5), bias = values(n, seed: 6)
+        let expected = reference(x, w, bias, rows: rows, k: k, n: n)
+        var out = [Float](repeating: 42, count: rows * n)
+        let status = out.withUnsafeMutableBufferPointer { op in
+            bc_sgemm_xwt(rows, k, x, k, w, k, bias, op.baseAddress!, n, 7, 29)
+        }
+        #expect(status == 0)
+        for r in 0..<rows {
+            for c in 0..<n {
+                if (7..<29).contains(c) {
+                    #expect(abs(Double(out[r * n + c]) - expected[r * n + c]) < 1e-5)
+                } else {
+                    #expect(out[r * n + c] == 42)
+                }
+            }
+        }
     }
 }

@@ -48,9 +48,10 @@ struct Linear {
         self.outFeatures = outFeatures
     }
 
-    /// `out[rows, outFeatures] = input · Wᵀ` (bias left to the caller's fused epilogue).
-    func multiply(_ out: FloatPointer, _ input: ConstFloatPointer, rows: Int) {
-        matmulTransposedWeight(out, input, weight.pointer, rows: rows, inFeatures: inFeatures, outFeatures: outFeatures)
+    /// `out[rows, outFeatures] = activation(input · Wᵀ + b)`, on `workers` threads.
+    func forward(_ out: FloatPointer, _ input: ConstFloatPointer, rows: Int, activation: Activation? = nil, workers: Int) {
+        linearForward(out, input, weight: weight.pointer, bias: bias.pointer, rows: rows, inFeatures: inFeatures,
+                      outFeatures: outFeatures, activation: activation, workers: workers)
     }
 
     func releasePages() {
@@ -123,23 +124,24 @@ struct BertSelfAttention {
         headSize = config.headSize
     }
 
-    /// `context = softmax(Q Kᵀ / √d + mask) V`, head by head, for every row of the batch.
-    func forward(_ context: FloatPointer, input: ConstFloatPointer, workspace: Workspace, batch: Int, seq: Int) {
+    /// `context = softmax(Q Kᵀ / √d + mask) V`, head by head, for every row of the batch; the
+    /// (row, head) pairs are shared out among the workers, each with its own scores buffer.
+    func forward(_ context: FloatPointer, input: ConstFloatPointer, workspace: Workspace, batch: Int, seq: Int, workers: Int) {
         let hidden = heads * headSize
         let tokens = batch * seq
         let q = workspace.query, k = workspace.key, v = workspace.value
-        query.multiply(q, input, rows: tokens)
-        addBias(q, bias: query.bias.pointer, rows: tokens, columns: hidden)
-        key.multiply(k, input, rows: tokens)
-        addBias(k, bias: key.bias.pointer, rows: tokens, columns: hidden)
-        value.multiply(v, input, rows: tokens)
-        addBias(v, bias: value.bias.pointer, rows: tokens, columns: hidden)
+        query.forward(q, input, rows: tokens, workers: workers)
+        key.forward(k, input, rows: tokens, workers: workers)
+        value.forward(v, input, rows: tokens, workers: workers)
         let scaling = 1 / Float(headSize).squareRoot()
-        let scores = workspace.scores
         let ld = Int32(hidden)
-        for row in 0..<batch {
-            let mask = UnsafePointer(workspace.keyMask + row * seq)
-            for head in 0..<heads {
+        let pairs = batch * heads
+        let chunks = max(1, min(workers, workspace.scoreBuffers, pairs))
+        DispatchQueue.concurrentPerform(iterations: chunks) { chunk in
+            let scores = workspace.scores + chunk * seq * seq
+            for pair in (pairs * chunk / chunks)..<(pairs * (chunk + 1) / chunks) {
+                let row = pair / heads, head = pair % heads
+                let mask = UnsafePointer(workspace.keyMask + row * seq)
                 let offset = row * seq * hidden + head * headSize
                 // scores[S, S] = scaling · Q_h K_hᵀ (transformers: matmul, then × scaling).
                 cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, Int32(seq), Int32(seq), Int32(headSize),
@@ -174,8 +176,8 @@ struct DenseResidualLayerNorm {
     /// `out = LayerNorm(input · Wᵀ + b + residual)`; `scratch` holds the product. `out` may be `residual`.
     func forward(_ out: FloatPointer, input: ConstFloatPointer, residual: ConstFloatPointer, scratch: FloatPointer,
                  rows: Int, workers: Int) {
-        dense.multiply(scratch, input, rows: rows)
-        addBiasResidualLayerNorm(out, scratch, bias: dense.bias.pointer, residual: residual,
+        dense.forward(scratch, input, rows: rows, workers: workers)
+        addBiasResidualLayerNorm(out, scratch, bias: nil, residual: residual,
                                  weight: layerNorm.weight.pointer, shift: layerNorm.bias.pointer, eps: layerNorm.eps,
                                  rows: rows, columns: dense.outFeatures, workers: workers)
     }
@@ -215,13 +217,12 @@ struct BertLayer {
     /// `hidden` [T, H] in, the layer's output written back into it.
     func forward(_ hidden: FloatPointer, workspace: Workspace, batch: Int, seq: Int, workers: Int) {
         let tokens = batch * seq
-        attention.forward(workspace.context, input: hidden, workspace: workspace, batch: batch, seq: seq)
+        attention.forward(workspace.context, input: hidden, workspace: workspace, batch: batch, seq: seq, workers: workers)
         attentionOutput.forward(workspace.attended, input: workspace.context, residual: hidden,
                                 scratch: workspace.projected, rows: tokens, workers: workers)
-        // intermediate: activation(dense(attended) + bias), fused in one pass.
-        intermediate.dense.multiply(workspace.intermediate, workspace.attended, rows: tokens)
-        addBiasActivate(workspace.intermediate, bias: intermediate.dense.bias.pointer, rows: tokens,
-                        columns: intermediate.dense.outFeatures, activation: intermediate.activation, workers: workers)
+        // intermediate: activation(dense(attended) + bias), each thread activating its own columns.
+        intermediate.dense.forward(workspace.intermediate, workspace.attended, rows: tokens,
+                                   activation: intermediate.activation, workers: workers)
         output.forward(hidden, input: workspace.intermediate, residual: workspace.attended,
                        scratch: workspace.projected, rows: tokens, workers: workers)
     }
@@ -248,8 +249,7 @@ struct BertPooler {
         var out = [Float](repeating: 0, count: count * h)
         out.withUnsafeMutableBufferPointer { o in
             guard let base = o.baseAddress else { return }
-            dense.multiply(base, rows, rows: count)
-            addBias(base, bias: dense.bias.pointer, rows: count, columns: h)
+            dense.forward(base, rows, rows: count, workers: 1)
             tanhInPlace(base, count: count * h)
         }
         return out
@@ -271,13 +271,16 @@ final class Workspace {
     let projected: FloatPointer
     let attended: FloatPointer
     let intermediate: FloatPointer
+    /// One seq × seq scores buffer per attention worker.
     let scores: FloatPointer
+    let scoreBuffers: Int
     let keyMask: FloatPointer
 
     /// Sizes are checked for overflow by the caller (`BertModel.workspace`).
-    init(tokens: Int, seq: Int, hiddenSize: Int, intermediateSize: Int, total: Int) {
+    init(tokens: Int, seq: Int, hiddenSize: Int, intermediateSize: Int, scoreBuffers: Int, total: Int) {
         self.tokens = tokens
         self.seq = seq
+        self.scoreBuffers = scoreBuffers
         storage = UnsafeMutablePointer<Float>.allocate(capacity: total)
         var next = storage
         func take(_ n: Int) -> FloatPointer {
@@ -288,16 +291,17 @@ final class Workspace {
         hidden = take(th); query = take(th); key = take(th); value = take(th)
         context = take(th); projected = take(th); attended = take(th)
         intermediate = take(tokens * intermediateSize)
-        scores = take(seq * seq)
+        scores = take(seq * seq * scoreBuffers)
         keyMask = take(tokens)
     }
 
-    static func floatCount(tokens: Int, seq: Int, hiddenSize: Int, intermediateSize: Int) -> Int? {
+    static func floatCount(tokens: Int, seq: Int, hiddenSize: Int, intermediateSize: Int, scoreBuffers: Int) -> Int? {
         func mul(_ a: Int, _ b: Int) -> Int? {
             let (r, o) = a.multipliedReportingOverflow(by: b)
             return o ? nil : r
         }
-        guard let th = mul(tokens, hiddenSize), let ti = mul(tokens, intermediateSize), let ss = mul(seq, seq),
+        guard let th = mul(tokens, hiddenSize), let ti = mul(tokens, intermediateSize),
+              let ss = mul(seq, seq).flatMap({ mul($0, scoreBuffers) }),
               let seven = mul(th + 16, 7) else { return nil }
         let (a, o1) = seven.addingReportingOverflow(ti + 16)
         let (b, o2) = a.addingReportingOverflow(ss + 16)
@@ -317,7 +321,7 @@ public final class BertModel: @unchecked Sendable {
     let layers: [BertLayer]
     let pooler: BertPooler?
     public let weightDType: DType
-    /// Threads for the element-wise work (OpenBLAS gets the same count for sgemm).
+    /// Worker threads for every part of the forward pass.
     public let threads: Int
     /// Drop each layer's mapped weight pages after the layer ran, so peak RSS stays near one
     /// layer's weights (they come back from the page cache on the next pass).
@@ -354,7 +358,9 @@ public final class BertModel: @unchecked Sendable {
         weightDType = table.dominantDType
         let cores = ProcessInfo.processInfo.activeProcessorCount
         self.threads = max(1, threads ?? cores)
-        if threads != nil { openblas_set_num_threads(Int32(clamping: self.threads)) }
+        // The workers split every product themselves (linearForward, attention), so OpenBLAS runs
+        // single-threaded inside them instead of spinning a pool of its own beside them.
+        openblas_set_num_threads(1)
     }
 
     /// The config rules a forward pass relies on (sizes positive, heads dividing hidden size).
@@ -423,13 +429,15 @@ public final class BertModel: @unchecked Sendable {
         let tokens = batch.batch * batch.seq
         if let cached = cachedWorkspace, cached.tokens == tokens, cached.seq == batch.seq { return cached }
         cachedWorkspace = nil
+        // The attention workers never outnumber the (row, head) pairs.
+        let scoreBuffers = max(1, min(threads, batch.batch * config.numAttentionHeads))
         guard let total = Workspace.floatCount(tokens: tokens, seq: batch.seq, hiddenSize: config.hiddenSize,
-                                               intermediateSize: config.intermediateSize),
+                                               intermediateSize: config.intermediateSize, scoreBuffers: scoreBuffers),
               total <= (1 << 40) / MemoryLayout<Float>.stride else {
             throw InputProblem.tooLarge("\(batch.batch) × \(batch.seq) tokens need too much memory")
         }
         let created = Workspace(tokens: tokens, seq: batch.seq, hiddenSize: config.hiddenSize,
-                                intermediateSize: config.intermediateSize, total: total)
+                                intermediateSize: config.intermediateSize, scoreBuffers: scoreBuffers, total: total)
         cachedWorkspace = created
         return created
     }

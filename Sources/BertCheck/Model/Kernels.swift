@@ -1,3 +1,4 @@
+import CKernels
 import COpenBLAS
 import Dispatch
 import Foundation
@@ -9,13 +10,35 @@ import Foundation
 typealias FloatPointer = UnsafeMutablePointer<Float>
 typealias ConstFloatPointer = UnsafePointer<Float>
 
-/// `out[m, n] = in[m, k] · weight[n, k]ᵀ` (weights stored as nn.Linear stores them: [out, in]).
-/// The bias is added by the caller's fused epilogue.
-@inline(__always)
-func matmulTransposedWeight(_ out: FloatPointer, _ input: ConstFloatPointer, _ weight: ConstFloatPointer,
-                            rows: Int, inFeatures: Int, outFeatures: Int) {
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, Int32(rows), Int32(outFeatures), Int32(inFeatures),
-                1, input, Int32(inFeatures), weight, Int32(inFeatures), 0, out, Int32(outFeatures))
+/// Whether this CPU runs the AVX2/FMA matrix-product kernel (CKernels); without it OpenBLAS
+/// computes every product.
+let cpuHasAVX2FMA = bc_cpu_has_avx2_fma() != 0
+
+/// nn.Linear: `out[m, n] = activation(Σ_k input[m, k] · weight[n, k] + bias[n])`, weights stored
+/// as nn.Linear stores them ([out, in]). The output columns are split across `workers` threads,
+/// each running a single-threaded product over its slice and then the activation on it (so no
+/// BLAS thread pool spins beside the workers).
+func linearForward(_ out: FloatPointer, _ input: ConstFloatPointer, weight: ConstFloatPointer, bias: ConstFloatPointer,
+                   rows: Int, inFeatures: Int, outFeatures: Int, activation: Activation? = nil, workers: Int) {
+    // Slices are whole 16-column panels of the kernel, so no thread computes a partial panel.
+    let panels = (outFeatures + 15) / 16
+    parallelChunks(panels, workers: workers) { range in
+        let n0 = range.lowerBound * 16, n1 = min(range.upperBound * 16, outFeatures)
+        let done = cpuHasAVX2FMA && bc_sgemm_xwt(rows, inFeatures, input, inFeatures, weight, inFeatures, bias,
+                                                 out, outFeatures, n0, n1) == 0
+        if !done {
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, Int32(rows), Int32(n1 - n0), Int32(inFeatures),
+                        1, input, Int32(inFeatures), weight + n0 * inFeatures, Int32(inFeatures), 0, out + n0,
+                        Int32(outFeatures))
+            for r in 0..<rows {
+                let row = out + r * outFeatures
+                for c in n0..<n1 { row[c] += bias[c] }
+            }
+        }
+        if let activation {
+            for r in 0..<rows { activate(out + r * outFeatures + n0, count: n1 - n0, activation: activation) }
+        }
+    }
 }
 
 /// Splits `count` items into contiguous chunks run on up to `workers` threads.
@@ -36,11 +59,20 @@ func parallelChunks(_ count: Int, workers: Int, minimumChunk: Int = 1, _ body: (
 
 typealias Float8 = SIMD8<Float>
 
+/// `x` limited to [lower, upper] per lane (NaN stays NaN). SIMD's `clamped` is not inlined
+/// into AVX min/max here; this compiles to two blends.
+@inline(__always)
+func clamp8(_ x: Float8, _ lower: Float, _ upper: Float) -> Float8 {
+    var r = x.replacing(with: lower, where: x .< Float8(repeating: lower))
+    r.replace(with: upper, where: r .> Float8(repeating: upper))
+    return r
+}
+
 /// e^x for 8 lanes: Cody–Waite range reduction by ln 2 and a degree-6 polynomial (Cephes
 /// expf), about 1 ulp. Below -87.3 the result is 0 (as the softmax of a masked key must be).
 @inline(__always)
 func exp8(_ x: Float8) -> Float8 {
-    let clamped = x.clamped(lowerBound: Float8(repeating: -87.3), upperBound: Float8(repeating: 88.3))
+    let clamped = clamp8(x, -87.3, 88.3)
     // n = round(x / ln 2), via the 1.5·2^23 trick so its integer sits in the low mantissa bits.
     let magic = Float8(repeating: 12_582_912)
     let shifted = clamped * Float8(repeating: 1.442_695_040_888_963_4) + magic
@@ -88,7 +120,7 @@ func erf8(_ x: Float8) -> Float8 {
 /// tanh for 8 lanes: sign(x)·(1 − 2 / (e^{2|x|} + 1)); absolute error about 1e-7.
 @inline(__always)
 func tanh8(_ x: Float8) -> Float8 {
-    let a = absolute8(x).clamped(lowerBound: Float8(repeating: 0), upperBound: Float8(repeating: 20))
+    let a = clamp8(absolute8(x), 0, 20)
     let e = exp8(a + a)
     var y = Float8(repeating: 1) - Float8(repeating: 2) / (e + Float8(repeating: 1))
     // Near 0 the subtraction loses relative precision; the odd Taylor series is exact enough there.
@@ -159,35 +191,21 @@ func store8(_ v: Float8, _ p: FloatPointer) {
     UnsafeMutableRawPointer(p).storeBytes(of: v, as: Float8.self)
 }
 
-/// In place: `x[r, c] = activation(x[r, c] + bias[c])` (the intermediate dense's epilogue).
-func addBiasActivate(_ x: FloatPointer, bias: ConstFloatPointer, rows: Int, columns: Int,
-                     activation: Activation, workers: Int) {
-    parallelChunks(rows, workers: workers, minimumChunk: 8) { range in
-        for r in range {
-            let row = x + r * columns
-            #if DEBUG
-            for c in 0..<columns { row[c] = activation.apply(row[c] + bias[c]) }
-            #else
-            var c = 0
-            while c + 8 <= columns {
-                store8(activation.apply(load8(row + c) + load8(bias + c)), row + c)
-                c += 8
-            }
-            if c < columns {
-                let v = activation.apply(loadPartial(row + c, columns - c) + loadPartial(bias + c, columns - c))
-                for i in 0..<(columns - c) { row[c + i] = v[i] }
-            }
-            #endif
-        }
+/// In place: `x[i] = activation(x[i])` for `count` floats (the intermediate dense's epilogue).
+func activate(_ x: FloatPointer, count: Int, activation: Activation) {
+    #if DEBUG
+    for i in 0..<count { x[i] = activation.apply(x[i]) }
+    #else
+    var i = 0
+    while i + 8 <= count {
+        store8(activation.apply(load8(x + i)), x + i)
+        i += 8
     }
-}
-
-/// In place: `x[r, c] += bias[c]`.
-func addBias(_ x: FloatPointer, bias: ConstFloatPointer, rows: Int, columns: Int) {
-    for r in 0..<rows {
-        let row = x + r * columns
-        for c in 0..<columns { row[c] += bias[c] }
+    if i < count {
+        let v = activation.apply(loadPartial(x + i, count - i))
+        for j in 0..<(count - i) { x[i + j] = v[j] }
     }
+    #endif
 }
 
 /// `out = LayerNorm(x + bias + residual)` row by row (a dense layer's epilogue followed by the

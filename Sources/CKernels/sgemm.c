@@ -1,0 +1,225 @@
+// A blocked single-precision matrix product for the shapes of a BERT forward pass, in the
+// usual Goto/BLIS arrangement: the weight block is packed into 16-column panels (the vector
+// operand, kept in L1 by the inner loop), the activation block into 6-row panels (the broadcast
+// operand, kept in L2), and a 6×16 register tile of 12 AVX2 accumulators does the FMAs.
+// The AVX2/FMA functions carry a target attribute (the rest of the package builds for the
+// baseline CPU); callers check bc_cpu_has_avx2_fma() first. Built with -O3 in every
+// configuration (Package.swift), so debug test runs are not slowed to a crawl.
+#include "ckernels.h"
+
+#include <immintrin.h>
+#include <stdlib.h>
+#include <string.h>
+
+#ifndef BC_KC
+#define BC_KC 256
+#endif
+#ifndef BC_MC
+#define BC_MC 144
+#endif
+enum { MR = 6, NR = 16, KC = BC_KC, MC = BC_MC };
+
+#define AVX2_FMA __attribute__((target("avx2,fma")))
+
+int bc_cpu_has_avx2_fma(void) {
+    __builtin_cpu_init();
+    return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+}
+
+// Per-thread packing buffers, grown on demand and kept for the thread's life (the forward pass
+// calls this hundreds of times per batch from the same few threads).
+static _Thread_local float *packed_w = NULL;
+static _Thread_local size_t packed_w_capacity = 0;
+static _Thread_local float *packed_x = NULL;
+static _Thread_local size_t packed_x_capacity = 0;
+
+static float *reserve(float **buffer, size_t *capacity, size_t count) {
+    if (count <= *capacity) return *buffer;
+    free(*buffer);
+    *buffer = NULL;
+    *capacity = 0;
+    size_t bytes = (count * sizeof(float) + 63) / 64 * 64;
+    float *fresh = aligned_alloc(64, bytes);
+    if (!fresh) return NULL;
+    *buffer = fresh;
+    *capacity = count;
+    return fresh;
+}
+
+// W rows [n, n + 16) × columns [k0, k0 + kc) → out[k * 16 + j] (rows past `rows` are zero).
+AVX2_FMA static void pack_weight_panel(const float *w, long ldw, long rows, long kc, float *out) {
+    if (rows == NR) {
+        long k = 0;
+        for (; k + 8 <= kc; k += 8) {
+            // Two 8×8 transposes: rows j..j+7, columns k..k+7 → out[(k + c) * 16 + j].
+            for (int half = 0; half < 2; half++) {
+                const float *src = w + (long)half * 8 * ldw + k;
+                __m256 r0 = _mm256_loadu_ps(src + 0 * ldw), r1 = _mm256_loadu_ps(src + 1 * ldw);
+                __m256 r2 = _mm256_loadu_ps(src + 2 * ldw), r3 = _mm256_loadu_ps(src + 3 * ldw);
+                __m256 r4 = _mm256_loadu_ps(src + 4 * ldw), r5 = _mm256_loadu_ps(src + 5 * ldw);
+                __m256 r6 = _mm256_loadu_ps(src + 6 * ldw), r7 = _mm256_loadu_ps(src + 7 * ldw);
+                __m256 t0 = _mm256_unpacklo_ps(r0, r1), t1 = _mm256_unpackhi_ps(r0, r1);
+                __m256 t2 = _mm256_unpacklo_ps(r2, r3), t3 = _mm256_unpackhi_ps(r2, r3);
+                __m256 t4 = _mm256_unpacklo_ps(r4, r5), t5 = _mm256_unpackhi_ps(r4, r5);
+                __m256 t6 = _mm256_unpacklo_ps(r6, r7), t7 = _mm256_unpackhi_ps(r6, r7);
+                __m256 s0 = _mm256_shuffle_ps(t0, t2, 0x44), s1 = _mm256_shuffle_ps(t0, t2, 0xEE);
+                __m256 s2 = _mm256_shuffle_ps(t1, t3, 0x44), s3 = _mm256_shuffle_ps(t1, t3, 0xEE);
+                __m256 s4 = _mm256_shuffle_ps(t4, t6, 0x44), s5 = _mm256_shuffle_ps(t4, t6, 0xEE);
+                __m256 s6 = _mm256_shuffle_ps(t5, t7, 0x44), s7 = _mm256_shuffle_ps(t5, t7, 0xEE);
+                float *dst = out + k * NR + half * 8;
+                _mm256_store_ps(dst + 0 * NR, _mm256_permute2f128_ps(s0, s4, 0x20));
+                _mm256_store_ps(dst + 1 * NR, _mm256_permute2f128_ps(s1, s5, 0x20));
+                _mm256_store_ps(dst + 2 * NR, _mm256_permute2f128_ps(s2, s6, 0x20));
+                _mm256_store_ps(dst + 3 * NR, _mm256_permute2f128_ps(s3, s7, 0x20));
+                _mm256_store_ps(dst + 4 * NR, _mm256_permute2f128_ps(s0, s4, 0x31));
+                _mm256_store_ps(dst + 5 * NR, _mm256_permute2f128_ps(s1, s5, 0x31));
+                _mm256_store_ps(dst + 6 * NR, _mm256_permute2f128_ps(s2, s6, 0x31));
+                _mm256_store_ps(dst + 7 * NR, _mm256_permute2f128_ps(s3, s7, 0x31));
+            }
+        }
+        for (; k < kc; k++)
+            for (int j = 0; j < NR; j++) out[k * NR + j] = w[j * ldw + k];
+        return;
+    }
+    for (long k = 0; k < kc; k++)
+        for (int j = 0; j < NR; j++) out[k * NR + j] = j < rows ? w[j * ldw + k] : 0.0f;
+}
+
+// Starts fetching the weight panel that will be packed next (rows × kc floats from `w`): the
+// weights come from memory once per product, and packing would otherwise wait for each line.
+static void prefetch_weight_panel(const float *w, long ldw, long rows, long kc) {
+    for (long j = 0; j < rows; j++)
+        for (long k = 0; k < kc; k += 16) _mm_prefetch((const char *)(w + j * ldw + k), _MM_HINT_T0);
+}
+
+// X rows [m, m + 6) × columns [k0, k0 + kc) → out[k * 6 + i] (rows past `rows` are zero).
+static void pack_input_panel(const float *x, long ldx, long rows, long kc, float *out) {
+    const float *r[MR];
+    for (int i = 0; i < MR; i++) r[i] = x + (i < rows ? i : 0) * ldx;
+    if (rows == MR) {
+        for (long k = 0; k < kc; k++) {
+            out[0] = r[0][k]; out[1] = r[1][k]; out[2] = r[2][k];
+            out[3] = r[3][k]; out[4] = r[4][k]; out[5] = r[5][k];
+            out += MR;
+        }
+        return;
+    }
+    for (long k = 0; k < kc; k++) {
+        for (int i = 0; i < MR; i++) out[i] = i < rows ? r[i][k] : 0.0f;
+        out += MR;
+    }
+}
+
+// tile[6][16] (+)= a-panel · b-panel over kc; `accumulate` adds to what the tile holds.
+AVX2_FMA static inline void kernel_6x16(long kc, const float *a, const float *b, float *c, long ldc, int accumulate,
+                                        const float *bias) {
+    // The tile's rows of C are written at the end; start fetching them now.
+    for (int i = 0; i < MR; i++) {
+        _mm_prefetch((const char *)(c + i * ldc), _MM_HINT_T0);
+        _mm_prefetch((const char *)(c + i * ldc + NR - 1), _MM_HINT_T0);
+    }
+    __m256 c00 = _mm256_setzero_ps(), c01 = _mm256_setzero_ps();
+    __m256 c10 = _mm256_setzero_ps(), c11 = _mm256_setzero_ps();
+    __m256 c20 = _mm256_setzero_ps(), c21 = _mm256_setzero_ps();
+    __m256 c30 = _mm256_setzero_ps(), c31 = _mm256_setzero_ps();
+    __m256 c40 = _mm256_setzero_ps(), c41 = _mm256_setzero_ps();
+    __m256 c50 = _mm256_setzero_ps(), c51 = _mm256_setzero_ps();
+    for (long k = 0; k < kc; k++) {
+        __m256 b0 = _mm256_load_ps(b), b1 = _mm256_load_ps(b + 8);
+        __m256 a0;
+        a0 = _mm256_broadcast_ss(a + 0); c00 = _mm256_fmadd_ps(a0, b0, c00); c01 = _mm256_fmadd_ps(a0, b1, c01);
+        a0 = _mm256_broadcast_ss(a + 1); c10 = _mm256_fmadd_ps(a0, b0, c10); c11 = _mm256_fmadd_ps(a0, b1, c11);
+        a0 = _mm256_broadcast_ss(a + 2); c20 = _mm256_fmadd_ps(a0, b0, c20); c21 = _mm256_fmadd_ps(a0, b1, c21);
+        a0 = _mm256_broadcast_ss(a + 3); c30 = _mm256_fmadd_ps(a0, b0, c30); c31 = _mm256_fmadd_ps(a0, b1, c31);
+        a0 = _mm256_broadcast_ss(a + 4); c40 = _mm256_fmadd_ps(a0, b0, c40); c41 = _mm256_fmadd_ps(a0, b1, c41);
+        a0 = _mm256_broadcast_ss(a + 5); c50 = _mm256_fmadd_ps(a0, b0, c50); c51 = _mm256_fmadd_ps(a0, b1, c51);
+        a += MR;
+        b += NR;
+    }
+    __m256 bias_lo = _mm256_setzero_ps(), bias_hi = _mm256_setzero_ps();
+    if (bias) {
+        bias_lo = _mm256_loadu_ps(bias);
+        bias_hi = _mm256_loadu_ps(bias + 8);
+    }
+#define STORE_ROW(i, lo, hi)                                                                  \
+    do {                                                                                      \
+        float *row = c + (long)(i) * ldc;                                                     \
+        if (accumulate) {                                                                     \
+            lo = _mm256_add_ps(_mm256_loadu_ps(row), lo);                                     \
+            hi = _mm256_add_ps(_mm256_loadu_ps(row + 8), hi);                                 \
+        }                                                                                     \
+        if (bias) {                                                                           \
+            lo = _mm256_add_ps(lo, bias_lo);                                                  \
+            hi = _mm256_add_ps(hi, bias_hi);                                                  \
+        }                                                                                     \
+        _mm256_storeu_ps(row, lo);                                                            \
+        _mm256_storeu_ps(row + 8, hi);                                                        \
+    } while (0)
+    STORE_ROW(0, c00, c01); STORE_ROW(1, c10, c11); STORE_ROW(2, c20, c21);
+    STORE_ROW(3, c30, c31); STORE_ROW(4, c40, c41); STORE_ROW(5, c50, c51);
+#undef STORE_ROW
+}
+
+AVX2_FMA int bc_sgemm_xwt(long M, long K, const float *X, long ldx, const float *W, long ldw,
+                          const float *bias, float *C, long ldc, long n_begin, long n_end) {
+    long N = n_end - n_begin;
+    if (M <= 0 || N <= 0) return 0;
+    if (K <= 0) {
+        for (long m = 0; m < M; m++)
+            for (long n = n_begin; n < n_end; n++) C[m * ldc + n] = bias ? bias[n] : 0.0f;
+        return 0;
+    }
+    // Small M (one block of rows): pack each weight panel just before its kernels run, so it is
+    // read from memory once and used from L1. Larger M: pack the k-block's whole weight slice
+    // once (it is reused by every row block) and stream its panels from L3.
+    long panels = (N + NR - 1) / NR;
+    int one_block = M <= MC;
+    float *wp = reserve(&packed_w, &packed_w_capacity, (size_t)(one_block ? 1 : panels) * NR * KC);
+    float *xp = reserve(&packed_x, &packed_x_capacity, (size_t)((MC + MR - 1) / MR) * MR * KC);
+    if (!wp || !xp) return -1;
+    float edge[MR * NR];
+    for (long k0 = 0; k0 < K; k0 += KC) {
+        long kc = K - k0 < KC ? K - k0 : KC;
+        int accumulate = k0 > 0;
+        int last = k0 + kc == K;
+        if (!one_block) {
+            for (long p = 0; p < panels; p++) {
+                long n = n_begin + p * NR;
+                if (n + NR < n_end) prefetch_weight_panel(W + (n + NR) * ldw + k0, ldw, n_end - n - NR < NR ? n_end - n - NR : NR, kc);
+                pack_weight_panel(W + n * ldw + k0, ldw, n_end - n < NR ? n_end - n : NR, kc, wp + p * NR * kc);
+            }
+        }
+        for (long m0 = 0; m0 < M; m0 += MC) {
+            long mc = M - m0 < MC ? M - m0 : MC;
+            for (long i = 0; i < mc; i += MR) {
+                long rows = mc - i < MR ? mc - i : MR;
+                pack_input_panel(X + (m0 + i) * ldx + k0, ldx, rows, kc, xp + i * kc);
+            }
+            for (long p = 0; p < panels; p++) {
+                long n = n_begin + p * NR;
+                long columns = n_end - n < NR ? n_end - n : NR;
+                const float *b = wp + (one_block ? 0 : p * NR * kc);
+                if (one_block) {
+                    pack_weight_panel(W + n * ldw + k0, ldw, columns, kc, wp);
+                    if (n + NR < n_end) prefetch_weight_panel(W + (n + NR) * ldw + k0, ldw, n_end - n - NR < NR ? n_end - n - NR : NR, kc);
+                }
+                for (long i = 0; i < mc; i += MR) {
+                    long rows = mc - i < MR ? mc - i : MR;
+                    float *c = C + (m0 + i) * ldc + n;
+                    if (rows == MR && columns == NR) {
+                        kernel_6x16(kc, xp + i * kc, b, c, ldc, accumulate, last && bias ? bias + n : NULL);
+                    } else {
+                        // A partial tile: compute the full 6×16 into `edge`, copy the valid part.
+                        kernel_6x16(kc, xp + i * kc, b, edge, NR, 0, NULL);
+                        for (long r = 0; r < rows; r++)
+                            for (long j = 0; j < columns; j++) {
+                                float v = accumulate ? c[r * ldc + j] + edge[r * NR + j] : edge[r * NR + j];
+                                c[r * ldc + j] = last && bias ? v + bias[n + j] : v;
+                            }
+                    }
+                }
+            }
+        }
+    }
+    return 0;
+}
