@@ -92,6 +92,85 @@ static void prefetch_weight_panel(const float *w, long ldw, long rows, long kc) 
         for (long k = 0; k < kc; k += 16) _mm_prefetch((const char *)(w + j * ldw + k), _MM_HINT_T0);
 }
 
+// Activations for the epilogue, lane-wise: the same approximations as the Swift SIMD8 versions
+// in Kernels.swift (exp8, erf8, tanh8), so both paths agree to about 1 ulp.
+
+// e^x: Cody–Waite reduction by ln 2 and Cephes' degree-6 polynomial; 0 below -87.3.
+AVX2_FMA static inline __m256 exp_ps(__m256 x) {
+    const __m256 magic = _mm256_set1_ps(12582912.0f);
+    __m256 clamped = _mm256_min_ps(_mm256_max_ps(x, _mm256_set1_ps(-87.3f)), _mm256_set1_ps(88.3f));
+    __m256 shifted = _mm256_fmadd_ps(clamped, _mm256_set1_ps(1.4426950408889634f), magic);
+    __m256 n = _mm256_sub_ps(shifted, magic);
+    __m256 r = _mm256_fnmadd_ps(n, _mm256_set1_ps(0.693359375f), clamped);
+    r = _mm256_fnmadd_ps(n, _mm256_set1_ps(-2.12194440054690583e-4f), r);
+    __m256 p = _mm256_set1_ps(1.9875691500e-4f);
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.3981999507e-3f));
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(8.3334519073e-3f));
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(4.1665795894e-2f));
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.6666665459e-1f));
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(5.0000001201e-1f));
+    p = _mm256_add_ps(_mm256_fmadd_ps(_mm256_mul_ps(p, r), r, r), _mm256_set1_ps(1.0f));
+    __m256i bits = _mm256_sub_epi32(_mm256_castps_si256(shifted), _mm256_castps_si256(magic));
+    __m256 scale = _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_add_epi32(bits, _mm256_set1_epi32(127)), 23));
+    __m256 result = _mm256_mul_ps(p, scale);
+    return _mm256_andnot_ps(_mm256_cmp_ps(x, _mm256_set1_ps(-87.3f), _CMP_LT_OQ), result);
+}
+
+// erf: Abramowitz & Stegun 7.1.26 (absolute error ≤ 1.5e-7).
+AVX2_FMA static inline __m256 erf_ps(__m256 x) {
+    const __m256 sign = _mm256_set1_ps(-0.0f);
+    __m256 a = _mm256_andnot_ps(sign, x);
+    __m256 t = _mm256_div_ps(_mm256_set1_ps(1.0f), _mm256_fmadd_ps(_mm256_set1_ps(0.3275911f), a, _mm256_set1_ps(1.0f)));
+    __m256 r = _mm256_set1_ps(1.061405429f);
+    r = _mm256_fmadd_ps(r, t, _mm256_set1_ps(-1.453152027f));
+    r = _mm256_fmadd_ps(r, t, _mm256_set1_ps(1.421413741f));
+    r = _mm256_fmadd_ps(r, t, _mm256_set1_ps(-0.284496736f));
+    r = _mm256_fmadd_ps(r, t, _mm256_set1_ps(0.254829592f));
+    __m256 e = exp_ps(_mm256_xor_ps(sign, _mm256_mul_ps(a, a)));
+    __m256 y = _mm256_fnmadd_ps(_mm256_mul_ps(r, t), e, _mm256_set1_ps(1.0f));
+    return _mm256_or_ps(y, _mm256_and_ps(sign, x));
+}
+
+// tanh: sign(x)·(1 − 2 / (e^{2|x|} + 1)), with the odd Taylor series below |x| = 1/16.
+AVX2_FMA static inline __m256 tanh_ps(__m256 x) {
+    const __m256 sign = _mm256_set1_ps(-0.0f);
+    __m256 a = _mm256_min_ps(_mm256_andnot_ps(sign, x), _mm256_set1_ps(20.0f));
+    __m256 e = exp_ps(_mm256_add_ps(a, a));
+    __m256 y = _mm256_sub_ps(_mm256_set1_ps(1.0f), _mm256_div_ps(_mm256_set1_ps(2.0f), _mm256_add_ps(e, _mm256_set1_ps(1.0f))));
+    __m256 a2 = _mm256_mul_ps(a, a);
+    __m256 series = _mm256_fmadd_ps(a2, _mm256_set1_ps(-17.0f / 315.0f), _mm256_set1_ps(2.0f / 15.0f));
+    series = _mm256_fmadd_ps(a2, series, _mm256_set1_ps(-1.0f / 3.0f));
+    series = _mm256_fmadd_ps(a2, series, _mm256_set1_ps(1.0f));
+    y = _mm256_blendv_ps(y, _mm256_mul_ps(a, series), _mm256_cmp_ps(a, _mm256_set1_ps(0.0625f), _CMP_LT_OQ));
+    return _mm256_or_ps(y, _mm256_and_ps(sign, x));
+}
+
+AVX2_FMA static inline __m256 activate_ps(__m256 x, int activation) {
+    switch (activation) {
+    case BC_ACTIVATION_GELU:
+        return _mm256_mul_ps(_mm256_mul_ps(x, _mm256_set1_ps(0.5f)),
+                             _mm256_add_ps(_mm256_set1_ps(1.0f), erf_ps(_mm256_mul_ps(x, _mm256_set1_ps(0.7071067811865476f)))));
+    case BC_ACTIVATION_GELU_TANH: {
+        __m256 cube = _mm256_mul_ps(_mm256_mul_ps(x, x), x);
+        __m256 inner = _mm256_mul_ps(_mm256_set1_ps(0.7978845608028654f), _mm256_fmadd_ps(_mm256_set1_ps(0.044715f), cube, x));
+        return _mm256_mul_ps(_mm256_mul_ps(_mm256_set1_ps(0.5f), x), _mm256_add_ps(_mm256_set1_ps(1.0f), tanh_ps(inner)));
+    }
+    case BC_ACTIVATION_RELU:
+        return _mm256_max_ps(x, _mm256_setzero_ps());
+    default:
+        return x;
+    }
+}
+
+// activation(row[j]) for j < count (≤ 16), through a 16-float buffer for the partial vectors.
+AVX2_FMA static void activate_row(float *row, long count, int activation) {
+    float buffer[NR];
+    memcpy(buffer, row, (size_t)count * sizeof(float));
+    _mm256_storeu_ps(buffer, activate_ps(_mm256_loadu_ps(buffer), activation));
+    _mm256_storeu_ps(buffer + 8, activate_ps(_mm256_loadu_ps(buffer + 8), activation));
+    memcpy(row, buffer, (size_t)count * sizeof(float));
+}
+
 // X rows [m, m + 6) × columns [k0, k0 + kc) → out[k * 6 + i] (rows past `rows` are zero).
 static void pack_input_panel(const float *x, long ldx, long rows, long kc, float *out) {
     const float *r[MR];
@@ -111,8 +190,9 @@ static void pack_input_panel(const float *x, long ldx, long rows, long kc, float
 }
 
 // tile[6][16] (+)= a-panel · b-panel over kc; `accumulate` adds to what the tile holds.
+// The last k-block adds `bias` (if any) and applies `activation`.
 AVX2_FMA static inline void kernel_6x16(long kc, const float *a, const float *b, float *c, long ldc, int accumulate,
-                                        const float *bias) {
+                                        const float *bias, int activation) {
     // The tile's rows of C are written at the end; start fetching them now.
     for (int i = 0; i < MR; i++) {
         _mm_prefetch((const char *)(c + i * ldc), _MM_HINT_T0);
@@ -152,6 +232,10 @@ AVX2_FMA static inline void kernel_6x16(long kc, const float *a, const float *b,
             lo = _mm256_add_ps(lo, bias_lo);                                                  \
             hi = _mm256_add_ps(hi, bias_hi);                                                  \
         }                                                                                     \
+        if (activation) {                                                                     \
+            lo = activate_ps(lo, activation);                                                 \
+            hi = activate_ps(hi, activation);                                                 \
+        }                                                                                     \
         _mm256_storeu_ps(row, lo);                                                            \
         _mm256_storeu_ps(row + 8, hi);                                                        \
     } while (0)
@@ -161,12 +245,16 @@ AVX2_FMA static inline void kernel_6x16(long kc, const float *a, const float *b,
 }
 
 AVX2_FMA int bc_sgemm_xwt(long M, long K, const float *X, long ldx, const float *W, long ldw,
-                          const float *bias, float *C, long ldc, long n_begin, long n_end) {
+                          const float *bias, int activation, float *C, long ldc, long n_begin, long n_end) {
     long N = n_end - n_begin;
     if (M <= 0 || N <= 0) return 0;
     if (K <= 0) {
         for (long m = 0; m < M; m++)
-            for (long n = n_begin; n < n_end; n++) C[m * ldc + n] = bias ? bias[n] : 0.0f;
+            for (long n = n_begin; n < n_end; n += NR) {
+                long count = n_end - n < NR ? n_end - n : NR;
+                for (long j = 0; j < count; j++) C[m * ldc + n + j] = bias ? bias[n + j] : 0.0f;
+                if (activation) activate_row(C + m * ldc + n, count, activation);
+            }
         return 0;
     }
     // Small M (one block of rows): pack each weight panel just before its kernels run, so it is
@@ -207,15 +295,18 @@ AVX2_FMA int bc_sgemm_xwt(long M, long K, const float *X, long ldx, const float 
                     long rows = mc - i < MR ? mc - i : MR;
                     float *c = C + (m0 + i) * ldc + n;
                     if (rows == MR && columns == NR) {
-                        kernel_6x16(kc, xp + i * kc, b, c, ldc, accumulate, last && bias ? bias + n : NULL);
+                        kernel_6x16(kc, xp + i * kc, b, c, ldc, accumulate, last && bias ? bias + n : NULL,
+                                    last ? activation : BC_ACTIVATION_NONE);
                     } else {
                         // A partial tile: compute the full 6×16 into `edge`, copy the valid part.
-                        kernel_6x16(kc, xp + i * kc, b, edge, NR, 0, NULL);
-                        for (long r = 0; r < rows; r++)
+                        kernel_6x16(kc, xp + i * kc, b, edge, NR, 0, NULL, BC_ACTIVATION_NONE);
+                        for (long r = 0; r < rows; r++) {
                             for (long j = 0; j < columns; j++) {
                                 float v = accumulate ? c[r * ldc + j] + edge[r * NR + j] : edge[r * NR + j];
                                 c[r * ldc + j] = last && bias ? v + bias[n + j] : v;
                             }
+                            if (last && activation) activate_row(c + r * ldc, columns, activation);
+                        }
                     }
                 }
             }

@@ -463,15 +463,16 @@ struct ForwardGolden {
         let (rows, k, n) = shape
         let x = values(rows * k, seed: 1), w = values(n * k, seed: 2), bias = values(n, seed: 3)
         let expected = reference(x, w, bias, rows: rows, k: k, n: n)
-        for workers in [1, 2, 3] {
-            for activation in [nil, Activation.gelu] {
+        for (workers, useKernel) in [(1, true), (2, true), (3, true), (2, false)] where useKernel ? cpuHasAVX2FMA : true {
+            for activation in [nil, Activation.gelu, .geluNew, .relu] {
                 var out = [Float](repeating: .nan, count: rows * n)
                 x.withUnsafeBufferPointer { xp in
                     w.withUnsafeBufferPointer { wp in
                         bias.withUnsafeBufferPointer { bp in
                             out.withUnsafeMutableBufferPointer { op in
                                 linearForward(op.baseAddress!, xp.baseAddress!, weight: wp.baseAddress!, bias: bp.baseAddress!,
-                                              rows: rows, inFeatures: k, outFeatures: n, activation: activation, workers: workers)
+                                              rows: rows, inFeatures: k, outFeatures: n, activation: activation, workers: workers,
+                                              useKernel: useKernel)
                             }
                         }
                     }
@@ -482,7 +483,7 @@ struct ForwardGolden {
                     worst = max(worst, abs(Double(out[i]) - want))
                 }
                 // Float accumulation over k terms of magnitude ≤ 1.
-                #expect(worst <= 2e-7 * Double(k) + 1e-6, "rows \(rows), k \(k), n \(n), workers \(workers), \(String(describing: activation)): \(worst)")
+                #expect(worst <= 2e-7 * Double(k) + 1e-6, "rows \(rows), k \(k), n \(n), workers \(workers), kernel \(useKernel), \(String(describing: activation)): \(worst)")
             }
         }
     }
@@ -494,7 +495,7 @@ struct ForwardGolden {
         let expected = reference(x, w, bias, rows: rows, k: k, n: n)
         var out = [Float](repeating: 42, count: rows * n)
         let status = out.withUnsafeMutableBufferPointer { op in
-            bc_sgemm_xwt(rows, k, x, k, w, k, bias, op.baseAddress!, n, 7, 29)
+            bc_sgemm_xwt(rows, k, x, k, w, k, bias, Int32(BC_ACTIVATION_NONE), op.baseAddress!, n, 7, 29)
         }
         #expect(status == 0)
         for r in 0..<rows {

@@ -16,27 +16,28 @@ let cpuHasAVX2FMA = bc_cpu_has_avx2_fma() != 0
 
 /// nn.Linear: `out[m, n] = activation(Σ_k input[m, k] · weight[n, k] + bias[n])`, weights stored
 /// as nn.Linear stores them ([out, in]). The output columns are split across `workers` threads,
-/// each running a single-threaded product over its slice and then the activation on it (so no
-/// BLAS thread pool spins beside the workers).
+/// each running a single-threaded product over its slice (so no
+/// BLAS thread pool spins beside the workers). The AVX2 kernel adds the bias and applies the
+/// activation to each tile while it is still in registers; without it (`useKernel` false, which
+/// tests also choose), OpenBLAS computes the slice and Swift adds bias and activation.
 func linearForward(_ out: FloatPointer, _ input: ConstFloatPointer, weight: ConstFloatPointer, bias: ConstFloatPointer,
-                   rows: Int, inFeatures: Int, outFeatures: Int, activation: Activation? = nil, workers: Int) {
+                   rows: Int, inFeatures: Int, outFeatures: Int, activation: Activation? = nil, workers: Int,
+                   useKernel: Bool = cpuHasAVX2FMA) {
     // Slices are whole 16-column panels of the kernel, so no thread computes a partial panel.
     let panels = (outFeatures + 15) / 16
     parallelChunks(panels, workers: workers) { range in
         let n0 = range.lowerBound * 16, n1 = min(range.upperBound * 16, outFeatures)
-        let done = cpuHasAVX2FMA && bc_sgemm_xwt(rows, inFeatures, input, inFeatures, weight, inFeatures, bias,
-                                                 out, outFeatures, n0, n1) == 0
-        if !done {
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, Int32(rows), Int32(n1 - n0), Int32(inFeatures),
-                        1, input, Int32(inFeatures), weight + n0 * inFeatures, Int32(inFeatures), 0, out + n0,
-                        Int32(outFeatures))
-            for r in 0..<rows {
-                let row = out + r * outFeatures
-                for c in n0..<n1 { row[c] += bias[c] }
-            }
+        if useKernel && bc_sgemm_xwt(rows, inFeatures, input, inFeatures, weight, inFeatures, bias,
+                                         activation?.kernelCode ?? Int32(BC_ACTIVATION_NONE), out, outFeatures, n0, n1) == 0 {
+            return
         }
-        if let activation {
-            for r in 0..<rows { activate(out + r * outFeatures + n0, count: n1 - n0, activation: activation) }
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, Int32(rows), Int32(n1 - n0), Int32(inFeatures),
+                    1, input, Int32(inFeatures), weight + n0 * inFeatures, Int32(inFeatures), 0, out + n0,
+                    Int32(outFeatures))
+        for r in 0..<rows {
+            let row = out + r * outFeatures
+            for c in n0..<n1 { row[c] += bias[c] }
+            if let activation { activate(row + n0, count: n1 - n0, activation: activation) }
         }
     }
 }
@@ -158,6 +159,15 @@ public enum Activation: String, Sendable, CaseIterable {
 }
 
 extension Activation {
+    /// The CKernels epilogue code for this activation.
+    var kernelCode: Int32 {
+        switch self {
+        case .gelu: return Int32(BC_ACTIVATION_GELU)
+        case .geluNew, .geluPytorchTanh: return Int32(BC_ACTIVATION_GELU_TANH)
+        case .relu: return Int32(BC_ACTIVATION_RELU)
+        }
+    }
+
     /// The same activation per element with the C library's erf/tanh. Debug builds use it
     /// (unoptimised SIMD8 code is ~100x slower than scalar libm calls there).
     @inline(__always)

@@ -81,6 +81,9 @@ struct FloatWeight: @unchecked Sendable {
         }
     }
 
+    /// Bytes of the mapped file this weight uses in place (0 for converted copies).
+    var mappedBytes: Int { mapped?.range.count ?? 0 }
+
     /// Drops this weight's pages from the process (they stay in the page cache and fault back
     /// in on the next use). No-op for converted copies.
     func releasePages() {
