@@ -1,7 +1,8 @@
 // A blocked single-precision matrix product for the shapes of a BERT forward pass, in the
-// usual Goto/BLIS arrangement: the weight block is packed into 16-column panels (the vector
-// operand, kept in L1 by the inner loop), the activation block into 6-row panels (the broadcast
-// operand, kept in L2), and a 6×16 register tile of 12 AVX2 accumulators does the FMAs.
+// usual Goto/BLIS arrangement: the activations are packed once per product into 6-row panels
+// (the broadcast operand, shared by all threads, a block of rows kept in L2), each thread packs
+// the weight panels of the columns it computes into 16-column panels (the vector operand, kept
+// in L1 by the inner loop), and a 6×16 register tile of 12 AVX2 accumulators does the FMAs.
 // The AVX2/FMA functions carry a target attribute (the rest of the package builds for the
 // baseline CPU); callers check bc_cpu_has_avx2_fma() first. Built with -O3 in every
 // configuration (Package.swift), so debug test runs are not slowed to a crawl.
@@ -26,12 +27,10 @@ int bc_cpu_has_avx2_fma(void) {
     return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
 }
 
-// Per-thread packing buffers, grown on demand and kept for the thread's life (the forward pass
+// Per-thread weight-packing buffer, grown on demand and kept for the thread's life (the forward pass
 // calls this hundreds of times per batch from the same few threads).
 static _Thread_local float *packed_w = NULL;
 static _Thread_local size_t packed_w_capacity = 0;
-static _Thread_local float *packed_x = NULL;
-static _Thread_local size_t packed_x_capacity = 0;
 
 static float *reserve(float **buffer, size_t *capacity, size_t count) {
     if (count <= *capacity) return *buffer;
@@ -244,8 +243,31 @@ AVX2_FMA static inline void kernel_6x16(long kc, const float *a, const float *b,
 #undef STORE_ROW
 }
 
-AVX2_FMA int bc_sgemm_xwt(long M, long K, const float *X, long ldx, const float *W, long ldw,
-                          const float *bias, int activation, float *C, long ldc, long n_begin, long n_end) {
+size_t bc_packed_input_count(long M, long K) {
+    if (M <= 0 || K <= 0) return 0;
+    return (size_t)((M + MR - 1) / MR) * MR * (size_t)K;
+}
+
+// Packed layout: for each k-block (k0 = 0, KC, 2·KC, …; width kc), the 6-row panels one after
+// another, each kc × 6 floats; block k0 starts at M6 · k0 (M6 = M rounded up to 6 rows).
+void bc_pack_input(long M, long K, const float *X, long ldx, float *packed, long panel_begin, long panel_end) {
+    long m6 = (M + MR - 1) / MR * MR;
+    for (long k0 = 0; k0 < K; k0 += KC) {
+        long kc = K - k0 < KC ? K - k0 : KC;
+        for (long p = panel_begin; p < panel_end; p++) {
+            long m = p * MR;
+            long rows = M - m < MR ? M - m : MR;
+            pack_input_panel(X + m * ldx + k0, ldx, rows, kc, packed + m6 * k0 + m * kc);
+        }
+    }
+}
+
+long bc_fetch_add(long *counter, long value) {
+    return __atomic_fetch_add(counter, value, __ATOMIC_RELAXED);
+}
+
+AVX2_FMA int bc_sgemm_packed(long M, long K, const float *packed, const float *W, long ldw, const float *bias,
+                             int activation, float *C, long ldc, long n_begin, long n_end) {
     long N = n_end - n_begin;
     if (M <= 0 || N <= 0) return 0;
     if (K <= 0) {
@@ -257,49 +279,39 @@ AVX2_FMA int bc_sgemm_xwt(long M, long K, const float *X, long ldx, const float 
             }
         return 0;
     }
-    // Small M (one block of rows): pack each weight panel just before its kernels run, so it is
-    // read from memory once and used from L1. Larger M: pack the k-block's whole weight slice
-    // once (it is reused by every row block) and stream its panels from L3.
+    // Per k-block: the slice's weight panels are packed once (they stay in L2 when the slice is
+    // a few panels wide) and every block of MC rows of the packed input runs over them.
     long panels = (N + NR - 1) / NR;
-    int one_block = M <= MC;
-    float *wp = reserve(&packed_w, &packed_w_capacity, (size_t)(one_block ? 1 : panels) * NR * KC);
-    float *xp = reserve(&packed_x, &packed_x_capacity, (size_t)((MC + MR - 1) / MR) * MR * KC);
-    if (!wp || !xp) return -1;
+    long m6 = (M + MR - 1) / MR * MR;
+    float *wp = reserve(&packed_w, &packed_w_capacity, (size_t)panels * NR * KC);
+    if (!wp) return -1;
     float edge[MR * NR];
     for (long k0 = 0; k0 < K; k0 += KC) {
         long kc = K - k0 < KC ? K - k0 : KC;
         int accumulate = k0 > 0;
         int last = k0 + kc == K;
-        if (!one_block) {
-            for (long p = 0; p < panels; p++) {
-                long n = n_begin + p * NR;
-                if (n + NR < n_end) prefetch_weight_panel(W + (n + NR) * ldw + k0, ldw, n_end - n - NR < NR ? n_end - n - NR : NR, kc);
-                pack_weight_panel(W + n * ldw + k0, ldw, n_end - n < NR ? n_end - n : NR, kc, wp + p * NR * kc);
-            }
+        const float *xb = packed + m6 * k0;
+        for (long p = 0; p < panels; p++) {
+            long n = n_begin + p * NR;
+            if (n + NR < n_end) prefetch_weight_panel(W + (n + NR) * ldw + k0, ldw, n_end - n - NR < NR ? n_end - n - NR : NR, kc);
+            pack_weight_panel(W + n * ldw + k0, ldw, n_end - n < NR ? n_end - n : NR, kc, wp + p * NR * kc);
         }
         for (long m0 = 0; m0 < M; m0 += MC) {
             long mc = M - m0 < MC ? M - m0 : MC;
-            for (long i = 0; i < mc; i += MR) {
-                long rows = mc - i < MR ? mc - i : MR;
-                pack_input_panel(X + (m0 + i) * ldx + k0, ldx, rows, kc, xp + i * kc);
-            }
             for (long p = 0; p < panels; p++) {
                 long n = n_begin + p * NR;
                 long columns = n_end - n < NR ? n_end - n : NR;
-                const float *b = wp + (one_block ? 0 : p * NR * kc);
-                if (one_block) {
-                    pack_weight_panel(W + n * ldw + k0, ldw, columns, kc, wp);
-                    if (n + NR < n_end) prefetch_weight_panel(W + (n + NR) * ldw + k0, ldw, n_end - n - NR < NR ? n_end - n - NR : NR, kc);
-                }
+                const float *b = wp + p * NR * kc;
                 for (long i = 0; i < mc; i += MR) {
                     long rows = mc - i < MR ? mc - i : MR;
+                    const float *a = xb + (m0 + i) * kc;
                     float *c = C + (m0 + i) * ldc + n;
                     if (rows == MR && columns == NR) {
-                        kernel_6x16(kc, xp + i * kc, b, c, ldc, accumulate, last && bias ? bias + n : NULL,
+                        kernel_6x16(kc, a, b, c, ldc, accumulate, last && bias ? bias + n : NULL,
                                     last ? activation : BC_ACTIVATION_NONE);
                     } else {
                         // A partial tile: compute the full 6×16 into `edge`, copy the valid part.
-                        kernel_6x16(kc, xp + i * kc, b, edge, NR, 0, NULL, BC_ACTIVATION_NONE);
+                        kernel_6x16(kc, a, b, edge, NR, 0, NULL, BC_ACTIVATION_NONE);
                         for (long r = 0; r < rows; r++) {
                             for (long j = 0; j < columns; j++) {
                                 float v = accumulate ? c[r * ldc + j] + edge[r * NR + j] : edge[r * NR + j];

@@ -494,8 +494,15 @@ struct ForwardGolden {
         let x = values(rows * k, seed: 4), w = values(n * k, seed: 5), bias = values(n, seed: 6)
         let expected = reference(x, w, bias, rows: rows, k: k, n: n)
         var out = [Float](repeating: 42, count: rows * n)
+        var packed = [Float](repeating: 0, count: bc_packed_input_count(rows, k))
+        #expect(packed.count == packedInputCount(rows: rows, inFeatures: k))
+        packed.withUnsafeMutableBufferPointer { pp in
+            // Two calls over disjoint panel ranges, as two workers would pack.
+            bc_pack_input(rows, k, x, k, pp.baseAddress!, 0, 1)
+            bc_pack_input(rows, k, x, k, pp.baseAddress!, 1, 2)
+        }
         let status = out.withUnsafeMutableBufferPointer { op in
-            bc_sgemm_xwt(rows, k, x, k, w, k, bias, Int32(BC_ACTIVATION_NONE), op.baseAddress!, n, 7, 29)
+            bc_sgemm_packed(rows, k, packed, w, k, bias, Int32(BC_ACTIVATION_NONE), op.baseAddress!, n, 7, 29)
         }
         #expect(status == 0)
         for r in 0..<rows {

@@ -48,10 +48,12 @@ struct Linear {
         self.outFeatures = outFeatures
     }
 
-    /// `out[rows, outFeatures] = activation(input · Wᵀ + b)`, on `workers` threads.
-    func forward(_ out: FloatPointer, _ input: ConstFloatPointer, rows: Int, activation: Activation? = nil, workers: Int) {
+    /// `out[rows, outFeatures] = activation(input · Wᵀ + b)`, on `workers` threads; `packed` is
+    /// scratch for the packed input (see `linearForward`).
+    func forward(_ out: FloatPointer, _ input: ConstFloatPointer, rows: Int, activation: Activation? = nil, workers: Int,
+                 packed: FloatPointer? = nil) {
         linearForward(out, input, weight: weight.pointer, bias: bias.pointer, rows: rows, inFeatures: inFeatures,
-                      outFeatures: outFeatures, activation: activation, workers: workers)
+                      outFeatures: outFeatures, activation: activation, workers: workers, packed: packed)
     }
 
     var mappedBytes: Int { weight.mappedBytes + bias.mappedBytes }
@@ -132,9 +134,9 @@ struct BertSelfAttention {
         let hidden = heads * headSize
         let tokens = batch * seq
         let q = workspace.query, k = workspace.key, v = workspace.value
-        query.forward(q, input, rows: tokens, workers: workers)
-        key.forward(k, input, rows: tokens, workers: workers)
-        value.forward(v, input, rows: tokens, workers: workers)
+        query.forward(q, input, rows: tokens, workers: workers, packed: workspace.packedInput)
+        key.forward(k, input, rows: tokens, workers: workers, packed: workspace.packedInput)
+        value.forward(v, input, rows: tokens, workers: workers, packed: workspace.packedInput)
         let scaling = 1 / Float(headSize).squareRoot()
         let ld = Int32(hidden)
         let pairs = batch * heads
@@ -177,8 +179,8 @@ struct DenseResidualLayerNorm {
 
     /// `out = LayerNorm(input · Wᵀ + b + residual)`; `scratch` holds the product. `out` may be `residual`.
     func forward(_ out: FloatPointer, input: ConstFloatPointer, residual: ConstFloatPointer, scratch: FloatPointer,
-                 rows: Int, workers: Int) {
-        dense.forward(scratch, input, rows: rows, workers: workers)
+                 packed: FloatPointer, rows: Int, workers: Int) {
+        dense.forward(scratch, input, rows: rows, workers: workers, packed: packed)
         addBiasResidualLayerNorm(out, scratch, bias: nil, residual: residual,
                                  weight: layerNorm.weight.pointer, shift: layerNorm.bias.pointer, eps: layerNorm.eps,
                                  rows: rows, columns: dense.outFeatures, workers: workers)
@@ -221,12 +223,12 @@ struct BertLayer {
         let tokens = batch * seq
         attention.forward(workspace.context, input: hidden, workspace: workspace, batch: batch, seq: seq, workers: workers)
         attentionOutput.forward(workspace.attended, input: workspace.context, residual: hidden,
-                                scratch: workspace.projected, rows: tokens, workers: workers)
+                                scratch: workspace.projected, packed: workspace.packedInput, rows: tokens, workers: workers)
         // intermediate: activation(dense(attended) + bias), each thread activating its own columns.
         intermediate.dense.forward(workspace.intermediate, workspace.attended, rows: tokens,
-                                   activation: intermediate.activation, workers: workers)
+                                   activation: intermediate.activation, workers: workers, packed: workspace.packedInput)
         output.forward(hidden, input: workspace.intermediate, residual: workspace.attended,
-                       scratch: workspace.projected, rows: tokens, workers: workers)
+                       scratch: workspace.projected, packed: workspace.packedInput, rows: tokens, workers: workers)
     }
 
     /// The mapped bytes of the layer's dense weights (what `releasePages` drops).
@@ -283,13 +285,15 @@ final class Workspace {
     let scores: FloatPointer
     let scoreBuffers: Int
     let keyMask: FloatPointer
+    /// The packed input of the product being computed (`linearForward`).
+    let packedInput: FloatPointer
 
     /// Sizes are checked for overflow by the caller (`BertModel.workspace`).
     init(tokens: Int, seq: Int, hiddenSize: Int, intermediateSize: Int, scoreBuffers: Int, total: Int) {
         self.tokens = tokens
         self.seq = seq
         self.scoreBuffers = scoreBuffers
-        storage = UnsafeMutablePointer<Float>.allocate(capacity: total)
+        storage = Workspace.allocateHugePageBacked(floats: total)
         var next = storage
         func take(_ n: Int) -> FloatPointer {
             defer { next += (n + 15) / 16 * 16 }
@@ -301,6 +305,7 @@ final class Workspace {
         intermediate = take(tokens * intermediateSize)
         scores = take(seq * seq * scoreBuffers)
         keyMask = take(tokens)
+        packedInput = take(packedInputCount(rows: tokens, inFeatures: max(hiddenSize, intermediateSize)) ?? 0)
     }
 
     static func floatCount(tokens: Int, seq: Int, hiddenSize: Int, intermediateSize: Int, scoreBuffers: Int) -> Int? {
@@ -314,10 +319,31 @@ final class Workspace {
         let (a, o1) = seven.addingReportingOverflow(ti + 16)
         let (b, o2) = a.addingReportingOverflow(ss + 16)
         let (c, o3) = b.addingReportingOverflow(tokens + 16)
-        return o1 || o2 || o3 ? nil : c
+        guard let packed = packedInputCount(rows: tokens, inFeatures: max(hiddenSize, intermediateSize)) else { return nil }
+        let (d, o4) = c.addingReportingOverflow(packed + 16)
+        return o1 || o2 || o3 || o4 ? nil : d
     }
 
-    deinit { storage.deallocate() }
+    /// `floats` Floats aligned to 2 MiB and advised as transparent huge pages: the kernel walks
+    /// the activations row by row (a new 4 KiB page every row of a wide matrix), so with small
+    /// pages nearly every output tile misses the TLB.
+    static func allocateHugePageBacked(floats: Int) -> UnsafeMutablePointer<Float> {
+        let hugePage = 2 << 20
+        let bytes = max(floats * MemoryLayout<Float>.stride, 1)
+        let rounded = (bytes + hugePage - 1) / hugePage * hugePage
+        var raw: UnsafeMutableRawPointer?
+        if posix_memalign(&raw, hugePage, rounded) == 0, let raw {
+            #if os(Linux)
+            _ = madvise(raw, rounded, MADV_HUGEPAGE)
+            #endif
+            return raw.bindMemory(to: Float.self, capacity: floats)
+        }
+        // Out of memory: Swift's own allocation would trap the same way.
+        guard posix_memalign(&raw, 64, bytes) == 0, let raw else { fatalError("out of memory for \(bytes) bytes") }
+        return raw.bindMemory(to: Float.self, capacity: floats)
+    }
+
+    deinit { free(storage) }
 }
 
 // MARK: - BertModel

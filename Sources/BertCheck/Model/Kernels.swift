@@ -14,31 +14,70 @@ typealias ConstFloatPointer = UnsafePointer<Float>
 /// computes every product.
 let cpuHasAVX2FMA = bc_cpu_has_avx2_fma() != 0
 
+/// Floats the packed input of `linearForward` needs for `rows` × `inFeatures` (nil on overflow).
+func packedInputCount(rows: Int, inFeatures: Int) -> Int? {
+    let (padded, o1) = ((rows + 5) / 6).multipliedReportingOverflow(by: 6)
+    let (count, o2) = padded.multipliedReportingOverflow(by: inFeatures)
+    return o1 || o2 ? nil : count
+}
+
 /// nn.Linear: `out[m, n] = activation(Σ_k input[m, k] · weight[n, k] + bias[n])`, weights stored
-/// as nn.Linear stores them ([out, in]). The output columns are split across `workers` threads,
-/// each running a single-threaded product over its slice (so no
-/// BLAS thread pool spins beside the workers). The AVX2 kernel adds the bias and applies the
-/// activation to each tile while it is still in registers; without it (`useKernel` false, which
-/// tests also choose), OpenBLAS computes the slice and Swift adds bias and activation.
+/// as nn.Linear stores them ([out, in]), on `workers` threads.
+///
+/// With the AVX2 kernel (CKernels): the workers pack the input once into `packed` (capacity
+/// `packedInputCount`; allocated here when nil), then take slices of output columns from a
+/// shared counter until none are left, so a worker slowed by a busy core takes fewer slices
+/// instead of holding the others up. The kernel adds the bias and applies the activation to
+/// each tile while it is in registers. Without it (`useKernel` false, which tests also choose),
+/// each worker runs single-threaded OpenBLAS on its columns and Swift adds bias and activation.
 func linearForward(_ out: FloatPointer, _ input: ConstFloatPointer, weight: ConstFloatPointer, bias: ConstFloatPointer,
                    rows: Int, inFeatures: Int, outFeatures: Int, activation: Activation? = nil, workers: Int,
-                   useKernel: Bool = cpuHasAVX2FMA) {
-    // Slices are whole 16-column panels of the kernel, so no thread computes a partial panel.
+                   packed: FloatPointer? = nil, useKernel: Bool = cpuHasAVX2FMA) {
     let panels = (outFeatures + 15) / 16
-    parallelChunks(panels, workers: workers) { range in
-        let n0 = range.lowerBound * 16, n1 = min(range.upperBound * 16, outFeatures)
-        if useKernel && bc_sgemm_xwt(rows, inFeatures, input, inFeatures, weight, inFeatures, bias,
-                                         activation?.kernelCode ?? Int32(BC_ACTIVATION_NONE), out, outFeatures, n0, n1) == 0 {
-            return
+    guard useKernel, rows > 0, inFeatures > 0, let count = packedInputCount(rows: rows, inFeatures: inFeatures) else {
+        parallelChunks(panels, workers: workers) { range in
+            blasLinear(out, input, weight: weight, bias: bias, rows: rows, inFeatures: inFeatures, outFeatures: outFeatures,
+                       columns: range.lowerBound * 16..<min(range.upperBound * 16, outFeatures), activation: activation)
         }
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, Int32(rows), Int32(n1 - n0), Int32(inFeatures),
-                    1, input, Int32(inFeatures), weight + n0 * inFeatures, Int32(inFeatures), 0, out + n0,
-                    Int32(outFeatures))
-        for r in 0..<rows {
-            let row = out + r * outFeatures
-            for c in n0..<n1 { row[c] += bias[c] }
-            if let activation { activate(row + n0, count: n1 - n0, activation: activation) }
+        return
+    }
+    let buffer = packed ?? FloatPointer.allocate(capacity: count)
+    defer { if packed == nil { buffer.deallocate() } }
+    parallelChunks((rows + 5) / 6, workers: workers) { range in
+        bc_pack_input(rows, inFeatures, input, inFeatures, buffer, range.lowerBound, range.upperBound)
+    }
+    // Slices of at most 8 panels (128 columns), so a slice's packed weights stay in L2, and
+    // about four per worker, so the shares can even out.
+    let slicePanels = max(1, min(8, panels / (4 * max(workers, 1))))
+    let slices = (panels + slicePanels - 1) / slicePanels
+    let next = UnsafeMutablePointer<Int>.allocate(capacity: 1)
+    next.initialize(to: 0)
+    defer { next.deallocate() }
+    let code = activation?.kernelCode ?? Int32(BC_ACTIVATION_NONE)
+    DispatchQueue.concurrentPerform(iterations: max(1, min(workers, slices))) { _ in
+        while true {
+            let slice = bc_fetch_add(next, 1)
+            guard slice < slices else { return }
+            let n0 = slice * slicePanels * 16, n1 = min((slice + 1) * slicePanels * 16, outFeatures)
+            if bc_sgemm_packed(rows, inFeatures, buffer, weight, inFeatures, bias, code, out, outFeatures, n0, n1) != 0 {
+                blasLinear(out, input, weight: weight, bias: bias, rows: rows, inFeatures: inFeatures,
+                           outFeatures: outFeatures, columns: n0..<n1, activation: activation)
+            }
         }
+    }
+}
+
+/// One column slice of `linearForward` through OpenBLAS (single-threaded), bias and activation in Swift.
+private func blasLinear(_ out: FloatPointer, _ input: ConstFloatPointer, weight: ConstFloatPointer, bias: ConstFloatPointer,
+                        rows: Int, inFeatures: Int, outFeatures: Int, columns: Range<Int>, activation: Activation?) {
+    let n0 = columns.lowerBound, n1 = columns.upperBound
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, Int32(rows), Int32(n1 - n0), Int32(inFeatures),
+                1, input, Int32(inFeatures), weight + n0 * inFeatures, Int32(inFeatures), 0, out + n0,
+                Int32(outFeatures))
+    for r in 0..<rows {
+        let row = out + r * outFeatures
+        for c in n0..<n1 { row[c] += bias[c] }
+        if let activation { activate(row + n0, count: n1 - n0, activation: activation) }
     }
 }
 

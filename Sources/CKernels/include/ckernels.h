@@ -14,12 +14,22 @@ enum {
     BC_ACTIVATION_RELU = 3,      // "relu"
 };
 
+/// Floats `bc_pack_input` writes for an M × K input.
+size_t bc_packed_input_count(long M, long K);
+
+/// Packs rows [6·panel_begin, 6·panel_end) of X [M, K] (row-major) into `packed` (capacity
+/// `bc_packed_input_count(M, K)`) for `bc_sgemm_packed`. Threads may pack disjoint panel ranges.
+void bc_pack_input(long M, long K, const float *X, long ldx, float *packed, long panel_begin, long panel_end);
+
 /// `C[m, n] = activation(Σ_k X[m, k] · W[n, k] + bias[n])` for m in [0, M) and n in
-/// [n_begin, n_end): an nn.Linear applied to activations X [M, K] with weight W [N, K] (both
-/// row-major, k contiguous), written into row-major C; `bias` may be NULL. Single-threaded:
-/// callers split [0, N) across threads. Returns 0, or -1 when its packing buffers cannot be
-/// allocated (nothing is written then).
-int bc_sgemm_xwt(long M, long K, const float *X, long ldx, const float *W, long ldw,
-                 const float *bias, int activation, float *C, long ldc, long n_begin, long n_end);
+/// [n_begin, n_end): an nn.Linear applied to the packed input X [M, K] with weight W [N, K]
+/// (row-major, k contiguous), written into row-major C; `bias` may be NULL. Single-threaded:
+/// callers share [0, N) out among threads. Returns 0, or -1 when its weight-packing buffer
+/// cannot be allocated (nothing is written then).
+int bc_sgemm_packed(long M, long K, const float *packed, const float *W, long ldw, const float *bias,
+                    int activation, float *C, long ldc, long n_begin, long n_end);
+
+/// Atomically adds `value` to `*counter` and returns the previous value (work sharing).
+long bc_fetch_add(long *counter, long value);
 
 #endif
