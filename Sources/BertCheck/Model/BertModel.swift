@@ -105,9 +105,8 @@ struct BertEmbeddings {
                 for c in 0..<hidden { o[c] = (word[c] + type[c]) + pos[c] }
             }
         }
-        addBiasResidualLayerNorm(out, out, bias: nil, residual: nil, weight: layerNorm.weight.pointer,
-                                 shift: layerNorm.bias.pointer, eps: layerNorm.eps, rows: batch.batch * batch.seq,
-                                 columns: hidden, workers: workers)
+        residualLayerNorm(out, out, residual: nil, weight: layerNorm.weight.pointer, shift: layerNorm.bias.pointer,
+                          eps: layerNorm.eps, rows: batch.batch * batch.seq, columns: hidden, workers: workers)
     }
 }
 
@@ -181,9 +180,8 @@ struct DenseResidualLayerNorm {
     func forward(_ out: FloatPointer, input: ConstFloatPointer, residual: ConstFloatPointer, scratch: FloatPointer,
                  packed: FloatPointer, rows: Int, workers: Int) {
         dense.forward(scratch, input, rows: rows, workers: workers, packed: packed)
-        addBiasResidualLayerNorm(out, scratch, bias: nil, residual: residual,
-                                 weight: layerNorm.weight.pointer, shift: layerNorm.bias.pointer, eps: layerNorm.eps,
-                                 rows: rows, columns: dense.outFeatures, workers: workers)
+        residualLayerNorm(out, scratch, residual: residual, weight: layerNorm.weight.pointer, shift: layerNorm.bias.pointer,
+                          eps: layerNorm.eps, rows: rows, columns: dense.outFeatures, workers: workers)
     }
 }
 

@@ -257,36 +257,45 @@ func activate(_ x: FloatPointer, count: Int, activation: Activation) {
     #endif
 }
 
-/// `out = LayerNorm(x + bias + residual)` row by row (a dense layer's epilogue followed by the
-/// residual connection and LayerNorm, as BertSelfOutput / BertOutput do). Moments in Double.
-/// `out` may alias `residual`.
-func addBiasResidualLayerNorm(_ out: FloatPointer, _ x: FloatPointer, bias: ConstFloatPointer?, residual: ConstFloatPointer?,
-                              weight: ConstFloatPointer, shift: ConstFloatPointer, eps: Float, rows: Int, columns: Int, workers: Int) {
+/// `out = LayerNorm(x + residual)` row by row (the residual connection and LayerNorm of
+/// BertSelfOutput / BertOutput; the dense layer's bias is already in `x`). Two passes over the
+/// row (mean, then the mean of squared deviations), eight lanes at a time.
+/// `x` receives the sum; `out` may alias `residual`.
+func residualLayerNorm(_ out: FloatPointer, _ x: FloatPointer, residual: ConstFloatPointer?, weight: ConstFloatPointer,
+                       shift: ConstFloatPointer, eps: Float, rows: Int, columns: Int, workers: Int) {
     parallelChunks(rows, workers: workers, minimumChunk: 16) { range in
         for r in range {
-            let row = x + r * columns
-            if let bias {
-                for c in 0..<columns { row[c] = row[c] + bias[c] }
-            }
+            let row = x + r * columns, o = out + r * columns
+            let whole = columns & ~7
+            var sum8 = Float8(repeating: 0)
+            var sum: Float = 0
             if let residual {
                 let res = residual + r * columns
-                for c in 0..<columns { row[c] = row[c] + res[c] }
+                for c in stride(from: 0, to: whole, by: 8) {
+                    let v = load8(row + c) + load8(res + c)
+                    store8(v, row + c)
+                    sum8 += v
+                }
+                for c in whole..<columns { row[c] = row[c] + res[c] }
+            } else {
+                for c in stride(from: 0, to: whole, by: 8) { sum8 += load8(row + c) }
             }
-            var sum = 0.0
-            for c in 0..<columns { sum += Double(row[c]) }
-            let mean = sum / Double(columns)
-            var squares = 0.0
-            for c in 0..<columns {
-                let d = Double(row[c]) - mean
-                squares += d * d
+            for c in whole..<columns { sum += row[c] }
+            let mean = (sum8.sum() + sum) / Float(columns)
+            let mean8 = Float8(repeating: mean)
+            var squares8 = Float8(repeating: 0)
+            var squares: Float = 0
+            for c in stride(from: 0, to: whole, by: 8) {
+                let d = load8(row + c) - mean8
+                squares8 += d * d
             }
-            let variance = squares / Double(columns)
-            let inverse = Float(1 / (variance + Double(eps)).squareRoot())
-            let meanF = Float(mean)
-            let o = out + r * columns
-            for c in 0..<columns {
-                o[c] = (row[c] - meanF) * inverse * weight[c] + shift[c]
+            for c in whole..<columns { squares += (row[c] - mean) * (row[c] - mean) }
+            let inverse = 1 / ((squares8.sum() + squares) / Float(columns) + eps).squareRoot()
+            let inverse8 = Float8(repeating: inverse)
+            for c in stride(from: 0, to: whole, by: 8) {
+                store8((load8(row + c) - mean8) * inverse8 * load8(weight + c) + load8(shift + c), o + c)
             }
+            for c in whole..<columns { o[c] = (row[c] - mean) * inverse * weight[c] + shift[c] }
         }
     }
 }
