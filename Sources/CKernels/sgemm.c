@@ -243,6 +243,30 @@ AVX2_FMA static inline void kernel_6x16(long kc, const float *a, const float *b,
 #undef STORE_ROW
 }
 
+// The kernels of one weight panel (`columns` ≤ 16 wide) over `mc` rows of packed input `a`
+// (6-row panels of kc), into C (pointing at the panel's first column); partial tiles go
+// through `edge`. `last` adds the bias and applies the activation.
+AVX2_FMA static void run_panel(long mc, long kc, const float *a, const float *b, float *C, long ldc, long columns,
+                               int accumulate, int last, const float *bias, int activation, float *edge) {
+    for (long i = 0; i < mc; i += MR) {
+        long rows = mc - i < MR ? mc - i : MR;
+        float *c = C + i * ldc;
+        if (rows == MR && columns == NR) {
+            kernel_6x16(kc, a + i * kc, b, c, ldc, accumulate, last ? bias : NULL, last ? activation : BC_ACTIVATION_NONE);
+            continue;
+        }
+        // A partial tile: compute the full 6×16 into `edge`, copy the valid part.
+        kernel_6x16(kc, a + i * kc, b, edge, NR, 0, NULL, BC_ACTIVATION_NONE);
+        for (long r = 0; r < rows; r++) {
+            for (long j = 0; j < columns; j++) {
+                float v = accumulate ? c[r * ldc + j] + edge[r * NR + j] : edge[r * NR + j];
+                c[r * ldc + j] = last && bias ? v + bias[j] : v;
+            }
+            if (last && activation) activate_row(c + r * ldc, columns, activation);
+        }
+    }
+}
+
 size_t bc_packed_input_count(long M, long K) {
     if (M <= 0 || K <= 0) return 0;
     return (size_t)((M + MR - 1) / MR) * MR * (size_t)K;
@@ -262,6 +286,17 @@ void bc_pack_input(long M, long K, const float *X, long ldx, float *packed, long
     }
 }
 
+long bc_slice_panels(long M, long panels, long workers) {
+    if (workers < 1) workers = 1;
+    // One block of rows: slices cost nothing extra (each weight panel is packed once either
+    // way), so keep them small and the workers' shares even. More rows: every slice streams the
+    // whole packed input, so take up to 8 panels (their packed weights still fit in L2), about
+    // four slices per worker.
+    long per = M <= MC ? panels / (8 * workers) : panels / (4 * workers);
+    long cap = M <= MC ? 2 : 8;
+    return per < 1 ? 1 : per > cap ? cap : per;
+}
+
 long bc_fetch_add(long *counter, long value) {
     return __atomic_fetch_add(counter, value, __ATOMIC_RELAXED);
 }
@@ -279,48 +314,58 @@ AVX2_FMA int bc_sgemm_packed(long M, long K, const float *packed, const float *W
             }
         return 0;
     }
-    // Per k-block: the slice's weight panels are packed once (they stay in L2 when the slice is
-    // a few panels wide) and every block of MC rows of the packed input runs over them.
     long panels = (N + NR - 1) / NR;
     long m6 = (M + MR - 1) / MR * MR;
+    float edge[MR * NR];
+    if (M <= MC) {
+        // One block of rows (the packed input stays in L2): panel by panel, k-block by k-block,
+        // pack the weights just before their kernels and prefetch the next piece meanwhile, so
+        // streaming the weights from memory overlaps the arithmetic.
+        float *wp = reserve(&packed_w, &packed_w_capacity, (size_t)NR * KC);
+        if (!wp) return -1;
+        for (long p = 0; p < panels; p++) {
+            long n = n_begin + p * NR;
+            long columns = n_end - n < NR ? n_end - n : NR;
+            for (long k0 = 0; k0 < K; k0 += KC) {
+                long kc = K - k0 < KC ? K - k0 : KC;
+                pack_weight_panel(W + n * ldw + k0, ldw, columns, kc, wp);
+                if (k0 + KC < K) {
+                    prefetch_weight_panel(W + n * ldw + k0 + KC, ldw, columns, K - k0 - KC < KC ? K - k0 - KC : KC);
+                } else if (n + NR < n_end) {
+                    prefetch_weight_panel(W + (n + NR) * ldw, ldw, n_end - n - NR < NR ? n_end - n - NR : NR, K < KC ? K : KC);
+                }
+                run_panel(M, kc, packed + m6 * k0, wp, C + n, ldc, columns, k0 > 0, k0 + kc == K,
+                          bias ? bias + n : NULL, activation, edge);
+            }
+        }
+        return 0;
+    }
+    // Per k-block: the slice's weight panels are packed once (they stay in L2 when the slice is
+    // a few panels wide) and every block of MC rows of the packed input runs over them; the
+    // next k-block's weights are prefetched a share per row block.
     float *wp = reserve(&packed_w, &packed_w_capacity, (size_t)panels * NR * KC);
     if (!wp) return -1;
-    float edge[MR * NR];
+    long row_blocks = (M + MC - 1) / MC;
     for (long k0 = 0; k0 < K; k0 += KC) {
         long kc = K - k0 < KC ? K - k0 : KC;
-        int accumulate = k0 > 0;
-        int last = k0 + kc == K;
         const float *xb = packed + m6 * k0;
         for (long p = 0; p < panels; p++) {
             long n = n_begin + p * NR;
-            if (n + NR < n_end) prefetch_weight_panel(W + (n + NR) * ldw + k0, ldw, n_end - n - NR < NR ? n_end - n - NR : NR, kc);
             pack_weight_panel(W + n * ldw + k0, ldw, n_end - n < NR ? n_end - n : NR, kc, wp + p * NR * kc);
         }
-        for (long m0 = 0; m0 < M; m0 += MC) {
+        long next_kc = K - k0 - kc < KC ? K - k0 - kc : KC;
+        for (long block = 0; block < row_blocks; block++) {
+            long m0 = block * MC;
             long mc = M - m0 < MC ? M - m0 : MC;
+            if (next_kc > 0) {
+                long first = N * block / row_blocks, end = N * (block + 1) / row_blocks;
+                prefetch_weight_panel(W + (n_begin + first) * ldw + k0 + kc, ldw, end - first, next_kc);
+            }
             for (long p = 0; p < panels; p++) {
                 long n = n_begin + p * NR;
                 long columns = n_end - n < NR ? n_end - n : NR;
-                const float *b = wp + p * NR * kc;
-                for (long i = 0; i < mc; i += MR) {
-                    long rows = mc - i < MR ? mc - i : MR;
-                    const float *a = xb + (m0 + i) * kc;
-                    float *c = C + (m0 + i) * ldc + n;
-                    if (rows == MR && columns == NR) {
-                        kernel_6x16(kc, a, b, c, ldc, accumulate, last && bias ? bias + n : NULL,
-                                    last ? activation : BC_ACTIVATION_NONE);
-                    } else {
-                        // A partial tile: compute the full 6×16 into `edge`, copy the valid part.
-                        kernel_6x16(kc, a, b, edge, NR, 0, NULL, BC_ACTIVATION_NONE);
-                        for (long r = 0; r < rows; r++) {
-                            for (long j = 0; j < columns; j++) {
-                                float v = accumulate ? c[r * ldc + j] + edge[r * NR + j] : edge[r * NR + j];
-                                c[r * ldc + j] = last && bias ? v + bias[n + j] : v;
-                            }
-                            if (last && activation) activate_row(c + r * ldc, columns, activation);
-                        }
-                    }
-                }
+                run_panel(mc, kc, xb + m0 * kc, wp + p * NR * kc, C + m0 * ldc + n, ldc, columns, k0 > 0,
+                          k0 + kc == K, bias ? bias + n : NULL, activation, edge);
             }
         }
     }

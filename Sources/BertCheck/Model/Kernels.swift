@@ -46,9 +46,7 @@ func linearForward(_ out: FloatPointer, _ input: ConstFloatPointer, weight: Cons
     parallelChunks((rows + 5) / 6, workers: workers) { range in
         bc_pack_input(rows, inFeatures, input, inFeatures, buffer, range.lowerBound, range.upperBound)
     }
-    // Slices of at most 8 panels (128 columns), so a slice's packed weights stay in L2, and
-    // about four per worker, so the shares can even out.
-    let slicePanels = max(1, min(8, panels / (4 * max(workers, 1))))
+    let slicePanels = max(1, bc_slice_panels(rows, panels, workers))
     let slices = (panels + slicePanels - 1) / slicePanels
     let next = UnsafeMutablePointer<Int>.allocate(capacity: 1)
     next.initialize(to: 0)

@@ -29,6 +29,10 @@ void bc_pack_input(long M, long K, const float *X, long ldx, float *packed, long
 int bc_sgemm_packed(long M, long K, const float *packed, const float *W, long ldw, const float *bias,
                     int activation, float *C, long ldc, long n_begin, long n_end);
 
+/// How many 16-column panels one work slice of `bc_sgemm_packed` should span for M rows,
+/// `panels` panels in all and `workers` threads.
+long bc_slice_panels(long M, long panels, long workers);
+
 /// Atomically adds `value` to `*counter` and returns the previous value (work sharing).
 long bc_fetch_add(long *counter, long value);
 
