@@ -84,13 +84,6 @@ AVX2_FMA static void pack_weight_panel(const float *w, long ldw, long rows, long
         for (int j = 0; j < NR; j++) out[k * NR + j] = j < rows ? w[j * ldw + k] : 0.0f;
 }
 
-// Starts fetching the weight panel that will be packed next (rows × kc floats from `w`): the
-// weights come from memory once per product, and packing would otherwise wait for each line.
-static void prefetch_weight_panel(const float *w, long ldw, long rows, long kc) {
-    for (long j = 0; j < rows; j++)
-        for (long k = 0; k < kc; k += 16) _mm_prefetch((const char *)(w + j * ldw + k), _MM_HINT_T0);
-}
-
 // Activations for the epilogue, lane-wise: the same approximations as the Swift SIMD8 versions
 // in Kernels.swift (exp8, erf8, tanh8), so both paths agree to about 1 ulp.
 
@@ -188,81 +181,101 @@ static void pack_input_panel(const float *x, long ldx, long rows, long kc, float
     }
 }
 
-// tile[6][16] (+)= a-panel · b-panel over kc; `accumulate` adds to what the tile holds.
-// The last k-block adds `bias` (if any) and applies `activation`.
-AVX2_FMA static inline void kernel_6x16(long kc, const float *a, const float *b, float *c, long ldc, int accumulate,
-                                        const float *bias, int activation) {
+// tile[R][16] (+)= a-panel · b-panel over kc, R ≤ 6 rows of C (the a-panel is packed 6 rows
+// wide whatever R is); `accumulate` adds to what the tile holds. The last k-block passes the
+// `bias` (if any) and `activation` to apply. Written once for any R; called with a constant R,
+// so the loops unroll and the 2·R accumulators live in registers.
+AVX2_FMA static inline __attribute__((always_inline)) void
+kernel_rows(const int R, long kc, const float *a, const float *b, float *c, long ldc, int accumulate,
+            const float *bias, int activation) {
     // The tile's rows of C are written at the end; start fetching them now.
-    for (int i = 0; i < MR; i++) {
+    for (int i = 0; i < R; i++) {
         _mm_prefetch((const char *)(c + i * ldc), _MM_HINT_T0);
         _mm_prefetch((const char *)(c + i * ldc + NR - 1), _MM_HINT_T0);
     }
-    __m256 c00 = _mm256_setzero_ps(), c01 = _mm256_setzero_ps();
-    __m256 c10 = _mm256_setzero_ps(), c11 = _mm256_setzero_ps();
-    __m256 c20 = _mm256_setzero_ps(), c21 = _mm256_setzero_ps();
-    __m256 c30 = _mm256_setzero_ps(), c31 = _mm256_setzero_ps();
-    __m256 c40 = _mm256_setzero_ps(), c41 = _mm256_setzero_ps();
-    __m256 c50 = _mm256_setzero_ps(), c51 = _mm256_setzero_ps();
+    __m256 lo[MR], hi[MR];
+    for (int i = 0; i < R; i++) lo[i] = hi[i] = _mm256_setzero_ps();
     for (long k = 0; k < kc; k++) {
         __m256 b0 = _mm256_load_ps(b), b1 = _mm256_load_ps(b + 8);
-        __m256 a0;
-        a0 = _mm256_broadcast_ss(a + 0); c00 = _mm256_fmadd_ps(a0, b0, c00); c01 = _mm256_fmadd_ps(a0, b1, c01);
-        a0 = _mm256_broadcast_ss(a + 1); c10 = _mm256_fmadd_ps(a0, b0, c10); c11 = _mm256_fmadd_ps(a0, b1, c11);
-        a0 = _mm256_broadcast_ss(a + 2); c20 = _mm256_fmadd_ps(a0, b0, c20); c21 = _mm256_fmadd_ps(a0, b1, c21);
-        a0 = _mm256_broadcast_ss(a + 3); c30 = _mm256_fmadd_ps(a0, b0, c30); c31 = _mm256_fmadd_ps(a0, b1, c31);
-        a0 = _mm256_broadcast_ss(a + 4); c40 = _mm256_fmadd_ps(a0, b0, c40); c41 = _mm256_fmadd_ps(a0, b1, c41);
-        a0 = _mm256_broadcast_ss(a + 5); c50 = _mm256_fmadd_ps(a0, b0, c50); c51 = _mm256_fmadd_ps(a0, b1, c51);
+        for (int i = 0; i < R; i++) {
+            __m256 ai = _mm256_broadcast_ss(a + i);
+            lo[i] = _mm256_fmadd_ps(ai, b0, lo[i]);
+            hi[i] = _mm256_fmadd_ps(ai, b1, hi[i]);
+        }
         a += MR;
         b += NR;
     }
-    __m256 bias_lo = _mm256_setzero_ps(), bias_hi = _mm256_setzero_ps();
-    if (bias) {
-        bias_lo = _mm256_loadu_ps(bias);
-        bias_hi = _mm256_loadu_ps(bias + 8);
+    for (int i = 0; i < R; i++) {
+        float *row = c + (long)i * ldc;
+        if (accumulate) {
+            lo[i] = _mm256_add_ps(_mm256_loadu_ps(row), lo[i]);
+            hi[i] = _mm256_add_ps(_mm256_loadu_ps(row + 8), hi[i]);
+        }
+        if (bias) {
+            lo[i] = _mm256_add_ps(lo[i], _mm256_loadu_ps(bias));
+            hi[i] = _mm256_add_ps(hi[i], _mm256_loadu_ps(bias + 8));
+        }
+        if (activation) {
+            lo[i] = activate_ps(lo[i], activation);
+            hi[i] = activate_ps(hi[i], activation);
+        }
+        _mm256_storeu_ps(row, lo[i]);
+        _mm256_storeu_ps(row + 8, hi[i]);
     }
-#define STORE_ROW(i, lo, hi)                                                                  \
-    do {                                                                                      \
-        float *row = c + (long)(i) * ldc;                                                     \
-        if (accumulate) {                                                                     \
-            lo = _mm256_add_ps(_mm256_loadu_ps(row), lo);                                     \
-            hi = _mm256_add_ps(_mm256_loadu_ps(row + 8), hi);                                 \
-        }                                                                                     \
-        if (bias) {                                                                           \
-            lo = _mm256_add_ps(lo, bias_lo);                                                  \
-            hi = _mm256_add_ps(hi, bias_hi);                                                  \
-        }                                                                                     \
-        if (activation) {                                                                     \
-            lo = activate_ps(lo, activation);                                                 \
-            hi = activate_ps(hi, activation);                                                 \
-        }                                                                                     \
-        _mm256_storeu_ps(row, lo);                                                            \
-        _mm256_storeu_ps(row + 8, hi);                                                        \
-    } while (0)
-    STORE_ROW(0, c00, c01); STORE_ROW(1, c10, c11); STORE_ROW(2, c20, c21);
-    STORE_ROW(3, c30, c31); STORE_ROW(4, c40, c41); STORE_ROW(5, c50, c51);
-#undef STORE_ROW
 }
 
+AVX2_FMA static void kernel_6x16(long kc, const float *a, const float *b, float *c, long ldc, int accumulate,
+                                 const float *bias, int activation) {
+    kernel_rows(6, kc, a, b, c, ldc, accumulate, bias, activation);
+}
+
+// A tile of 1…5 rows (the last rows of the input).
+AVX2_FMA static void kernel_partial(long rows, long kc, const float *a, const float *b, float *c, long ldc,
+                                    int accumulate, const float *bias, int activation) {
+    switch (rows) {
+    case 1: kernel_rows(1, kc, a, b, c, ldc, accumulate, bias, activation); break;
+    case 2: kernel_rows(2, kc, a, b, c, ldc, accumulate, bias, activation); break;
+    case 3: kernel_rows(3, kc, a, b, c, ldc, accumulate, bias, activation); break;
+    case 4: kernel_rows(4, kc, a, b, c, ldc, accumulate, bias, activation); break;
+    default: kernel_rows(5, kc, a, b, c, ldc, accumulate, bias, activation); break;
+    }
+}
+
+// Where the weights the next piece of work will pack lie: `rows` rows of `kc` floats, `ldw` apart.
+typedef struct {
+    const float *w;
+    long ldw, rows, kc;
+} upcoming_weights;
+
 // The kernels of one weight panel (`columns` ≤ 16 wide) over `mc` rows of packed input `a`
-// (6-row panels of kc), into C (pointing at the panel's first column); partial tiles go
-// through `edge`. `last` adds the bias and applies the activation.
+// (6-row panels of kc), into C (pointing at the panel's first column). Partial columns go
+// through `edge`. `last` adds the bias and applies the activation. Between the tiles it
+// prefetches `next` a few rows at a time, so the next panel's weights arrive from memory while
+// these kernels run rather than all at once when they are packed.
 AVX2_FMA static void run_panel(long mc, long kc, const float *a, const float *b, float *C, long ldc, long columns,
-                               int accumulate, int last, const float *bias, int activation, float *edge) {
-    for (long i = 0; i < mc; i += MR) {
+                               int accumulate, int last, const float *bias, int activation, float *edge,
+                               upcoming_weights next) {
+    long tiles = (mc + MR - 1) / MR;
+    for (long t = 0, i = 0; i < mc; t++, i += MR) {
+        for (long r = next.rows * t / tiles; r < next.rows * (t + 1) / tiles; r++)
+            for (long k = 0; k < next.kc; k += 16) _mm_prefetch((const char *)(next.w + r * next.ldw + k), _MM_HINT_T0);
         long rows = mc - i < MR ? mc - i : MR;
         float *c = C + i * ldc;
-        if (rows == MR && columns == NR) {
-            kernel_6x16(kc, a + i * kc, b, c, ldc, accumulate, last ? bias : NULL, last ? activation : BC_ACTIVATION_NONE);
+        const float *tile_bias = last ? bias : NULL;
+        int tile_activation = last ? activation : BC_ACTIVATION_NONE;
+        if (columns == NR) {
+            if (rows == MR) kernel_6x16(kc, a + i * kc, b, c, ldc, accumulate, tile_bias, tile_activation);
+            else kernel_partial(rows, kc, a + i * kc, b, c, ldc, accumulate, tile_bias, tile_activation);
             continue;
         }
-        // A partial tile: compute the full 6×16 into `edge`, copy the valid part.
+        // Partial columns: compute the full 6×16 into `edge`, copy the valid part.
         kernel_6x16(kc, a + i * kc, b, edge, NR, 0, NULL, BC_ACTIVATION_NONE);
         for (long r = 0; r < rows; r++) {
             for (long j = 0; j < columns; j++) {
                 float v = accumulate ? c[r * ldc + j] + edge[r * NR + j] : edge[r * NR + j];
-                c[r * ldc + j] = last && bias ? v + bias[j] : v;
+                c[r * ldc + j] = tile_bias ? v + tile_bias[j] : v;
             }
-            if (last && activation) activate_row(c + r * ldc, columns, activation);
+            if (tile_activation) activate_row(c + r * ldc, columns, tile_activation);
         }
     }
 }
@@ -329,13 +342,14 @@ AVX2_FMA int bc_sgemm_packed(long M, long K, const float *packed, const float *W
             for (long k0 = 0; k0 < K; k0 += KC) {
                 long kc = K - k0 < KC ? K - k0 : KC;
                 pack_weight_panel(W + n * ldw + k0, ldw, columns, kc, wp);
+                upcoming_weights next = {W, ldw, 0, 0};
                 if (k0 + KC < K) {
-                    prefetch_weight_panel(W + n * ldw + k0 + KC, ldw, columns, K - k0 - KC < KC ? K - k0 - KC : KC);
+                    next = (upcoming_weights){W + n * ldw + k0 + KC, ldw, columns, K - k0 - KC < KC ? K - k0 - KC : KC};
                 } else if (n + NR < n_end) {
-                    prefetch_weight_panel(W + (n + NR) * ldw, ldw, n_end - n - NR < NR ? n_end - n - NR : NR, K < KC ? K : KC);
+                    next = (upcoming_weights){W + (n + NR) * ldw, ldw, n_end - n - NR < NR ? n_end - n - NR : NR, K < KC ? K : KC};
                 }
                 run_panel(M, kc, packed + m6 * k0, wp, C + n, ldc, columns, k0 > 0, k0 + kc == K,
-                          bias ? bias + n : NULL, activation, edge);
+                          bias ? bias + n : NULL, activation, edge, next);
             }
         }
         return 0;
@@ -357,15 +371,15 @@ AVX2_FMA int bc_sgemm_packed(long M, long K, const float *packed, const float *W
         for (long block = 0; block < row_blocks; block++) {
             long m0 = block * MC;
             long mc = M - m0 < MC ? M - m0 : MC;
-            if (next_kc > 0) {
-                long first = N * block / row_blocks, end = N * (block + 1) / row_blocks;
-                prefetch_weight_panel(W + (n_begin + first) * ldw + k0 + kc, ldw, end - first, next_kc);
-            }
             for (long p = 0; p < panels; p++) {
                 long n = n_begin + p * NR;
                 long columns = n_end - n < NR ? n_end - n : NR;
+                // This (row block, panel)'s share of the next k-block's weight rows.
+                long share = row_blocks * panels, index = block * panels + p;
+                long first = N * index / share, end = N * (index + 1) / share;
+                upcoming_weights next = {W + (n_begin + first) * ldw + k0 + kc, ldw, next_kc > 0 ? end - first : 0, next_kc};
                 run_panel(mc, kc, xb + m0 * kc, wp + p * NR * kc, C + m0 * ldc + n, ldc, columns, k0 > 0,
-                          k0 + kc == K, bias ? bias + n : NULL, activation, edge);
+                          k0 + kc == K, bias ? bias + n : NULL, activation, edge, next);
             }
         }
     }
