@@ -488,6 +488,42 @@ struct ForwardGolden {
         }
     }
 
+    /// A copy of `array` in memory the caller deallocates.
+    func copy(_ array: [Float]) -> FloatPointer {
+        let p = FloatPointer.allocate(capacity: max(array.count, 1))
+        p.initialize(from: array, count: array.count)
+        return p
+    }
+
+    @Test(arguments: [true, false])
+    func productsOfOneInputComputedTogetherMatchTheReference(useKernel: Bool) throws {
+        guard !useKernel || cpuHasAVX2FMA else { return }
+        // Three products of one input, as a layer's query, key and value are computed.
+        let rows = 131, k = 300, widths = [40, 16, 77]
+        let activations: [Activation?] = [nil, .relu, .gelu]
+        let x = values(rows * k, seed: 7)
+        let weights = widths.indices.map { values(widths[$0] * k, seed: UInt64(10 + $0)) }
+        let biases = widths.indices.map { values(widths[$0], seed: UInt64(20 + $0)) }
+        let input = copy(x)
+        let weightPointers = weights.map(copy), biasPointers = biases.map(copy)
+        let outs = widths.map { FloatPointer.allocate(capacity: rows * $0) }
+        defer { ([input] + weightPointers + biasPointers + outs).forEach { $0.deallocate() } }
+        let products = widths.indices.map {
+            LinearProduct(weight: weightPointers[$0], bias: biasPointers[$0], out: outs[$0], outFeatures: widths[$0],
+                          activation: activations[$0])
+        }
+        linearForward(products, input: input, rows: rows, inFeatures: k, workers: 2, useKernel: useKernel)
+        for i in widths.indices {
+            let expected = reference(x, weights[i], biases[i], rows: rows, k: k, n: widths[i])
+            var worst = 0.0
+            for j in expected.indices {
+                let want = activations[i].map { Double($0.apply(Float(expected[j]))) } ?? expected[j]
+                worst = max(worst, abs(Double(outs[i][j]) - want))
+            }
+            #expect(worst <= 2e-7 * Double(k) + 1e-6, "product \(i), kernel \(useKernel): \(worst)")
+        }
+    }
+
     @Test func theKernelWritesOnlyItsColumnSlice() throws {
         guard cpuHasAVX2FMA else { return }
         let rows = 9, k = 20, n = 40

@@ -1,3 +1,4 @@
+import CKernels
 import COpenBLAS
 import Foundation
 
@@ -54,6 +55,11 @@ struct Linear {
                  packed: FloatPointer? = nil) {
         linearForward(out, input, weight: weight.pointer, bias: bias.pointer, rows: rows, inFeatures: inFeatures,
                       outFeatures: outFeatures, activation: activation, workers: workers, packed: packed)
+    }
+
+    /// This layer as one product of a combined `linearForward`, writing into `out`.
+    func product(into out: FloatPointer, activation: Activation? = nil) -> LinearProduct {
+        LinearProduct(weight: weight.pointer, bias: bias.pointer, out: out, outFeatures: outFeatures, activation: activation)
     }
 
     var mappedBytes: Int { weight.mappedBytes + bias.mappedBytes }
@@ -128,21 +134,25 @@ struct BertSelfAttention {
     }
 
     /// `context = softmax(Q Kᵀ / √d + mask) V`, head by head, for every row of the batch; the
-    /// (row, head) pairs are shared out among the workers, each with its own scores buffer.
+    /// workers take (row, head) pairs from a shared counter, each with its own scores buffer.
     func forward(_ context: FloatPointer, input: ConstFloatPointer, workspace: Workspace, batch: Int, seq: Int, workers: Int) {
         let hidden = heads * headSize
         let tokens = batch * seq
         let q = workspace.query, k = workspace.key, v = workspace.value
-        query.forward(q, input, rows: tokens, workers: workers, packed: workspace.packedInput)
-        key.forward(k, input, rows: tokens, workers: workers, packed: workspace.packedInput)
-        value.forward(v, input, rows: tokens, workers: workers, packed: workspace.packedInput)
+        // Q, K and V share one packing of the input and one pool of work.
+        linearForward([query.product(into: q), key.product(into: k), value.product(into: v)], input: input, rows: tokens,
+                      inFeatures: hidden, workers: workers, packed: workspace.packedInput)
         let scaling = 1 / Float(headSize).squareRoot()
         let ld = Int32(hidden)
         let pairs = batch * heads
-        let chunks = max(1, min(workers, workspace.scoreBuffers, pairs))
-        DispatchQueue.concurrentPerform(iterations: chunks) { chunk in
-            let scores = workspace.scores + chunk * seq * seq
-            for pair in (pairs * chunk / chunks)..<(pairs * (chunk + 1) / chunks) {
+        let next = UnsafeMutablePointer<Int>.allocate(capacity: 1)
+        next.initialize(to: 0)
+        defer { next.deallocate() }
+        DispatchQueue.concurrentPerform(iterations: max(1, min(workers, workspace.scoreBuffers, pairs))) { worker in
+            let scores = workspace.scores + worker * seq * seq
+            while true {
+                let pair = bc_fetch_add(next, 1)
+                guard pair < pairs else { return }
                 let row = pair / heads, head = pair % heads
                 let mask = UnsafePointer(workspace.keyMask + row * seq)
                 let offset = row * seq * hidden + head * headSize

@@ -21,23 +21,42 @@ func packedInputCount(rows: Int, inFeatures: Int) -> Int? {
     return o1 || o2 ? nil : count
 }
 
-/// nn.Linear: `out[m, n] = activation(Σ_k input[m, k] · weight[n, k] + bias[n])`, weights stored
-/// as nn.Linear stores them ([out, in]), on `workers` threads.
-///
-/// With the AVX2 kernel (CKernels): the workers pack the input once into `packed` (capacity
-/// `packedInputCount`; allocated here when nil), then take slices of output columns from a
-/// shared counter until none are left, so a worker slowed by a busy core takes fewer slices
-/// instead of holding the others up. The kernel adds the bias and applies the activation to
-/// each tile while it is in registers. Without it (`useKernel` false, which tests also choose),
-/// each worker runs single-threaded OpenBLAS on its columns and Swift adds bias and activation.
+/// One nn.Linear of `linearForward`: weight [outFeatures, in] as nn.Linear stores it, bias
+/// [outFeatures], the output [rows, outFeatures] and the activation applied to it.
+struct LinearProduct {
+    let weight: ConstFloatPointer
+    let bias: ConstFloatPointer
+    let out: FloatPointer
+    let outFeatures: Int
+    let activation: Activation?
+}
+
+/// nn.Linear: `out[m, n] = activation(Σ_k input[m, k] · weight[n, k] + bias[n])` on `workers`
+/// threads; see the `products` form.
 func linearForward(_ out: FloatPointer, _ input: ConstFloatPointer, weight: ConstFloatPointer, bias: ConstFloatPointer,
                    rows: Int, inFeatures: Int, outFeatures: Int, activation: Activation? = nil, workers: Int,
                    packed: FloatPointer? = nil, useKernel: Bool = cpuHasAVX2FMA) {
-    let panels = (outFeatures + 15) / 16
+    linearForward([LinearProduct(weight: weight, bias: bias, out: out, outFeatures: outFeatures, activation: activation)],
+                  input: input, rows: rows, inFeatures: inFeatures, workers: workers, packed: packed, useKernel: useKernel)
+}
+
+/// Several nn.Linear layers of the same input (a layer's query, key and value), computed together.
+///
+/// With the AVX2 kernel (CKernels): the workers pack the input once into `packed` (capacity
+/// `packedInputCount`; allocated here when nil), then take slices of output columns, of all the
+/// products, from a shared counter until none are left, so a worker slowed by a busy core takes
+/// fewer slices instead of holding the others up. The kernel adds the bias and applies the
+/// activation to each tile while it is in registers. Without it (`useKernel` false, which tests
+/// also choose), each worker runs single-threaded OpenBLAS on its columns and Swift adds bias
+/// and activation.
+func linearForward(_ products: [LinearProduct], input: ConstFloatPointer, rows: Int, inFeatures: Int, workers: Int,
+                   packed: FloatPointer? = nil, useKernel: Bool = cpuHasAVX2FMA) {
     guard useKernel, rows > 0, inFeatures > 0, let count = packedInputCount(rows: rows, inFeatures: inFeatures) else {
-        parallelChunks(panels, workers: workers) { range in
-            blasLinear(out, input, weight: weight, bias: bias, rows: rows, inFeatures: inFeatures, outFeatures: outFeatures,
-                       columns: range.lowerBound * 16..<min(range.upperBound * 16, outFeatures), activation: activation)
+        for product in products {
+            parallelChunks((product.outFeatures + 15) / 16, workers: workers) { range in
+                blasLinear(product, input, rows: rows, inFeatures: inFeatures,
+                           columns: range.lowerBound * 16..<min(range.upperBound * 16, product.outFeatures))
+            }
         }
         return
     }
@@ -46,36 +65,43 @@ func linearForward(_ out: FloatPointer, _ input: ConstFloatPointer, weight: Cons
     parallelChunks((rows + 5) / 6, workers: workers) { range in
         bc_pack_input(rows, inFeatures, input, inFeatures, buffer, range.lowerBound, range.upperBound)
     }
-    let slicePanels = max(1, bc_slice_panels(rows, panels, workers))
-    let slices = (panels + slicePanels - 1) / slicePanels
+    let totalPanels = products.reduce(0) { $0 + ($1.outFeatures + 15) / 16 }
+    let slicePanels = max(1, bc_slice_panels(rows, totalPanels, workers))
+    var slices: [(product: Int, columns: Range<Int>)] = []
+    for (index, product) in products.enumerated() {
+        for n0 in stride(from: 0, to: product.outFeatures, by: slicePanels * 16) {
+            slices.append((index, n0..<min(n0 + slicePanels * 16, product.outFeatures)))
+        }
+    }
     let next = UnsafeMutablePointer<Int>.allocate(capacity: 1)
     next.initialize(to: 0)
     defer { next.deallocate() }
-    let code = activation?.kernelCode ?? Int32(BC_ACTIVATION_NONE)
-    DispatchQueue.concurrentPerform(iterations: max(1, min(workers, slices))) { _ in
-        while true {
-            let slice = bc_fetch_add(next, 1)
-            guard slice < slices else { return }
-            let n0 = slice * slicePanels * 16, n1 = min((slice + 1) * slicePanels * 16, outFeatures)
-            if bc_sgemm_packed(rows, inFeatures, buffer, weight, inFeatures, bias, code, out, outFeatures, n0, n1) != 0 {
-                blasLinear(out, input, weight: weight, bias: bias, rows: rows, inFeatures: inFeatures,
-                           outFeatures: outFeatures, columns: n0..<n1, activation: activation)
+    slices.withUnsafeBufferPointer { slices in
+        DispatchQueue.concurrentPerform(iterations: max(1, min(workers, slices.count))) { _ in
+            while true {
+                let slice = bc_fetch_add(next, 1)
+                guard slice < slices.count else { return }
+                let product = products[slices[slice].product], columns = slices[slice].columns
+                let code = product.activation?.kernelCode ?? Int32(BC_ACTIVATION_NONE)
+                if bc_sgemm_packed(rows, inFeatures, buffer, product.weight, inFeatures, product.bias, code, product.out,
+                                   product.outFeatures, columns.lowerBound, columns.upperBound) != 0 {
+                    blasLinear(product, input, rows: rows, inFeatures: inFeatures, columns: columns)
+                }
             }
         }
     }
 }
 
 /// One column slice of `linearForward` through OpenBLAS (single-threaded), bias and activation in Swift.
-private func blasLinear(_ out: FloatPointer, _ input: ConstFloatPointer, weight: ConstFloatPointer, bias: ConstFloatPointer,
-                        rows: Int, inFeatures: Int, outFeatures: Int, columns: Range<Int>, activation: Activation?) {
-    let n0 = columns.lowerBound, n1 = columns.upperBound
+private func blasLinear(_ product: LinearProduct, _ input: ConstFloatPointer, rows: Int, inFeatures: Int, columns: Range<Int>) {
+    let n0 = columns.lowerBound, n1 = columns.upperBound, outFeatures = product.outFeatures
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, Int32(rows), Int32(n1 - n0), Int32(inFeatures),
-                1, input, Int32(inFeatures), weight + n0 * inFeatures, Int32(inFeatures), 0, out + n0,
+                1, input, Int32(inFeatures), product.weight + n0 * inFeatures, Int32(inFeatures), 0, product.out + n0,
                 Int32(outFeatures))
     for r in 0..<rows {
-        let row = out + r * outFeatures
-        for c in n0..<n1 { row[c] += bias[c] }
-        if let activation { activate(row + n0, count: n1 - n0, activation: activation) }
+        let row = product.out + r * outFeatures
+        for c in n0..<n1 { row[c] += product.bias[c] }
+        if let activation = product.activation { activate(row + n0, count: n1 - n0, activation: activation) }
     }
 }
 
