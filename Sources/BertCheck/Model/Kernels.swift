@@ -65,12 +65,18 @@ func linearForward(_ products: [LinearProduct], input: ConstFloatPointer, rows: 
     parallelChunks((rows + 5) / 6, workers: workers) { range in
         bc_pack_input(rows, inFeatures, input, inFeatures, buffer, range.lowerBound, range.upperBound)
     }
-    let totalPanels = products.reduce(0) { $0 + ($1.outFeatures + 15) / 16 }
-    let slicePanels = max(1, bc_slice_panels(rows, totalPanels, workers))
+    // Slices shrink towards the end (each at most the remaining panels over the workers), so the
+    // workers finish together even when one of them ran slower.
+    var remaining = products.reduce(0) { $0 + ($1.outFeatures + 15) / 16 }
+    let slicePanels = max(1, bc_slice_panels(rows, remaining, workers))
     var slices: [(product: Int, columns: Range<Int>)] = []
     for (index, product) in products.enumerated() {
-        for n0 in stride(from: 0, to: product.outFeatures, by: slicePanels * 16) {
-            slices.append((index, n0..<min(n0 + slicePanels * 16, product.outFeatures)))
+        var n0 = 0
+        while n0 < product.outFeatures {
+            let panels = min(max(1, min(slicePanels, remaining / max(workers, 1))), (product.outFeatures - n0 + 15) / 16)
+            slices.append((index, n0..<min(n0 + panels * 16, product.outFeatures)))
+            n0 += panels * 16
+            remaining -= panels
         }
     }
     let next = UnsafeMutablePointer<Int>.allocate(capacity: 1)
