@@ -43,16 +43,21 @@ mkdir -p "$work/bin" "$work/corpus/$target" "fuzz-artifacts/$target"
 # or fuzz file, from a snapshot of the sources (others may edit the tree meanwhile), into a
 # temporary name (a fuzzer already running keeps its binary).
 stamp="$work/bin/snapshot-time"
-if [[ ! -x "$bin" || ! -f "$stamp" ]] || [[ -n "$(find Sources/BertCheck Tests/Fuzz -name '*.swift' -newer "$stamp" | head -1)" ]]; then
+if [[ ! -x "$bin" || ! -f "$stamp" ]] || [[ -n "$(find Sources/BertCheck Sources/CKernels Tests/Fuzz \( -name '*.swift' -o -name '*.[ch]' \) -newer "$stamp" | head -1)" ]]; then
   echo "fuzz.sh: building $bin" >&2
   snapshot="$work/src"
   rm -rf "$snapshot" "$stamp"; mkdir -p "$snapshot"
   touch "$stamp.tmp"
-  cp -R Sources/BertCheck Tests/Fuzz "$snapshot/"
+  cp -R Sources/BertCheck Sources/CKernels Tests/Fuzz "$snapshot/"
+  # The C kernel target: compiled by clang, imported through a module map of its header.
+  printf 'module CKernels {\n    header "%s"\n    export *\n}\n' "$root/$snapshot/CKernels/include/ckernels.h" \
+    >"$snapshot/CKernels/include/module.modulemap"
+  clang -O3 -g -fsanitize=fuzzer-no-link,address -c "$snapshot/CKernels/sgemm.c" -I "$snapshot/CKernels/include" \
+    -o "$work/sgemm.o"
   # shellcheck disable=SC2046
   swiftc -sanitize=fuzzer,address -parse-as-library -O -g -swift-version 5 \
-    -module-name BertCheck -I Sources/CZlib -I Sources/COpenBLAS \
-    $(find "$snapshot" -name '*.swift' | sort) \
+    -module-name BertCheck -I Sources/CZlib -I Sources/COpenBLAS -I "$snapshot/CKernels/include" \
+    $(find "$snapshot" -name '*.swift' | sort) "$work/sgemm.o" \
     -lz -lopenblas -o "$bin.tmp" 2> >(grep -v 'Cannot export local symbol' >&2)
   mv "$bin.tmp" "$bin"
   mv "$stamp.tmp" "$stamp"
