@@ -9,9 +9,13 @@
 #include "ckernels.h"
 
 #include <immintrin.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
+// Register tile MR × NR; K in blocks of KC (a 16 × 256 weight panel is 16 KiB, half of L1),
+// rows in blocks of MC (144 × 256 packed input floats, 144 KiB of L2). Other blockings can be
+// measured with -DBC_KC=… -DBC_MC=…; Docs/performance.md lists the ones tried.
 #ifndef BC_KC
 #define BC_KC 256
 #endif
@@ -27,21 +31,29 @@ int bc_cpu_has_avx2_fma(void) {
     return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
 }
 
-// Per-thread weight-packing buffer, grown on demand and kept for the thread's life (the forward pass
-// calls this hundreds of times per batch from the same few threads).
+// Per-thread weight-packing buffer, grown on demand and kept for the thread's life (the forward
+// pass calls this hundreds of times per batch from the same few threads); a thread-specific key
+// frees it when the thread exits.
 static _Thread_local float *packed_w = NULL;
 static _Thread_local size_t packed_w_capacity = 0;
+static pthread_key_t packed_w_key;
+static pthread_once_t packed_w_key_once = PTHREAD_ONCE_INIT;
 
-static float *reserve(float **buffer, size_t *capacity, size_t count) {
-    if (count <= *capacity) return *buffer;
-    free(*buffer);
-    *buffer = NULL;
-    *capacity = 0;
-    size_t bytes = (count * sizeof(float) + 63) / 64 * 64;
-    float *fresh = aligned_alloc(64, bytes);
+static void make_packed_w_key(void) { pthread_key_create(&packed_w_key, free); }
+
+// This thread's weight-packing buffer with room for `count` floats (NULL when out of memory).
+static float *reserve_packed_w(size_t count) {
+    if (count <= packed_w_capacity) return packed_w;
+    pthread_once(&packed_w_key_once, make_packed_w_key);
+    free(packed_w);
+    packed_w = NULL;
+    packed_w_capacity = 0;
+    pthread_setspecific(packed_w_key, NULL);
+    float *fresh = aligned_alloc(64, (count * sizeof(float) + 63) / 64 * 64);
     if (!fresh) return NULL;
-    *buffer = fresh;
-    *capacity = count;
+    packed_w = fresh;
+    packed_w_capacity = count;
+    pthread_setspecific(packed_w_key, fresh);
     return fresh;
 }
 
@@ -148,7 +160,8 @@ AVX2_FMA static inline __m256 activate_ps(__m256 x, int activation) {
         return _mm256_mul_ps(_mm256_mul_ps(_mm256_set1_ps(0.5f), x), _mm256_add_ps(_mm256_set1_ps(1.0f), tanh_ps(inner)));
     }
     case BC_ACTIVATION_RELU:
-        return _mm256_max_ps(x, _mm256_setzero_ps());
+        // maxps returns its second operand when either is NaN: NaN stays NaN, as in torch.
+        return _mm256_max_ps(_mm256_setzero_ps(), x);
     default:
         return x;
     }
@@ -334,7 +347,7 @@ AVX2_FMA int bc_sgemm_packed(long M, long K, const float *packed, const float *W
         // One block of rows (the packed input stays in L2): panel by panel, k-block by k-block,
         // pack the weights just before their kernels and prefetch the next piece meanwhile, so
         // streaming the weights from memory overlaps the arithmetic.
-        float *wp = reserve(&packed_w, &packed_w_capacity, (size_t)NR * KC);
+        float *wp = reserve_packed_w((size_t)NR * KC);
         if (!wp) return -1;
         for (long p = 0; p < panels; p++) {
             long n = n_begin + p * NR;
@@ -357,7 +370,7 @@ AVX2_FMA int bc_sgemm_packed(long M, long K, const float *packed, const float *W
     // Per k-block: the slice's weight panels are packed once (they stay in L2 when the slice is
     // a few panels wide) and every block of MC rows of the packed input runs over them; the
     // next k-block's weights are prefetched a share per row block.
-    float *wp = reserve(&packed_w, &packed_w_capacity, (size_t)panels * NR * KC);
+    float *wp = reserve_packed_w((size_t)panels * NR * KC);
     if (!wp) return -1;
     long row_blocks = (M + MC - 1) / MC;
     for (long k0 = 0; k0 < K; k0 += KC) {

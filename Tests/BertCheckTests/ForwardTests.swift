@@ -524,6 +524,22 @@ struct ForwardGolden {
         }
     }
 
+    @Test(arguments: [Activation.gelu, .geluNew, .relu])
+    func aNaNInTheInputStaysNaNThroughEveryActivation(activation: Activation) throws {
+        let rows = 7, k = 5, n = 16
+        var x = values(rows * k, seed: 8)
+        x[2 * k + 1] = .nan
+        let w = values(n * k, seed: 9), bias = values(n, seed: 10)
+        for useKernel in [true, false] where !useKernel || cpuHasAVX2FMA {
+            let input = copy(x), weight = copy(w), b = copy(bias), out = FloatPointer.allocate(capacity: rows * n)
+            defer { [input, weight, b, out].forEach { $0.deallocate() } }
+            linearForward(out, input, weight: weight, bias: b, rows: rows, inFeatures: k, outFeatures: n,
+                          activation: activation, workers: 1, useKernel: useKernel)
+            for c in 0..<n { #expect(out[2 * n + c].isNaN, "\(activation), kernel \(useKernel), column \(c)") }
+            #expect(!out[0].isNaN)
+        }
+    }
+
     @Test func theKernelWritesOnlyItsColumnSlice() throws {
         guard cpuHasAVX2FMA else { return }
         let rows = 9, k = 20, n = 40

@@ -232,7 +232,7 @@ struct BertLayer {
         attention.forward(workspace.context, input: hidden, workspace: workspace, batch: batch, seq: seq, workers: workers)
         attentionOutput.forward(workspace.attended, input: workspace.context, residual: hidden,
                                 scratch: workspace.projected, packed: workspace.packedInput, rows: tokens, workers: workers)
-        // intermediate: activation(dense(attended) + bias), each thread activating its own columns.
+        // intermediate: activation(dense(attended) + bias), the activation in the product's epilogue.
         intermediate.dense.forward(workspace.intermediate, workspace.attended, rows: tokens,
                                    activation: intermediate.activation, workers: workers, packed: workspace.packedInput)
         output.forward(hidden, input: workspace.intermediate, residual: workspace.attended,
