@@ -475,8 +475,9 @@ public final class BertModel: @unchecked Sendable {
         let tokens = batch.batch * batch.seq
         if let cached = cachedWorkspace, cached.tokens == tokens, cached.seq == batch.seq { return cached }
         cachedWorkspace = nil
-        // The attention workers never outnumber the (row, head) pairs.
-        let scoreBuffers = max(1, min(threads, batch.batch * config.numAttentionHeads))
+        // The attention workers never outnumber the (row, head) pairs, nor 64 (more scores
+        // buffers than that would only cost memory for a --threads far past the cores).
+        let scoreBuffers = max(1, min(threads, batch.batch * config.numAttentionHeads, 64))
         guard let total = Workspace.floatCount(tokens: tokens, seq: batch.seq, hiddenSize: config.hiddenSize,
                                                intermediateSize: config.intermediateSize, scoreBuffers: scoreBuffers),
               total <= (1 << 40) / MemoryLayout<Float>.stride else {
