@@ -62,7 +62,9 @@ func linearForward(_ products: [LinearProduct], input: ConstFloatPointer, rows: 
     }
     let buffer = packed ?? FloatPointer.allocate(capacity: count)
     defer { if packed == nil { buffer.deallocate() } }
-    parallelChunks((rows + 5) / 6, workers: workers) { range in
+    // Bringing a second thread in costs 50–90 µs (DispatchQueue.concurrentPerform, measured), more
+    // than packing a small input takes: the calling thread packs those alone.
+    parallelChunks((rows + 5) / 6, workers: count <= 1 << 17 ? 1 : workers) { range in
         bc_pack_input(rows, inFeatures, input, inFeatures, buffer, range.lowerBound, range.upperBound)
     }
     // Slices shrink towards the end (each at most the remaining panels over the workers), so the
@@ -293,7 +295,8 @@ func activate(_ x: FloatPointer, count: Int, activation: Activation) {
 /// `x` receives the sum; `out` may alias `residual`.
 func residualLayerNorm(_ out: FloatPointer, _ x: FloatPointer, residual: ConstFloatPointer?, weight: ConstFloatPointer,
                        shift: ConstFloatPointer, eps: Float, rows: Int, columns: Int, workers: Int) {
-    parallelChunks(rows, workers: workers, minimumChunk: 16) { range in
+    // At least 128 rows a thread: fewer are done before a second thread would have joined.
+    parallelChunks(rows, workers: workers, minimumChunk: 128) { range in
         for r in range {
             let row = x + r * columns, o = out + r * columns
             let whole = columns & ~7
