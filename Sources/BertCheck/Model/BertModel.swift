@@ -1,4 +1,3 @@
-import CKernels
 import COpenBLAS
 import Foundation
 
@@ -144,26 +143,18 @@ struct BertSelfAttention {
                       inFeatures: hidden, workers: workers, packed: workspace.packedInput)
         let scaling = 1 / Float(headSize).squareRoot()
         let ld = Int32(hidden)
-        let pairs = batch * heads
-        let next = UnsafeMutablePointer<Int>.allocate(capacity: 1)
-        next.initialize(to: 0)
-        defer { next.deallocate() }
-        DispatchQueue.concurrentPerform(iterations: max(1, min(workers, workspace.scoreBuffers, pairs))) { worker in
+        parallelItems(batch * heads, workers: min(workers, workspace.scoreBuffers)) { worker, pair in
             let scores = workspace.scores + worker * seq * seq
-            while true {
-                let pair = bc_fetch_add(next, 1)
-                guard pair < pairs else { return }
-                let row = pair / heads, head = pair % heads
-                let mask = UnsafePointer(workspace.keyMask + row * seq)
-                let offset = row * seq * hidden + head * headSize
-                // scores[S, S] = scaling · Q_h K_hᵀ (transformers: matmul, then × scaling).
-                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, Int32(seq), Int32(seq), Int32(headSize),
-                            scaling, q + offset, ld, k + offset, ld, 0, scores, Int32(seq))
-                maskedSoftmaxRows(scores, rows: seq, columns: seq, keyMask: mask)
-                // context_h[S, d] = P · V_h, written into its head's columns.
-                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, Int32(seq), Int32(headSize), Int32(seq),
-                            1, scores, Int32(seq), v + offset, ld, 0, context + offset, ld)
-            }
+            let row = pair / heads, head = pair % heads
+            let mask = UnsafePointer(workspace.keyMask + row * seq)
+            let offset = row * seq * hidden + head * headSize
+            // scores[S, S] = scaling · Q_h K_hᵀ (transformers: matmul, then × scaling).
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, Int32(seq), Int32(seq), Int32(headSize),
+                        scaling, q + offset, ld, k + offset, ld, 0, scores, Int32(seq))
+            maskedSoftmaxRows(scores, rows: seq, columns: seq, keyMask: mask)
+            // context_h[S, d] = P · V_h, written into its head's columns.
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, Int32(seq), Int32(headSize), Int32(seq),
+                        1, scores, Int32(seq), v + offset, ld, 0, context + offset, ld)
         }
     }
 

@@ -81,20 +81,13 @@ func linearForward(_ products: [LinearProduct], input: ConstFloatPointer, rows: 
             remaining -= panels
         }
     }
-    let next = UnsafeMutablePointer<Int>.allocate(capacity: 1)
-    next.initialize(to: 0)
-    defer { next.deallocate() }
     slices.withUnsafeBufferPointer { slices in
-        DispatchQueue.concurrentPerform(iterations: max(1, min(workers, slices.count))) { _ in
-            while true {
-                let slice = bc_fetch_add(next, 1)
-                guard slice < slices.count else { return }
-                let product = products[slices[slice].product], columns = slices[slice].columns
-                let code = product.activation?.kernelCode ?? Int32(BC_ACTIVATION_NONE)
-                if bc_sgemm_packed(rows, inFeatures, buffer, product.weight, inFeatures, product.bias, code, product.out,
-                                   product.outFeatures, columns.lowerBound, columns.upperBound) != 0 {
-                    blasLinear(product, input, rows: rows, inFeatures: inFeatures, columns: columns)
-                }
+        parallelItems(slices.count, workers: workers) { _, slice in
+            let product = products[slices[slice].product], columns = slices[slice].columns
+            let code = product.activation?.kernelCode ?? Int32(BC_ACTIVATION_NONE)
+            if bc_sgemm_packed(rows, inFeatures, buffer, product.weight, inFeatures, product.bias, code, product.out,
+                               product.outFeatures, columns.lowerBound, columns.upperBound) != 0 {
+                blasLinear(product, input, rows: rows, inFeatures: inFeatures, columns: columns)
             }
         }
     }
@@ -124,6 +117,23 @@ func parallelChunks(_ count: Int, workers: Int, minimumChunk: Int = 1, _ body: (
         let start = count * c / chunks
         let end = count * (c + 1) / chunks
         body(start..<end)
+    }
+}
+
+/// Runs `body(worker, item)` for every item in 0..<count on up to `workers` threads, each taking
+/// the next unclaimed item from a shared counter until none are left (so a thread on a busier
+/// core simply takes fewer). `worker` is the thread's index, below min(workers, count).
+func parallelItems(_ count: Int, workers: Int, _ body: (_ worker: Int, _ item: Int) -> Void) {
+    guard count > 0 else { return }
+    let next = UnsafeMutablePointer<Int>.allocate(capacity: 1)
+    next.initialize(to: 0)
+    defer { next.deallocate() }
+    DispatchQueue.concurrentPerform(iterations: max(1, min(workers, count))) { worker in
+        while true {
+            let item = bc_fetch_add(next, 1)
+            guard item < count else { return }
+            body(worker, item)
+        }
     }
 }
 
