@@ -20,7 +20,7 @@ let package = Package(
         .systemLibrary(name: "CZlib", path: "Sources/CZlib", pkgConfig: "zlib", providers: [.apt(["zlib1g-dev"])]),
         // OpenBLAS sgemm for the forward pass. Debian: libopenblas-dev.
         .systemLibrary(name: "COpenBLAS", path: "Sources/COpenBLAS", providers: [.apt(["libopenblas-dev"])]),
-        // The forward pass's matrix-product kernel (AVX2/FMA, chosen at run time). -O3 in every
+        // The forward pass's matrix-product kernel (AVX2/FMA, checked at run time). -O3 in every
         // configuration: an unoptimised kernel would make the debug test suite crawl.
         .target(name: "CKernels", path: "Sources/CKernels", cSettings: [.unsafeFlags(["-O3"])]),
         .target(

@@ -11,7 +11,8 @@ typealias FloatPointer = UnsafeMutablePointer<Float>
 typealias ConstFloatPointer = UnsafePointer<Float>
 
 /// Whether this CPU runs the AVX2/FMA matrix-product kernel (CKernels); without it OpenBLAS
-/// computes every product.
+/// computes every product. (Release builds need AVX2 and FMA anyway: Package.swift compiles this
+/// target's SIMD code for them, so the check only ever fails in a debug build.)
 let cpuHasAVX2FMA = bc_cpu_has_avx2_fma() != 0
 
 /// Floats the packed input of `linearForward` needs for `rows` × `inFeatures` (nil on overflow).
