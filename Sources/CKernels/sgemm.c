@@ -96,6 +96,20 @@ AVX2_FMA static void pack_weight_panel(const float *w, long ldw, long rows, long
         for (int j = 0; j < NR; j++) out[k * NR + j] = j < rows ? w[j * ldw + k] : 0.0f;
 }
 
+// W rows [k0, k0 + kc) × columns [n, n + columns) of a [K, N] matrix → out[k * 16 + j] (columns
+// past `columns` are zero): the weight operand of attention's P·V, whose values are stored by k.
+AVX2_FMA static void pack_weight_panel_by_k(const float *w, long ldw, long columns, long kc, float *out) {
+    if (columns == NR) {
+        for (long k = 0; k < kc; k++) {
+            _mm256_store_ps(out + k * NR, _mm256_loadu_ps(w + k * ldw));
+            _mm256_store_ps(out + k * NR + 8, _mm256_loadu_ps(w + k * ldw + 8));
+        }
+        return;
+    }
+    for (long k = 0; k < kc; k++)
+        for (int j = 0; j < NR; j++) out[k * NR + j] = j < columns ? w[k * ldw + j] : 0.0f;
+}
+
 // Activations for the epilogue, lane-wise: the same approximations as the Swift SIMD8 versions
 // in Kernels.swift (exp8, erf8, tanh8), so both paths agree to about 1 ulp.
 
@@ -194,6 +208,18 @@ static void pack_input_panel(const float *x, long ldx, long rows, long kc, float
     }
 }
 
+// One k step of the tile: two 8-float vectors of the weight panel against R broadcast inputs.
+#define TILE_STEP(R, a, b, lo, hi)                                   \
+    do {                                                             \
+        __m256 b0_ = _mm256_load_ps(b), b1_ = _mm256_load_ps((b) + 8); \
+        _Pragma("clang loop unroll(full)")                           \
+        for (int i_ = 0; i_ < (R); i_++) {                           \
+            __m256 a_ = _mm256_broadcast_ss((a) + i_);               \
+            lo[i_] = _mm256_fmadd_ps(a_, b0_, lo[i_]);               \
+            hi[i_] = _mm256_fmadd_ps(a_, b1_, hi[i_]);               \
+        }                                                            \
+    } while (0)
+
 // tile[R][16] (+)= a-panel · b-panel over kc, R ≤ 6 rows of C (the a-panel is packed 6 rows
 // wide whatever R is); `accumulate` adds to what the tile holds. The last k-block passes the
 // `bias` (if any) and `activation` to apply. Written once for any R; called with a constant R,
@@ -202,38 +228,59 @@ AVX2_FMA static inline __attribute__((always_inline)) void
 kernel_rows(const int R, long kc, const float *a, const float *b, float *c, long ldc, int accumulate,
             const float *bias, int activation) {
     // The tile's rows of C are written at the end; start fetching them now.
+    _Pragma("clang loop unroll(full)")
     for (int i = 0; i < R; i++) {
         _mm_prefetch((const char *)(c + i * ldc), _MM_HINT_T0);
         _mm_prefetch((const char *)(c + i * ldc + NR - 1), _MM_HINT_T0);
     }
     __m256 lo[MR], hi[MR];
+    _Pragma("clang loop unroll(full)")
     for (int i = 0; i < R; i++) lo[i] = hi[i] = _mm256_setzero_ps();
-    for (long k = 0; k < kc; k++) {
-        __m256 b0 = _mm256_load_ps(b), b1 = _mm256_load_ps(b + 8);
-        for (int i = 0; i < R; i++) {
-            __m256 ai = _mm256_broadcast_ss(a + i);
-            lo[i] = _mm256_fmadd_ps(ai, b0, lo[i]);
-            hi[i] = _mm256_fmadd_ps(ai, b1, hi[i]);
+    long k = 0;
+    // Eight steps at a time, fetching the input panel 1 KiB ahead: it streams from L2 (the
+    // weight panel stays in L1), and the hardware prefetcher alone falls behind at each new tile.
+    for (; k + 8 <= kc; k += 8) {
+        _mm_prefetch((const char *)(a + 256), _MM_HINT_T0);
+        _mm_prefetch((const char *)(a + 256 + 16), _MM_HINT_T0);
+        _mm_prefetch((const char *)(a + 256 + 32), _MM_HINT_T0);
+        _Pragma("clang loop unroll(full)")
+        for (int u = 0; u < 8; u++) {
+            TILE_STEP(R, a, b, lo, hi);
+            a += MR;
+            b += NR;
         }
+    }
+    for (; k < kc; k++) {
+        TILE_STEP(R, a, b, lo, hi);
         a += MR;
         b += NR;
     }
-    for (int i = 0; i < R; i++) {
-        float *row = c + (long)i * ldc;
-        if (accumulate) {
-            lo[i] = _mm256_add_ps(_mm256_loadu_ps(row), lo[i]);
-            hi[i] = _mm256_add_ps(_mm256_loadu_ps(row + 8), hi[i]);
+    // Epilogue, each step unrolled over the rows so the accumulators stay in registers.
+    if (accumulate) {
+        _Pragma("clang loop unroll(full)")
+        for (int i = 0; i < R; i++) {
+            lo[i] = _mm256_add_ps(_mm256_loadu_ps(c + i * ldc), lo[i]);
+            hi[i] = _mm256_add_ps(_mm256_loadu_ps(c + i * ldc + 8), hi[i]);
         }
-        if (bias) {
-            lo[i] = _mm256_add_ps(lo[i], _mm256_loadu_ps(bias));
-            hi[i] = _mm256_add_ps(hi[i], _mm256_loadu_ps(bias + 8));
+    }
+    if (bias) {
+        __m256 bias_lo = _mm256_loadu_ps(bias), bias_hi = _mm256_loadu_ps(bias + 8);
+        _Pragma("clang loop unroll(full)")
+        for (int i = 0; i < R; i++) {
+            lo[i] = _mm256_add_ps(lo[i], bias_lo);
+            hi[i] = _mm256_add_ps(hi[i], bias_hi);
         }
-        if (activation) {
+    }
+    if (activation) {
+        for (int i = 0; i < R; i++) {
             lo[i] = activate_ps(lo[i], activation);
             hi[i] = activate_ps(hi[i], activation);
         }
-        _mm256_storeu_ps(row, lo[i]);
-        _mm256_storeu_ps(row + 8, hi[i]);
+    }
+    _Pragma("clang loop unroll(full)")
+    for (int i = 0; i < R; i++) {
+        _mm256_storeu_ps(c + i * ldc, lo[i]);
+        _mm256_storeu_ps(c + i * ldc + 8, hi[i]);
     }
 }
 
@@ -254,11 +301,30 @@ AVX2_FMA static void kernel_partial(long rows, long kc, const float *a, const fl
     }
 }
 
-// Where the weights the next piece of work will pack lie: `rows` rows of `kc` floats, `ldw` apart.
+// A block of weights in memory, for prefetching: `rows` rows of `width` floats, `ldw` apart.
 typedef struct {
     const float *w;
-    long ldw, rows, kc;
-} upcoming_weights;
+    long ldw, rows, width;
+} weight_region;
+
+// The weight operand: W [N, K] as nn.Linear stores it, or (`by_k`) W [K, N].
+typedef struct {
+    const float *w;
+    long ldw;
+    int by_k;
+} weights;
+
+// Columns [n, n + columns) × k [k0, k0 + kc) of W into a 16-wide panel.
+AVX2_FMA static void pack_panel(weights W, long n, long k0, long columns, long kc, float *out) {
+    if (W.by_k) pack_weight_panel_by_k(W.w + k0 * W.ldw + n, W.ldw, columns, kc, out);
+    else pack_weight_panel(W.w + n * W.ldw + k0, W.ldw, columns, kc, out);
+}
+
+// Where columns [n, n + columns) × k [k0, k0 + kc) of W lie.
+static weight_region region_of(weights W, long n, long k0, long columns, long kc) {
+    if (W.by_k) return (weight_region){W.w + k0 * W.ldw + n, W.ldw, kc, columns};
+    return (weight_region){W.w + n * W.ldw + k0, W.ldw, columns, kc};
+}
 
 // The kernels of one weight panel (`columns` ≤ 16 wide) over `mc` rows of packed input `a`
 // (6-row panels of kc), into C (pointing at the panel's first column). Partial columns go
@@ -267,11 +333,11 @@ typedef struct {
 // these kernels run rather than all at once when they are packed.
 AVX2_FMA static void run_panel(long mc, long kc, const float *a, const float *b, float *C, long ldc, long columns,
                                int accumulate, int last, const float *bias, int activation, float *edge,
-                               upcoming_weights next) {
+                               weight_region next) {
     long tiles = (mc + MR - 1) / MR;
     for (long t = 0, i = 0; i < mc; t++, i += MR) {
         for (long r = next.rows * t / tiles; r < next.rows * (t + 1) / tiles; r++)
-            for (long k = 0; k < next.kc; k += 16) _mm_prefetch((const char *)(next.w + r * next.ldw + k), _MM_HINT_T0);
+            for (long k = 0; k < next.width; k += 16) _mm_prefetch((const char *)(next.w + r * next.ldw + k), _MM_HINT_T0);
         long rows = mc - i < MR ? mc - i : MR;
         float *c = C + i * ldc;
         const float *tile_bias = last ? bias : NULL;
@@ -327,8 +393,9 @@ long bc_fetch_add(long *counter, long value) {
     return __atomic_fetch_add(counter, value, __ATOMIC_RELAXED);
 }
 
-AVX2_FMA int bc_sgemm_packed(long M, long K, const float *packed, const float *W, long ldw, const float *bias,
-                             int activation, float *C, long ldc, long n_begin, long n_end) {
+// bc_sgemm_packed and bc_sgemm_packed_by_k: the product for either layout of W.
+AVX2_FMA static int sgemm_packed(long M, long K, const float *packed, weights W, const float *bias, int activation,
+                                 float *C, long ldc, long n_begin, long n_end) {
     long N = n_end - n_begin;
     if (M <= 0 || N <= 0) return 0;
     if (K <= 0) {
@@ -343,6 +410,7 @@ AVX2_FMA int bc_sgemm_packed(long M, long K, const float *packed, const float *W
     long panels = (N + NR - 1) / NR;
     long m6 = (M + MR - 1) / MR * MR;
     float edge[MR * NR];
+    const weight_region nothing = {W.w, W.ldw, 0, 0};
     if (M <= MC) {
         // One block of rows (the packed input stays in L2): panel by panel, k-block by k-block,
         // pack the weights just before their kernels and prefetch the next piece meanwhile, so
@@ -354,12 +422,12 @@ AVX2_FMA int bc_sgemm_packed(long M, long K, const float *packed, const float *W
             long columns = n_end - n < NR ? n_end - n : NR;
             for (long k0 = 0; k0 < K; k0 += KC) {
                 long kc = K - k0 < KC ? K - k0 : KC;
-                pack_weight_panel(W + n * ldw + k0, ldw, columns, kc, wp);
-                upcoming_weights next = {W, ldw, 0, 0};
+                pack_panel(W, n, k0, columns, kc, wp);
+                weight_region next = nothing;
                 if (k0 + KC < K) {
-                    next = (upcoming_weights){W + n * ldw + k0 + KC, ldw, columns, K - k0 - KC < KC ? K - k0 - KC : KC};
+                    next = region_of(W, n, k0 + KC, columns, K - k0 - KC < KC ? K - k0 - KC : KC);
                 } else if (n + NR < n_end) {
-                    next = (upcoming_weights){W + (n + NR) * ldw, ldw, n_end - n - NR < NR ? n_end - n - NR : NR, K < KC ? K : KC};
+                    next = region_of(W, n + NR, 0, n_end - n - NR < NR ? n_end - n - NR : NR, K < KC ? K : KC);
                 }
                 run_panel(M, kc, packed + m6 * k0, wp, C + n, ldc, columns, k0 > 0, k0 + kc == K,
                           bias ? bias + n : NULL, activation, edge, next);
@@ -378,23 +446,34 @@ AVX2_FMA int bc_sgemm_packed(long M, long K, const float *packed, const float *W
         const float *xb = packed + m6 * k0;
         for (long p = 0; p < panels; p++) {
             long n = n_begin + p * NR;
-            pack_weight_panel(W + n * ldw + k0, ldw, n_end - n < NR ? n_end - n : NR, kc, wp + p * NR * kc);
+            pack_panel(W, n, k0, n_end - n < NR ? n_end - n : NR, kc, wp + p * NR * kc);
         }
         long next_kc = K - k0 - kc < KC ? K - k0 - kc : KC;
+        weight_region upcoming = next_kc > 0 ? region_of(W, n_begin, k0 + kc, N, next_kc) : nothing;
         for (long block = 0; block < row_blocks; block++) {
             long m0 = block * MC;
             long mc = M - m0 < MC ? M - m0 : MC;
             for (long p = 0; p < panels; p++) {
                 long n = n_begin + p * NR;
                 long columns = n_end - n < NR ? n_end - n : NR;
-                // This (row block, panel)'s share of the next k-block's weight rows.
+                // This (row block, panel)'s share of the rows of the next k-block's weights.
                 long share = row_blocks * panels, index = block * panels + p;
-                long first = N * index / share, end = N * (index + 1) / share;
-                upcoming_weights next = {W + (n_begin + first) * ldw + k0 + kc, ldw, next_kc > 0 ? end - first : 0, next_kc};
+                long first = upcoming.rows * index / share, end = upcoming.rows * (index + 1) / share;
+                weight_region next = {upcoming.w + first * upcoming.ldw, upcoming.ldw, end - first, upcoming.width};
                 run_panel(mc, kc, xb + m0 * kc, wp + p * NR * kc, C + m0 * ldc + n, ldc, columns, k0 > 0,
                           k0 + kc == K, bias ? bias + n : NULL, activation, edge, next);
             }
         }
     }
     return 0;
+}
+
+AVX2_FMA int bc_sgemm_packed(long M, long K, const float *packed, const float *W, long ldw, const float *bias,
+                             int activation, float *C, long ldc, long n_begin, long n_end) {
+    return sgemm_packed(M, K, packed, (weights){W, ldw, 0}, bias, activation, C, ldc, n_begin, n_end);
+}
+
+AVX2_FMA int bc_sgemm_packed_by_k(long M, long K, const float *packed, const float *W, long ldw, float *C, long ldc,
+                                  long n_begin, long n_end) {
+    return sgemm_packed(M, K, packed, (weights){W, ldw, 1}, NULL, BC_ACTIVATION_NONE, C, ldc, n_begin, n_end);
 }

@@ -133,7 +133,7 @@ struct BertSelfAttention {
     }
 
     /// `context = softmax(Q Kᵀ / √d + mask) V`, head by head, for every row of the batch; the
-    /// workers take (row, head) pairs from a shared counter, each with its own scores buffer.
+    /// workers take (row, head) pairs from a shared counter, each with its own buffers.
     func forward(_ context: FloatPointer, input: ConstFloatPointer, workspace: Workspace, batch: Int, seq: Int, workers: Int) {
         let hidden = heads * headSize
         let tokens = batch * seq
@@ -142,19 +142,12 @@ struct BertSelfAttention {
         linearForward([query.product(into: q), key.product(into: k), value.product(into: v)], input: input, rows: tokens,
                       inFeatures: hidden, workers: workers, packed: workspace.packedInput)
         let scaling = 1 / Float(headSize).squareRoot()
-        let ld = Int32(hidden)
-        parallelItems(batch * heads, workers: min(workers, workspace.scoreBuffers)) { worker, pair in
-            let scores = workspace.scores + worker * seq * seq
+        parallelItems(batch * heads, workers: min(workers, workspace.attentionBuffers)) { worker, pair in
             let row = pair / heads, head = pair % heads
-            let mask = UnsafePointer(workspace.keyMask + row * seq)
             let offset = row * seq * hidden + head * headSize
-            // scores[S, S] = scaling · Q_h K_hᵀ (transformers: matmul, then × scaling).
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, Int32(seq), Int32(seq), Int32(headSize),
-                        scaling, q + offset, ld, k + offset, ld, 0, scores, Int32(seq))
-            maskedSoftmaxRows(scores, rows: seq, columns: seq, keyMask: mask)
-            // context_h[S, d] = P · V_h, written into its head's columns.
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, Int32(seq), Int32(headSize), Int32(seq),
-                        1, scores, Int32(seq), v + offset, ld, 0, context + offset, ld)
+            attentionHead(context: context + offset, query: q + offset, key: k + offset, value: v + offset, ld: hidden,
+                          seq: seq, headSize: headSize, scale: scaling, keyMask: workspace.keyMask + row * seq,
+                          scores: workspace.scores(worker), packed: workspace.attentionPacked(worker))
         }
     }
 
@@ -280,18 +273,20 @@ final class Workspace {
     let projected: FloatPointer
     let attended: FloatPointer
     let intermediate: FloatPointer
-    /// One seq × seq scores buffer per attention worker.
-    let scores: FloatPointer
-    let scoreBuffers: Int
+    /// Per attention worker: a seq × seq scores buffer and a packing buffer (`attentionHead`).
+    private let attentionStorage: FloatPointer
+    let attentionBuffers: Int
+    private let attentionStride: Int
+    private let scoresCount: Int
     let keyMask: FloatPointer
     /// The packed input of the product being computed (`linearForward`).
     let packedInput: FloatPointer
 
     /// Sizes are checked for overflow by the caller (`BertModel.workspace`).
-    init(tokens: Int, seq: Int, hiddenSize: Int, intermediateSize: Int, scoreBuffers: Int, total: Int) {
+    init(tokens: Int, seq: Int, hiddenSize: Int, headSize: Int, intermediateSize: Int, attentionBuffers: Int, total: Int) {
         self.tokens = tokens
         self.seq = seq
-        self.scoreBuffers = scoreBuffers
+        self.attentionBuffers = attentionBuffers
         storage = Workspace.allocateHugePageBacked(floats: total)
         var next = storage
         func take(_ n: Int) -> FloatPointer {
@@ -302,21 +297,35 @@ final class Workspace {
         hidden = take(th); query = take(th); key = take(th); value = take(th)
         context = take(th); projected = take(th); attended = take(th)
         intermediate = take(tokens * intermediateSize)
-        scores = take(seq * seq * scoreBuffers)
+        scoresCount = seq * seq
+        attentionStride = Workspace.attentionStride(seq: seq, headSize: headSize) ?? 0
+        attentionStorage = take(attentionStride * attentionBuffers)
         keyMask = take(tokens)
         packedInput = take(packedInputCount(rows: tokens, inFeatures: max(hiddenSize, intermediateSize)) ?? 0)
     }
 
-    static func floatCount(tokens: Int, seq: Int, hiddenSize: Int, intermediateSize: Int, scoreBuffers: Int) -> Int? {
+    func scores(_ worker: Int) -> FloatPointer { attentionStorage + worker * attentionStride }
+    func attentionPacked(_ worker: Int) -> FloatPointer { attentionStorage + worker * attentionStride + scoresCount }
+
+    /// Floats of one attention worker's buffers: scores, then the packing (nil on overflow).
+    static func attentionStride(seq: Int, headSize: Int) -> Int? {
+        let (scores, o1) = seq.multipliedReportingOverflow(by: seq)
+        guard !o1, let packed = packedInputCount(rows: seq, inFeatures: max(headSize, seq)) else { return nil }
+        let (sum, o2) = scores.addingReportingOverflow(packed)
+        return o2 ? nil : (sum + 15) / 16 * 16
+    }
+
+    static func floatCount(tokens: Int, seq: Int, hiddenSize: Int, headSize: Int, intermediateSize: Int,
+                           attentionBuffers: Int) -> Int? {
         func mul(_ a: Int, _ b: Int) -> Int? {
             let (r, o) = a.multipliedReportingOverflow(by: b)
             return o ? nil : r
         }
         guard let th = mul(tokens, hiddenSize), let ti = mul(tokens, intermediateSize),
-              let ss = mul(seq, seq).flatMap({ mul($0, scoreBuffers) }),
+              let attention = attentionStride(seq: seq, headSize: headSize).flatMap({ mul($0, attentionBuffers) }),
               let seven = mul(th + 16, 7) else { return nil }
         let (a, o1) = seven.addingReportingOverflow(ti + 16)
-        let (b, o2) = a.addingReportingOverflow(ss + 16)
+        let (b, o2) = a.addingReportingOverflow(attention + 16)
         let (c, o3) = b.addingReportingOverflow(tokens + 16)
         guard let packed = packedInputCount(rows: tokens, inFeatures: max(hiddenSize, intermediateSize)) else { return nil }
         let (d, o4) = c.addingReportingOverflow(packed + 16)
@@ -466,16 +475,17 @@ public final class BertModel: @unchecked Sendable {
         let tokens = batch.batch * batch.seq
         if let cached = cachedWorkspace, cached.tokens == tokens, cached.seq == batch.seq { return cached }
         cachedWorkspace = nil
-        // The attention workers never outnumber the (row, head) pairs, nor 64 (more scores
-        // buffers than that would only cost memory for a --threads far past the cores).
-        let scoreBuffers = max(1, min(threads, batch.batch * config.numAttentionHeads, 64))
+        // The attention workers never outnumber the (row, head) pairs, nor 64 (more buffers
+        // than that would only cost memory for a --threads far past the cores).
+        let attentionBuffers = max(1, min(threads, batch.batch * config.numAttentionHeads, 64))
         guard let total = Workspace.floatCount(tokens: tokens, seq: batch.seq, hiddenSize: config.hiddenSize,
-                                               intermediateSize: config.intermediateSize, scoreBuffers: scoreBuffers),
+                                               headSize: config.headSize, intermediateSize: config.intermediateSize,
+                                               attentionBuffers: attentionBuffers),
               total <= (1 << 40) / MemoryLayout<Float>.stride else {
             throw InputProblem.tooLarge("\(batch.batch) × \(batch.seq) tokens need too much memory")
         }
-        let created = Workspace(tokens: tokens, seq: batch.seq, hiddenSize: config.hiddenSize,
-                                intermediateSize: config.intermediateSize, scoreBuffers: scoreBuffers, total: total)
+        let created = Workspace(tokens: tokens, seq: batch.seq, hiddenSize: config.hiddenSize, headSize: config.headSize,
+                                intermediateSize: config.intermediateSize, attentionBuffers: attentionBuffers, total: total)
         cachedWorkspace = created
         return created
     }

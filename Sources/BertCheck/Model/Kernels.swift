@@ -344,46 +344,92 @@ func residualLayerNorm(_ out: FloatPointer, _ x: FloatPointer, residual: ConstFl
     }
 }
 
-/// Softmax of each row of `scores` [rows, columns] in place, after adding `keyMask[c]`
-/// (0 for real keys, finfo(float32).min for padded ones, as transformers adds it).
-func maskedSoftmaxRows(_ scores: FloatPointer, rows: Int, columns: Int, keyMask: ConstFloatPointer) {
+/// Softmax of each row of `scores` [rows, columns] in place, of `scale · score + keyMask[c]`
+/// (the mask 0 for real keys, finfo(float32).min for padded ones, as transformers adds it after
+/// scaling).
+func maskedSoftmaxRows(_ scores: FloatPointer, rows: Int, columns: Int, scale: Float = 1, keyMask: ConstFloatPointer) {
+    let whole = columns & ~7
     for r in 0..<rows {
         let row = scores + r * columns
         var maximum = -Float.infinity
+        #if DEBUG
         for c in 0..<columns {
-            let v = row[c] + keyMask[c]
+            let v = row[c] * scale + keyMask[c]
             row[c] = v
             maximum = max(maximum, v)
         }
         var sum: Float = 0
-        #if DEBUG
         for c in 0..<columns {
             row[c] = Foundation.exp(row[c] - maximum)
             sum += row[c]
         }
         #else
-        var c = 0
+        let scale8 = Float8(repeating: scale)
+        var maximum8 = Float8(repeating: -.infinity)
+        for c in stride(from: 0, to: whole, by: 8) {
+            let v = load8(row + c) * scale8 + load8(keyMask + c)
+            store8(v, row + c)
+            maximum8.replace(with: v, where: v .> maximum8)
+        }
+        maximum = maximum8.max()
+        for c in whole..<columns {
+            let v = row[c] * scale + keyMask[c]
+            row[c] = v
+            maximum = max(maximum, v)
+        }
         let m8 = Float8(repeating: maximum)
         var sum8 = Float8(repeating: 0)
-        while c + 8 <= columns {
+        for c in stride(from: 0, to: whole, by: 8) {
             let e = exp8(load8(row + c) - m8)
             store8(e, row + c)
             sum8 += e
-            c += 8
         }
-        sum = sum8.sum()
-        if c < columns {
-            let n = columns - c
-            let e = exp8(loadPartial(row + c, n) - m8)
+        var sum = sum8.sum()
+        if whole < columns {
+            let n = columns - whole
+            let e = exp8(loadPartial(row + whole, n) - m8)
             for i in 0..<n {
-                row[c + i] = e[i]
+                row[whole + i] = e[i]
                 sum += e[i]
             }
         }
         #endif
         let inverse = 1 / sum
+        #if DEBUG
         for c in 0..<columns { row[c] *= inverse }
+        #else
+        let inverse8 = Float8(repeating: inverse)
+        for c in stride(from: 0, to: whole, by: 8) { store8(load8(row + c) * inverse8, row + c) }
+        for c in whole..<columns { row[c] *= inverse }
+        #endif
     }
+}
+
+/// One head of one sequence of self-attention: `context = softmax(scale · Q Kᵀ + mask) V`,
+/// with Q, K, V and the context [seq, headSize] rows `ld` floats apart (a head's columns of
+/// the [tokens, hidden] buffers) and `keyMask` [seq]. `scores` holds seq × seq floats;
+/// `packed` holds `packedInputCount(rows: seq, inFeatures: max(headSize, seq))`. With the AVX2
+/// kernel both products go through CKernels (P·V reading V by rows, `bc_sgemm_packed_by_k`);
+/// otherwise, or if the kernel cannot allocate, through OpenBLAS.
+func attentionHead(context: FloatPointer, query: ConstFloatPointer, key: ConstFloatPointer, value: ConstFloatPointer,
+                   ld: Int, seq: Int, headSize: Int, scale: Float, keyMask: ConstFloatPointer, scores: FloatPointer,
+                   packed: FloatPointer, useKernel: Bool = cpuHasAVX2FMA) {
+    let panels = (seq + 5) / 6
+    if useKernel {
+        bc_pack_input(seq, headSize, query, ld, packed, 0, panels)
+        if bc_sgemm_packed(seq, headSize, packed, key, ld, nil, Int32(BC_ACTIVATION_NONE), scores, seq, 0, seq) == 0 {
+            maskedSoftmaxRows(scores, rows: seq, columns: seq, scale: scale, keyMask: keyMask)
+            bc_pack_input(seq, seq, scores, seq, packed, 0, panels)
+            if bc_sgemm_packed_by_k(seq, seq, packed, value, ld, context, ld, 0, headSize) == 0 { return }
+        }
+    }
+    // scores[S, S] = Q Kᵀ, scaled in the softmax (transformers: matmul, then × scaling).
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, Int32(seq), Int32(seq), Int32(headSize),
+                1, query, Int32(ld), key, Int32(ld), 0, scores, Int32(seq))
+    maskedSoftmaxRows(scores, rows: seq, columns: seq, scale: scale, keyMask: keyMask)
+    // context[S, d] = P · V.
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, Int32(seq), Int32(headSize), Int32(seq),
+                1, scores, Int32(seq), value, Int32(ld), 0, context, Int32(ld))
 }
 
 /// tanh in place (the pooler's activation).

@@ -29,6 +29,11 @@ void bc_pack_input(long M, long K, const float *X, long ldx, float *packed, long
 int bc_sgemm_packed(long M, long K, const float *packed, const float *W, long ldw, const float *bias,
                     int activation, float *C, long ldc, long n_begin, long n_end);
 
+/// `C[m, n] = Σ_k X[m, k] · W[k, n]` for m in [0, M) and n in [n_begin, n_end): the same
+/// product with W [K, N] (row-major, n contiguous), as attention's P·V needs it.
+int bc_sgemm_packed_by_k(long M, long K, const float *packed, const float *W, long ldw, float *C, long ldc,
+                         long n_begin, long n_end);
+
 /// How many 16-column panels one work slice of `bc_sgemm_packed` should span for M rows,
 /// `panels` panels in all and `workers` threads.
 long bc_slice_panels(long M, long panels, long workers);
