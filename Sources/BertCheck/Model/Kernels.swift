@@ -1,6 +1,5 @@
 import CKernels
 import COpenBLAS
-import Dispatch
 import Foundation
 
 // The forward pass as plain functions over flat row-major Float buffers (llm.c style). Matrix
@@ -63,8 +62,8 @@ func linearForward(_ products: [LinearProduct], input: ConstFloatPointer, rows: 
     }
     let buffer = packed ?? FloatPointer.allocate(capacity: count)
     defer { if packed == nil { buffer.deallocate() } }
-    // Bringing a second thread in costs 50–90 µs (DispatchQueue.concurrentPerform, measured), more
-    // than packing a small input takes: the calling thread packs those alone.
+    // Bringing a second thread in costs a few µs, more than packing a small input takes: the
+    // calling thread packs those alone.
     parallelChunks((rows + 5) / 6, workers: count <= 1 << 17 ? 1 : workers) { range in
         bc_pack_input(rows, inFeatures, input, inFeatures, buffer, range.lowerBound, range.upperBound)
     }
@@ -107,6 +106,19 @@ private func blasLinear(_ product: LinearProduct, _ input: ConstFloatPointer, ro
     }
 }
 
+/// Runs `body(index)` for every index in 0..<count on up to `workers` threads of the CKernels
+/// pool (`bc_pool_run`: the calling thread and pool threads, each taking the next index).
+func onPool(_ count: Int, workers: Int, _ body: (Int) -> Void) {
+    withoutActuallyEscaping(body) { body in
+        var task = body
+        withUnsafeMutablePointer(to: &task) { task in
+            bc_pool_run(count, workers, { context, index in
+                context!.assumingMemoryBound(to: ((Int) -> Void).self).pointee(index)
+            }, task)
+        }
+    }
+}
+
 /// Splits `count` items into contiguous chunks run on up to `workers` threads.
 func parallelChunks(_ count: Int, workers: Int, minimumChunk: Int = 1, _ body: (Range<Int>) -> Void) {
     let chunks = max(1, min(workers, count / max(minimumChunk, 1)))
@@ -114,22 +126,22 @@ func parallelChunks(_ count: Int, workers: Int, minimumChunk: Int = 1, _ body: (
         body(0..<count)
         return
     }
-    DispatchQueue.concurrentPerform(iterations: chunks) { c in
-        let start = count * c / chunks
-        let end = count * (c + 1) / chunks
-        body(start..<end)
+    onPool(chunks, workers: chunks) { c in
+        body(count * c / chunks..<count * (c + 1) / chunks)
     }
 }
 
 /// Runs `body(worker, item)` for every item in 0..<count on up to `workers` threads, each taking
 /// the next unclaimed item from a shared counter until none are left (so a thread on a busier
-/// core simply takes fewer). `worker` is the thread's index, below min(workers, count).
+/// core simply takes fewer). `worker` is below min(workers, count); no two threads use the same
+/// `worker` at once (one thread may run several, one after another).
 func parallelItems(_ count: Int, workers: Int, _ body: (_ worker: Int, _ item: Int) -> Void) {
     guard count > 0 else { return }
     let next = UnsafeMutablePointer<Int>.allocate(capacity: 1)
     next.initialize(to: 0)
     defer { next.deallocate() }
-    DispatchQueue.concurrentPerform(iterations: max(1, min(workers, count))) { worker in
+    let slots = max(1, min(workers, count))
+    onPool(slots, workers: slots) { worker in
         while true {
             let item = bc_fetch_add(next, 1)
             guard item < count else { return }

@@ -38,6 +38,15 @@ int bc_sgemm_packed_by_k(long M, long K, const float *packed, const float *W, lo
 /// `panels` panels in all and `workers` threads.
 long bc_slice_panels(long M, long panels, long workers);
 
+/// A piece of work for `bc_pool_run`: `task(context, index)`.
+typedef void (*bc_pool_task)(void *context, long index);
+
+/// Runs `task(context, i)` for every i in [0, count) on up to `workers` threads (the caller and
+/// pool threads, started on first use and kept), each claiming the next index until none are
+/// left; returns when all are done. Steps from several threads run one after another; a step
+/// started inside a task runs on its thread alone.
+void bc_pool_run(long count, long workers, bc_pool_task task, void *context);
+
 /// Atomically adds `value` to `*counter` and returns the previous value (work sharing).
 long bc_fetch_add(long *counter, long value);
 
