@@ -52,12 +52,15 @@ if [[ ! -x "$bin" || ! -f "$stamp" ]] || [[ -n "$(find Sources/BertCheck Sources
   # The C kernel target: compiled by clang, imported through a module map of its header.
   printf 'module CKernels {\n    header "%s"\n    export *\n}\n' "$root/$snapshot/CKernels/include/ckernels.h" \
     >"$snapshot/CKernels/include/module.modulemap"
-  clang -O3 -g -fsanitize=fuzzer-no-link,address -c "$snapshot/CKernels/sgemm.c" -I "$snapshot/CKernels/include" \
-    -o "$work/sgemm.o"
+  objects=()
+  for source in "$snapshot"/CKernels/*.c; do
+    objects+=("$work/$(basename "$source" .c).o")
+    clang -O3 -g -fsanitize=fuzzer-no-link,address -c "$source" -I "$snapshot/CKernels/include" -o "${objects[-1]}"
+  done
   # shellcheck disable=SC2046
   swiftc -sanitize=fuzzer,address -parse-as-library -O -g -swift-version 5 \
     -module-name BertCheck -I Sources/CZlib -I Sources/COpenBLAS -I "$snapshot/CKernels/include" \
-    $(find "$snapshot" -name '*.swift' | sort) "$work/sgemm.o" \
+    $(find "$snapshot" -name '*.swift' | sort) "${objects[@]}" \
     -lz -lopenblas -o "$bin.tmp" 2> >(grep -v 'Cannot export local symbol' >&2)
   mv "$bin.tmp" "$bin"
   mv "$stamp.tmp" "$stamp"
