@@ -3,8 +3,10 @@ import COpenBLAS
 import Foundation
 
 // The forward pass as plain functions over flat row-major Float buffers (llm.c style). Matrix
-// products go to OpenBLAS sgemm; the element-wise work is SIMD8 code that -mavx2 -mfma turns
-// into AVX2 instructions in release builds (Package.swift).
+// products, attention's per-head ones included, go to the CKernels AVX2/FMA kernel (OpenBLAS
+// sgemm on a CPU without AVX2 and FMA); parallel steps run on the CKernels worker pool; the
+// element-wise work is SIMD8 code that -mavx2 -mfma turns into AVX2 instructions in release
+// builds (Package.swift).
 
 typealias FloatPointer = UnsafeMutablePointer<Float>
 typealias ConstFloatPointer = UnsafePointer<Float>
@@ -189,14 +191,14 @@ func exp8(_ x: Float8) -> Float8 {
     return result
 }
 
-/// erf for 8 lanes: Abramowitz & Stegun 7.1.26 (absolute error ≤ 1.5e-7, below Float's
-/// resolution near ±1), the form PyTorch's vectorised CPU erf uses.
 /// |x| per lane (clears the sign bit).
 @inline(__always)
 func absolute8(_ x: Float8) -> Float8 {
     unsafeBitCast(unsafeBitCast(x, to: SIMD8<UInt32>.self) & SIMD8<UInt32>(repeating: 0x7FFF_FFFF), to: Float8.self)
 }
 
+/// erf for 8 lanes: Abramowitz & Stegun 7.1.26 (absolute error ≤ 1.5e-7, below Float's
+/// resolution near ±1), the form PyTorch's vectorised CPU erf uses.
 @inline(__always)
 func erf8(_ x: Float8) -> Float8 {
     let a = absolute8(x)
