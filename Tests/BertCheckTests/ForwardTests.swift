@@ -277,6 +277,24 @@ struct ForwardGolden {
         let worst = zip(rowInBatch, alone.lastHiddenState).map { abs($0 - $1) }.max() ?? .infinity
         #expect(worst <= 1e-5)
     }
+
+    @Test func releasedWeightPagesComeBackUnchanged() throws {
+        let model = try BertModel(checkpoint: loadCheckpoint(TestPaths.miniLM))
+        // The default keeps 192 MiB for small batches and everything for large ones.
+        #expect(model.residentWeightBudget(tokens: 128) == BertModel.smallBatchResidentWeights)
+        #expect(model.residentWeightBudget(tokens: 8 * 128) == .max)
+        let golden = try ForwardGolden("minilm-pairs.safetensors")
+        model.residentWeightBudget = .max
+        let kept = try model.forward(golden.batch)
+        // Every layer drops its pages after it ran; the next pass faults them back in.
+        model.residentWeightBudget = 0
+        #expect(model.residentWeightBudget(tokens: 8 * 128) == 0)
+        let released = try model.forward(golden.batch)
+        let again = try model.forward(golden.batch)
+        #expect(released.lastHiddenState == kept.lastHiddenState)
+        #expect(again.lastHiddenState == kept.lastHiddenState)
+        #expect(again.poolerOutput == kept.poolerOutput)
+    }
 }
 
 @Suite struct ForwardInputErrorTests {

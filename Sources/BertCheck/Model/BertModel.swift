@@ -368,10 +368,19 @@ public final class BertModel: @unchecked Sendable {
     /// Bytes of mapped layer weights that stay in the process between passes. The first layers
     /// whose weights fit in it keep their pages; every later layer drops its pages after it ran
     /// (they come back from the page cache on the next pass, which costs page faults), so peak
-    /// RSS stays near this budget plus one layer. The default keeps peak RSS for bert-base
-    /// under half of PyTorch's; 0 keeps only the running layer, `Int.max` keeps everything.
-    public var residentWeightBudget = BertModel.defaultResidentWeightBudget
-    public static let defaultResidentWeightBudget = 192 << 20
+    /// RSS stays near this budget plus one layer. 0 keeps only the running layer, `Int.max`
+    /// keeps everything. nil (the default) chooses per pass: `smallBatchResidentWeights` for a
+    /// batch of at most `smallBatchTokens` tokens (for bert-base, peak RSS at 1 × 128 stays near
+    /// 0.37× PyTorch's), everything for a larger one (re-faulting cost 2 % at 8 × 128, and peak
+    /// RSS there is 0.6× PyTorch's with every page kept; Docs/performance.md).
+    public var residentWeightBudget: Int?
+    public static let smallBatchResidentWeights = 192 << 20
+    public static let smallBatchTokens = 512
+
+    /// The budget a pass of `tokens` tokens uses (see `residentWeightBudget`).
+    func residentWeightBudget(tokens: Int) -> Int {
+        residentWeightBudget ?? (tokens <= BertModel.smallBatchTokens ? BertModel.smallBatchResidentWeights : .max)
+    }
 
     private let lock = NSLock()
     private var cachedWorkspace: Workspace?
@@ -507,11 +516,12 @@ public final class BertModel: @unchecked Sendable {
         func snapshot() -> [Float] { Array(UnsafeBufferPointer(start: hidden, count: count)) }
         embeddings.forward(hidden, batch: batch, hidden: hiddenSize, workers: threads)
         var states: [[Float]]? = outputHiddenStates ? [snapshot()] : nil
+        let budget = residentWeightBudget(tokens: tokens)
         var residentBytes = 0
         for layer in layers {
             layer.forward(hidden, workspace: workspace, batch: batch.batch, seq: batch.seq, workers: threads)
             residentBytes += layer.mappedBytes
-            if residentBytes > residentWeightBudget { layer.releasePages() }
+            if residentBytes > budget { layer.releasePages() }
             if outputHiddenStates { states?.append(snapshot()) }
         }
         var pooled: [Float]?
