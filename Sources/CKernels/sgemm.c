@@ -378,6 +378,65 @@ void bc_pack_input(long M, long K, const float *X, long ldx, float *packed, long
     }
 }
 
+AVX2_FMA void bc_softmax_pack(long rows, long columns, float *scores, float scale, const float *mask, float *packed) {
+    long m6 = (rows + MR - 1) / MR * MR;
+    long whole = columns & ~7L;
+    const __m256 scale8 = _mm256_set1_ps(scale);
+    for (long r = 0; r < rows; r++) {
+        float *row = scores + r * columns;
+        // scale · s + mask, and the row's maximum (maxps keeps its second operand when the first
+        // is NaN, so a NaN is skipped here and turns the whole row NaN through the sum below).
+        __m256 max8 = _mm256_set1_ps(-__builtin_inff());
+        for (long c = 0; c < whole; c += 8) {
+            // Two roundings, as transformers scales and then adds the mask.
+            __m256 v = _mm256_add_ps(_mm256_mul_ps(_mm256_loadu_ps(row + c), scale8), _mm256_loadu_ps(mask + c));
+            _mm256_storeu_ps(row + c, v);
+            max8 = _mm256_max_ps(v, max8);
+        }
+        float lanes[8], maximum = -__builtin_inff();
+        _mm256_storeu_ps(lanes, max8);
+        for (int i = 0; i < 8; i++) maximum = lanes[i] > maximum ? lanes[i] : maximum;
+        for (long c = whole; c < columns; c++) {
+            float scaled = row[c] * scale; // a separate statement: not contracted into an FMA
+            row[c] = scaled + mask[c];
+            maximum = row[c] > maximum ? row[c] : maximum;
+        }
+        const __m256 max_all = _mm256_set1_ps(maximum);
+        __m256 sum8 = _mm256_setzero_ps();
+        for (long c = 0; c < whole; c += 8) {
+            __m256 e = exp_ps(_mm256_sub_ps(_mm256_loadu_ps(row + c), max_all));
+            _mm256_storeu_ps(row + c, e);
+            sum8 = _mm256_add_ps(sum8, e);
+        }
+        _mm256_storeu_ps(lanes, sum8);
+        float sum = 0;
+        for (int i = 0; i < 8; i++) sum += lanes[i];
+        if (whole < columns) {
+            float tail[8] = {0};
+            for (long c = whole; c < columns; c++) tail[c - whole] = row[c] - maximum;
+            _mm256_storeu_ps(tail, exp_ps(_mm256_loadu_ps(tail)));
+            for (long c = whole; c < columns; c++) {
+                row[c] = tail[c - whole];
+                sum += row[c];
+            }
+        }
+        // The probabilities, into row r of the packed layout (block k0: panel r / 6, lane r % 6).
+        float inverse = 1 / sum;
+        for (long k0 = 0; k0 < columns; k0 += KC) {
+            long kc = columns - k0 < KC ? columns - k0 : KC;
+            float *out = packed + m6 * k0 + (r / MR) * MR * kc + r % MR;
+            for (long k = 0; k < kc; k++) out[k * MR] = row[k0 + k] * inverse;
+        }
+    }
+    // The padding rows of the last panel are zero.
+    for (long r = rows; r < m6; r++)
+        for (long k0 = 0; k0 < columns; k0 += KC) {
+            long kc = columns - k0 < KC ? columns - k0 : KC;
+            float *out = packed + m6 * k0 + (r / MR) * MR * kc + r % MR;
+            for (long k = 0; k < kc; k++) out[k * MR] = 0.0f;
+        }
+}
+
 long bc_slice_panels(long M, long panels, long workers) {
     if (workers < 1) workers = 1;
     // One block of rows: slices cost nothing extra (each weight panel is packed once either

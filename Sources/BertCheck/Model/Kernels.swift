@@ -423,8 +423,9 @@ func maskedSoftmaxRows(_ scores: FloatPointer, rows: Int, columns: Int, scale: F
 /// with Q, K, V and the context [seq, headSize] rows `ld` floats apart (a head's columns of
 /// the [tokens, hidden] buffers) and `keyMask` [seq]. `scores` holds seq × seq floats;
 /// `packed` holds `packedInputCount(rows: seq, inFeatures: max(headSize, seq))`. With the AVX2
-/// kernel both products go through CKernels (P·V reading V by rows, `bc_sgemm_packed_by_k`);
-/// otherwise, or if the kernel cannot allocate, through OpenBLAS.
+/// kernel both products and the softmax go through CKernels (`bc_softmax_pack` writes P packed,
+/// `bc_sgemm_packed_by_k` reads V by rows); otherwise, or if the kernel cannot allocate, the
+/// products go through OpenBLAS and the softmax is `maskedSoftmaxRows`.
 func attentionHead(context: FloatPointer, query: ConstFloatPointer, key: ConstFloatPointer, value: ConstFloatPointer,
                    ld: Int, seq: Int, headSize: Int, scale: Float, keyMask: ConstFloatPointer, scores: FloatPointer,
                    packed: FloatPointer, useKernel: Bool = cpuHasAVX2FMA) {
@@ -432,8 +433,8 @@ func attentionHead(context: FloatPointer, query: ConstFloatPointer, key: ConstFl
     if useKernel {
         bc_pack_input(seq, headSize, query, ld, packed, 0, panels)
         if bc_sgemm_packed(seq, headSize, packed, key, ld, nil, Int32(BC_ACTIVATION_NONE), scores, seq, 0, seq) == 0 {
-            maskedSoftmaxRows(scores, rows: seq, columns: seq, scale: scale, keyMask: keyMask)
-            bc_pack_input(seq, seq, scores, seq, packed, 0, panels)
+            // The softmax writes P straight into the packed layout P·V reads.
+            bc_softmax_pack(seq, seq, scores, scale, keyMask, packed)
             if bc_sgemm_packed_by_k(seq, seq, packed, value, ld, context, ld, 0, headSize) == 0 { return }
         }
     }

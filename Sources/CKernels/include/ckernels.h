@@ -34,6 +34,12 @@ int bc_sgemm_packed(long M, long K, const float *packed, const float *W, long ld
 int bc_sgemm_packed_by_k(long M, long K, const float *packed, const float *W, long ldw, float *C, long ldc,
                          long n_begin, long n_end);
 
+/// Attention's softmax, written packed: each row of `scores` [rows, columns] (row-major; used as
+/// scratch) becomes softmax(scale · s + mask), stored into `packed` in `bc_pack_input`'s layout
+/// for a [rows, columns] input (capacity `bc_packed_input_count(rows, columns)`), ready to be the
+/// P of P·V. The same arithmetic as the Swift `maskedSoftmaxRows`.
+void bc_softmax_pack(long rows, long columns, float *scores, float scale, const float *mask, float *packed);
+
 /// How many 16-column panels one work slice of `bc_sgemm_packed` should span for M rows,
 /// `panels` panels in all and `workers` threads.
 long bc_slice_panels(long M, long panels, long workers);
