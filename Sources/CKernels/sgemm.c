@@ -113,10 +113,11 @@ AVX2_FMA static void pack_weight_panel_by_k(const float *w, long ldw, long colum
 // Activations for the epilogue, lane-wise: the same approximations as the Swift SIMD8 versions
 // in Kernels.swift (exp8, erf8, tanh8), so both paths agree to about 1 ulp.
 
-// e^x: Cody–Waite reduction by ln 2 and Cephes' degree-6 polynomial; 0 below -87.3.
+// e^x: Cody–Waite reduction by ln 2 and Cephes' degree-6 polynomial; 0 below -87.3, NaN for NaN
+// (min/max return their second operand when one is NaN, so x goes second).
 AVX2_FMA static inline __m256 exp_ps(__m256 x) {
     const __m256 magic = _mm256_set1_ps(12582912.0f);
-    __m256 clamped = _mm256_min_ps(_mm256_max_ps(x, _mm256_set1_ps(-87.3f)), _mm256_set1_ps(88.3f));
+    __m256 clamped = _mm256_min_ps(_mm256_set1_ps(88.3f), _mm256_max_ps(_mm256_set1_ps(-87.3f), x));
     __m256 shifted = _mm256_fmadd_ps(clamped, _mm256_set1_ps(1.4426950408889634f), magic);
     __m256 n = _mm256_sub_ps(shifted, magic);
     __m256 r = _mm256_fnmadd_ps(n, _mm256_set1_ps(0.693359375f), clamped);

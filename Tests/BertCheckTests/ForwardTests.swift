@@ -707,3 +707,26 @@ struct ForwardGolden {
         #expect(inner.pointee == 60)
     }
 }
+
+extension AttentionHeadTests {
+    @Test func aNaNInOneQueryRowMakesThatContextRowNaNAsInTorch() throws {
+        let seq = 9, headSize = 16, ld = headSize
+        var q = values(seq * ld, seed: 41)
+        q[4 * ld + 3] = .nan
+        let products = MatrixProductTests()
+        let query = products.copy(q), key = products.copy(values(seq * ld, seed: 42))
+        let value = products.copy(values(seq * ld, seed: 43)), keyMask = products.copy([Float](repeating: 0, count: seq))
+        let scores = FloatPointer.allocate(capacity: seq * seq)
+        let packed = FloatPointer.allocate(capacity: packedInputCount(rows: seq, inFeatures: seq)!)
+        let context = FloatPointer.allocate(capacity: seq * ld)
+        defer { [query, key, value, keyMask, scores, packed, context].forEach { $0.deallocate() } }
+        for useKernel in [true, false] where !useKernel || cpuHasAVX2FMA {
+            attentionHead(context: context, query: query, key: key, value: value, ld: ld, seq: seq, headSize: headSize,
+                          scale: 0.25, keyMask: keyMask, scores: scores, packed: packed, useKernel: useKernel)
+            for row in 0..<seq {
+                let nans = (0..<headSize).filter { context[row * ld + $0].isNaN }.count
+                #expect(nans == (row == 4 ? headSize : 0), "row \(row), kernel \(useKernel): \(nans) NaN")
+            }
+        }
+    }
+}
