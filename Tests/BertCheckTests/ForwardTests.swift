@@ -717,7 +717,7 @@ extension AttentionHeadTests {
         let query = products.copy(q), key = products.copy(values(seq * ld, seed: 42))
         let value = products.copy(values(seq * ld, seed: 43)), keyMask = products.copy([Float](repeating: 0, count: seq))
         let scores = FloatPointer.allocate(capacity: seq * seq)
-        let packed = FloatPointer.allocate(capacity: packedInputCount(rows: seq, inFeatures: seq)!)
+        let packed = FloatPointer.allocate(capacity: packedInputCount(rows: seq, inFeatures: max(headSize, seq))!)
         let context = FloatPointer.allocate(capacity: seq * ld)
         defer { [query, key, value, keyMask, scores, packed, context].forEach { $0.deallocate() } }
         for useKernel in [true, false] where !useKernel || cpuHasAVX2FMA {
