@@ -64,8 +64,8 @@ func linearForward(_ products: [LinearProduct], input: ConstFloatPointer, rows: 
     }
     let buffer = packed ?? FloatPointer.allocate(capacity: count)
     defer { if packed == nil { buffer.deallocate() } }
-    // Bringing a second thread in costs a few µs, more than packing a small input takes: the
-    // calling thread packs those alone.
+    // A second thread joins a step in about 0.3 µs while the pool's workers spin, but 0.3 ms
+    // once they sleep: the calling thread packs a small input alone.
     parallelChunks((rows + 5) / 6, workers: count <= 1 << 17 ? 1 : workers) { range in
         bc_pack_input(rows, inFeatures, input, inFeatures, buffer, range.lowerBound, range.upperBound)
     }
