@@ -47,12 +47,12 @@ static long now_ns(void) {
     return (long)t.tv_sec * 1000000000L + t.tv_nsec;
 }
 
-// Claims and runs indices of the current step until none are left.
-static void run_indices(void) {
+// Claims and runs indices of the current step until none are left, as thread `worker`.
+static void run_indices(long worker) {
     for (;;) {
         long i = atomic_fetch_add_explicit(&pool.next, 1, memory_order_relaxed);
         if (i >= pool.count) return;
-        pool.task(pool.context, i);
+        pool.task(pool.context, i, worker);
     }
 }
 
@@ -84,7 +84,7 @@ static void *worker_main(void *argument) {
         }
         seen = generation;
         if (index >= generation % STEP) continue;
-        run_indices();
+        run_indices(index);
         if (atomic_fetch_sub_explicit(&pool.running, 1, memory_order_acq_rel) == 1) {
             pthread_mutex_lock(&pool.lock);
             pthread_cond_signal(&pool.done);
@@ -105,7 +105,7 @@ void bc_pool_run(long count, long workers, bc_pool_task task, void *context) {
     if (online >= 1 && workers > online) workers = online;
     if (workers > MAX_THREADS + 1) workers = MAX_THREADS + 1;
     if (workers <= 1 || inside_step) {
-        for (long i = 0; i < count; i++) task(context, i);
+        for (long i = 0; i < count; i++) task(context, i, 0);
         return;
     }
     pthread_mutex_lock(&pool.caller);
@@ -137,7 +137,7 @@ void bc_pool_run(long count, long workers, bc_pool_task task, void *context) {
     pthread_cond_broadcast(&pool.wake);
     pthread_mutex_unlock(&pool.lock);
     inside_step = 1;
-    run_indices();
+    run_indices(0);
     inside_step = 0;
     // Wait for the workers: spin while they are likely to finish soon, then sleep.
     long deadline = now_ns() + SPIN_NANOSECONDS;

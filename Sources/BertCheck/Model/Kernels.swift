@@ -108,14 +108,16 @@ private func blasLinear(_ product: LinearProduct, _ input: ConstFloatPointer, ro
     }
 }
 
-/// Runs `body(index)` for every index in 0..<count on up to `workers` threads of the CKernels
-/// pool (`bc_pool_run`: the calling thread and pool threads, each taking the next index).
-func onPool(_ count: Int, workers: Int, _ body: (Int) -> Void) {
+/// Runs `body(index, worker)` for every index in 0..<count on up to `workers` threads of the
+/// CKernels pool (`bc_pool_run`): the calling thread and pool threads each take the next
+/// unclaimed index until none are left, so a thread on a busier core simply takes fewer.
+/// `worker` is below min(workers, count), and no two threads use the same one at once.
+func onPool(_ count: Int, workers: Int, _ body: (_ index: Int, _ worker: Int) -> Void) {
     withoutActuallyEscaping(body) { body in
         var task = body
         withUnsafeMutablePointer(to: &task) { task in
-            bc_pool_run(count, workers, { context, index in
-                context!.assumingMemoryBound(to: ((Int) -> Void).self).pointee(index)
+            bc_pool_run(count, workers, { context, index, worker in
+                context!.assumingMemoryBound(to: ((Int, Int) -> Void).self).pointee(index, worker)
             }, task)
         }
     }
@@ -128,28 +130,15 @@ func parallelChunks(_ count: Int, workers: Int, minimumChunk: Int = 1, _ body: (
         body(0..<count)
         return
     }
-    onPool(chunks, workers: chunks) { c in
+    onPool(chunks, workers: chunks) { c, _ in
         body(count * c / chunks..<count * (c + 1) / chunks)
     }
 }
 
-/// Runs `body(worker, item)` for every item in 0..<count on up to `workers` threads, each taking
-/// the next unclaimed item from a shared counter until none are left (so a thread on a busier
-/// core simply takes fewer). `worker` is below min(workers, count); no two threads use the same
-/// `worker` at once (one thread may run several, one after another).
+/// Runs `body(worker, item)` for every item in 0..<count on up to `workers` threads (`onPool`);
+/// `worker` picks the thread's scratch.
 func parallelItems(_ count: Int, workers: Int, _ body: (_ worker: Int, _ item: Int) -> Void) {
-    guard count > 0 else { return }
-    let next = UnsafeMutablePointer<Int>.allocate(capacity: 1)
-    next.initialize(to: 0)
-    defer { next.deallocate() }
-    let slots = max(1, min(workers, count))
-    onPool(slots, workers: slots) { worker in
-        while true {
-            let item = bc_fetch_add(next, 1)
-            guard item < count else { return }
-            body(worker, item)
-        }
-    }
+    onPool(count, workers: workers) { item, worker in body(worker, item) }
 }
 
 // MARK: - Vectorised elementary functions

@@ -44,16 +44,19 @@ void bc_softmax_pack(long rows, long columns, float *scores, float scale, const 
 /// `panels` panels in all and `workers` threads.
 long bc_slice_panels(long M, long panels, long workers);
 
-/// A piece of work for `bc_pool_run`: `task(context, index)`.
-typedef void (*bc_pool_task)(void *context, long index);
+/// A piece of work for `bc_pool_run`: `task(context, index, worker)`, `worker` being the running
+/// thread's number in the step (0 for the caller).
+typedef void (*bc_pool_task)(void *context, long index, long worker);
 
-/// Runs `task(context, i)` for every i in [0, count) on up to `workers` threads (the caller and
-/// pool threads, started on first use and kept), each claiming the next index until none are
-/// left; returns when all are done. Steps from several threads run one after another; a step
-/// started inside a task runs on its thread alone.
+/// Runs `task(context, i, worker)` for every i in [0, count) on up to `workers` threads (the
+/// caller and pool threads, started on first use and kept), each claiming the next index until
+/// none are left; returns when all are done. `worker` is below min(workers, count) and no two
+/// threads share one at a time, so it can pick per-thread scratch. Steps from several threads run
+/// one after another; a step started inside a task runs on its thread alone (as worker 0).
 void bc_pool_run(long count, long workers, bc_pool_task task, void *context);
 
-/// Atomically adds `value` to `*counter` and returns the previous value (work sharing).
+/// Atomically adds `value` to `*counter` and returns the previous value (the tests count work done
+/// on several threads with it).
 long bc_fetch_add(long *counter, long value);
 
 #endif
