@@ -282,26 +282,42 @@ final class Workspace {
     /// The packed input of the product being computed (`linearForward`).
     let packedInput: FloatPointer
 
-    /// Sizes are checked for overflow by the caller (`BertModel.workspace`).
-    init(tokens: Int, seq: Int, hiddenSize: Int, headSize: Int, intermediateSize: Int, attentionBuffers: Int, total: Int) {
+    /// nil when the sizes overflow or the whole would exceed `maximumFloats`.
+    init?(tokens: Int, seq: Int, hiddenSize: Int, headSize: Int, intermediateSize: Int, attentionBuffers: Int,
+          maximumFloats: Int) {
+        func mul(_ a: Int, _ b: Int) -> Int? {
+            let (r, o) = a.multipliedReportingOverflow(by: b)
+            return o ? nil : r
+        }
+        // Every buffer, in order, and the total with each rounded up to 16 floats (64 bytes).
+        guard let th = mul(tokens, hiddenSize), let ti = mul(tokens, intermediateSize),
+              let stride = Workspace.attentionStride(seq: seq, headSize: headSize), let attention = mul(stride, attentionBuffers),
+              let packed = packedInputCount(rows: tokens, inFeatures: max(hiddenSize, intermediateSize)) else { return nil }
+        let sizes = [th, th, th, th, th, th, th, ti, attention, tokens, packed]
+        var total = 0
+        for size in sizes {
+            let (room, o1) = (size / 16 + 1).multipliedReportingOverflow(by: 16) // past the end, to 64 bytes
+            let (sum, o2) = total.addingReportingOverflow(room)
+            guard !o1, !o2, sum <= maximumFloats else { return nil }
+            total = sum
+        }
         self.tokens = tokens
         self.seq = seq
         self.attentionBuffers = attentionBuffers
+        attentionStride = stride
+        scoresCount = seq * seq
         storage = Workspace.allocateHugePageBacked(floats: total)
-        var next = storage
-        func take(_ n: Int) -> FloatPointer {
-            defer { next += (n + 15) / 16 * 16 }
+        var next = storage, index = 0
+        func take() -> FloatPointer {
+            defer { next += (sizes[index] / 16 + 1) * 16; index += 1 } // as summed above, without overflow
             return next
         }
-        let th = tokens * hiddenSize
-        hidden = take(th); query = take(th); key = take(th); value = take(th)
-        context = take(th); projected = take(th); attended = take(th)
-        intermediate = take(tokens * intermediateSize)
-        scoresCount = seq * seq
-        attentionStride = Workspace.attentionStride(seq: seq, headSize: headSize) ?? 0
-        attentionStorage = take(attentionStride * attentionBuffers)
-        keyMask = take(tokens)
-        packedInput = take(packedInputCount(rows: tokens, inFeatures: max(hiddenSize, intermediateSize)) ?? 0)
+        hidden = take(); query = take(); key = take(); value = take()
+        context = take(); projected = take(); attended = take()
+        intermediate = take()
+        attentionStorage = take()
+        keyMask = take()
+        packedInput = take()
     }
 
     func scores(_ worker: Int) -> FloatPointer { attentionStorage + worker * attentionStride }
@@ -313,23 +329,6 @@ final class Workspace {
         guard !o1, let packed = packedInputCount(rows: seq, inFeatures: max(headSize, seq)) else { return nil }
         let (sum, o2) = scores.addingReportingOverflow(packed)
         return o2 ? nil : (sum + 15) / 16 * 16
-    }
-
-    static func floatCount(tokens: Int, seq: Int, hiddenSize: Int, headSize: Int, intermediateSize: Int,
-                           attentionBuffers: Int) -> Int? {
-        func mul(_ a: Int, _ b: Int) -> Int? {
-            let (r, o) = a.multipliedReportingOverflow(by: b)
-            return o ? nil : r
-        }
-        guard let th = mul(tokens, hiddenSize), let ti = mul(tokens, intermediateSize),
-              let attention = attentionStride(seq: seq, headSize: headSize).flatMap({ mul($0, attentionBuffers) }),
-              let seven = mul(th + 16, 7) else { return nil }
-        let (a, o1) = seven.addingReportingOverflow(ti + 16)
-        let (b, o2) = a.addingReportingOverflow(attention + 16)
-        let (c, o3) = b.addingReportingOverflow(tokens + 16)
-        guard let packed = packedInputCount(rows: tokens, inFeatures: max(hiddenSize, intermediateSize)) else { return nil }
-        let (d, o4) = c.addingReportingOverflow(packed + 16)
-        return o1 || o2 || o3 || o4 ? nil : d
     }
 
     /// `floats` Floats aligned to 2 MiB and advised as transparent huge pages: the kernel walks
@@ -487,14 +486,12 @@ public final class BertModel: @unchecked Sendable {
         // The attention workers never outnumber the (row, head) pairs, nor 64 (more buffers
         // than that would only cost memory for a --threads far past the cores).
         let attentionBuffers = max(1, min(threads, batch.batch * config.numAttentionHeads, 64))
-        guard let total = Workspace.floatCount(tokens: tokens, seq: batch.seq, hiddenSize: config.hiddenSize,
-                                               headSize: config.headSize, intermediateSize: config.intermediateSize,
-                                               attentionBuffers: attentionBuffers),
-              total <= (1 << 40) / MemoryLayout<Float>.stride else {
+        guard let created = Workspace(tokens: tokens, seq: batch.seq, hiddenSize: config.hiddenSize,
+                                      headSize: config.headSize, intermediateSize: config.intermediateSize,
+                                      attentionBuffers: attentionBuffers,
+                                      maximumFloats: (1 << 40) / MemoryLayout<Float>.stride) else {
             throw InputProblem.tooLarge("\(batch.batch) × \(batch.seq) tokens need too much memory")
         }
-        let created = Workspace(tokens: tokens, seq: batch.seq, hiddenSize: config.hiddenSize, headSize: config.headSize,
-                                intermediateSize: config.intermediateSize, attentionBuffers: attentionBuffers, total: total)
         cachedWorkspace = created
         return created
     }
