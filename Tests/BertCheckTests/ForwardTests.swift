@@ -656,16 +656,18 @@ struct ForwardGolden {
 }
 
 @Suite struct WorkerPoolTests {
-    /// Runs `parallelItems` and `parallelChunks` `rounds` times and checks every item ran exactly once.
+    /// Runs `parallelItems` and `parallelChunks` `rounds` times and checks every item ran exactly
+    /// once (and `parallelItems`' worker numbers stayed below min(workers, count)).
     func checkEveryItemRunsOnce(count: Int, workers: Int, rounds: Int) -> Bool {
-        let hits = UnsafeMutablePointer<Int>.allocate(capacity: count)
+        // hits[count] counts worker numbers out of range.
+        let hits = UnsafeMutablePointer<Int>.allocate(capacity: count + 1)
         defer { hits.deallocate() }
         var ok = true
         for round in 0..<rounds {
-            hits.initialize(repeating: 0, count: count)
+            hits.initialize(repeating: 0, count: count + 1)
             if round % 2 == 0 {
                 parallelItems(count, workers: workers) { worker, item in
-                    precondition(worker < min(workers, count))
+                    if !(0..<min(workers, count)).contains(worker) { _ = bc_fetch_add(hits + count, 1) }
                     _ = bc_fetch_add(hits + item, 1)
                 }
             } else {
@@ -673,7 +675,7 @@ struct ForwardGolden {
                     for item in range { _ = bc_fetch_add(hits + item, 1) }
                 }
             }
-            ok = ok && (0..<count).allSatisfy { hits[$0] == 1 }
+            ok = ok && (0..<count).allSatisfy { hits[$0] == 1 } && hits[count] == 0
         }
         return ok
     }
