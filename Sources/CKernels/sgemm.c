@@ -41,8 +41,13 @@ static pthread_once_t packed_w_key_once = PTHREAD_ONCE_INIT;
 
 static void make_packed_w_key(void) { pthread_key_create(&packed_w_key, free); }
 
+static int refuse_slice_buffers = 0;
+
+void bc_testing_refuse_slice_buffers(int refuse) { __atomic_store_n(&refuse_slice_buffers, refuse, __ATOMIC_RELAXED); }
+
 // This thread's weight-packing buffer with room for `count` floats (NULL when out of memory).
 static float *reserve_packed_w(size_t count) {
+    if (__atomic_load_n(&refuse_slice_buffers, __ATOMIC_RELAXED)) return NULL;
     if (count <= packed_w_capacity) return packed_w;
     pthread_once(&packed_w_key_once, make_packed_w_key);
     free(packed_w);
@@ -209,6 +214,50 @@ static void pack_input_panel(const float *x, long ldx, long rows, long kc, float
     }
 }
 
+// Packed output: a tile's 6 rows × 8 columns r[0..5] → out[j * 6 + i] (48 floats), the layout
+// bc_pack_input gives those columns when they are the next product's input. Rows 0–3 of each
+// column go through a 4 × 4 transpose per 128-bit lane, rows 4–5 through one unpack.
+AVX2_FMA static inline void store_columns_packed(const __m256 r[MR], float *out) {
+    __m256 t0 = _mm256_unpacklo_ps(r[0], r[1]), t1 = _mm256_unpackhi_ps(r[0], r[1]);
+    __m256 t2 = _mm256_unpacklo_ps(r[2], r[3]), t3 = _mm256_unpackhi_ps(r[2], r[3]);
+    // u[c]: rows 0–3 of column c (low lane) and c + 4 (high lane); v[0]: rows 4–5 of columns
+    // 0, 1 (4, 5), v[1]: of columns 2, 3 (6, 7).
+    __m256 u[4] = {_mm256_shuffle_ps(t0, t2, 0x44), _mm256_shuffle_ps(t0, t2, 0xEE),
+                   _mm256_shuffle_ps(t1, t3, 0x44), _mm256_shuffle_ps(t1, t3, 0xEE)};
+    __m256 v[2] = {_mm256_unpacklo_ps(r[4], r[5]), _mm256_unpackhi_ps(r[4], r[5])};
+    for (int lane = 0; lane < 2; lane++) {
+        float *o = out + lane * 4 * MR;
+        for (int c = 0; c < 4; c++) {
+            __m128 rows0to3 = lane ? _mm256_extractf128_ps(u[c], 1) : _mm256_castps256_ps128(u[c]);
+            __m128 rows4to5 = lane ? _mm256_extractf128_ps(v[c / 2], 1) : _mm256_castps256_ps128(v[c / 2]);
+            _mm_storeu_ps(o + c * MR, rows0to3);
+            if (c % 2 == 0) _mm_storel_pi((__m64 *)(o + c * MR + 4), rows4to5);
+            else _mm_storeh_pi((__m64 *)(o + c * MR + 4), rows4to5);
+        }
+    }
+}
+
+// The inverse: 48 packed floats (8 columns of 6 rows) → the tile's rows r[0..5].
+AVX2_FMA static inline void load_columns_packed(const float *in, __m256 r[MR]) {
+    __m256 u[4], v[2];
+    for (int c = 0; c < 4; c++)
+        u[c] = _mm256_insertf128_ps(_mm256_castps128_ps256(_mm_loadu_ps(in + c * MR)), _mm_loadu_ps(in + (c + 4) * MR), 1);
+    for (int pair = 0; pair < 2; pair++) {
+        const float *lo = in + 2 * pair * MR + 4, *hi = lo + 4 * MR;
+        __m128 low = _mm_loadh_pi(_mm_loadl_pi(_mm_setzero_ps(), (const __m64 *)lo), (const __m64 *)(lo + MR));
+        __m128 high = _mm_loadh_pi(_mm_loadl_pi(_mm_setzero_ps(), (const __m64 *)hi), (const __m64 *)(hi + MR));
+        v[pair] = _mm256_insertf128_ps(_mm256_castps128_ps256(low), high, 1);
+    }
+    __m256 t0 = _mm256_unpacklo_ps(u[0], u[1]), t1 = _mm256_unpackhi_ps(u[0], u[1]);
+    __m256 t2 = _mm256_unpacklo_ps(u[2], u[3]), t3 = _mm256_unpackhi_ps(u[2], u[3]);
+    r[0] = _mm256_shuffle_ps(t0, t2, 0x44);
+    r[1] = _mm256_shuffle_ps(t0, t2, 0xEE);
+    r[2] = _mm256_shuffle_ps(t1, t3, 0x44);
+    r[3] = _mm256_shuffle_ps(t1, t3, 0xEE);
+    r[4] = _mm256_shuffle_ps(v[0], v[1], 0x88);
+    r[5] = _mm256_shuffle_ps(v[0], v[1], 0xDD);
+}
+
 // One k step of the tile: two 8-float vectors of the weight panel against R broadcast inputs.
 #define TILE_STEP(R, a, b, lo, hi)                                   \
     do {                                                             \
@@ -223,20 +272,27 @@ static void pack_input_panel(const float *x, long ldx, long rows, long kc, float
 
 // tile[R][16] (+)= a-panel · b-panel over kc, R ≤ 6 rows of C (the a-panel is packed 6 rows
 // wide whatever R is); `accumulate` adds to what the tile holds. The last k-block passes the
-// `bias` (if any) and `activation` to apply. Written once for any R; called with a constant R,
-// so the loops unroll and the 2·R accumulators live in registers.
+// `bias` (if any) and `activation` to apply. The tile is row-major at c (rows ldc apart), or
+// (`packed`) the 96 floats at c in the packed-input layout, rows past R zero. Written once for
+// any R and layout; called with constants, so the loops unroll and the 2·R accumulators live in
+// registers.
 AVX2_FMA static inline __attribute__((always_inline)) void
-kernel_rows(const int R, long kc, const float *a, const float *b, float *c, long ldc, int accumulate,
-            const float *bias, int activation) {
-    // The tile's rows of C are written at the end; start fetching them now.
-    _Pragma("clang loop unroll(full)")
-    for (int i = 0; i < R; i++) {
-        _mm_prefetch((const char *)(c + i * ldc), _MM_HINT_T0);
-        _mm_prefetch((const char *)(c + i * ldc + NR - 1), _MM_HINT_T0);
+kernel_rows(const int R, const int packed, long kc, const float *a, const float *b, float *c, long ldc,
+            int accumulate, const float *bias, int activation) {
+    // The tile's output is written at the end; start fetching it now.
+    if (packed) {
+        _Pragma("clang loop unroll(full)")
+        for (int line = 0; line < MR * NR; line += 16) _mm_prefetch((const char *)(c + line), _MM_HINT_T0);
+    } else {
+        _Pragma("clang loop unroll(full)")
+        for (int i = 0; i < R; i++) {
+            _mm_prefetch((const char *)(c + i * ldc), _MM_HINT_T0);
+            _mm_prefetch((const char *)(c + i * ldc + NR - 1), _MM_HINT_T0);
+        }
     }
     __m256 lo[MR], hi[MR];
     _Pragma("clang loop unroll(full)")
-    for (int i = 0; i < R; i++) lo[i] = hi[i] = _mm256_setzero_ps();
+    for (int i = 0; i < MR; i++) lo[i] = hi[i] = _mm256_setzero_ps();
     long k = 0;
     // Eight steps at a time, fetching the input panel 1 KiB ahead: it streams from L2 (the
     // weight panel stays in L1), and the hardware prefetcher alone falls behind at each new tile.
@@ -257,7 +313,16 @@ kernel_rows(const int R, long kc, const float *a, const float *b, float *c, long
         b += NR;
     }
     // Epilogue, each step unrolled over the rows so the accumulators stay in registers.
-    if (accumulate) {
+    if (accumulate && packed) {
+        __m256 old_lo[MR], old_hi[MR];
+        load_columns_packed(c, old_lo);
+        load_columns_packed(c + 8 * MR, old_hi);
+        _Pragma("clang loop unroll(full)")
+        for (int i = 0; i < R; i++) {
+            lo[i] = _mm256_add_ps(old_lo[i], lo[i]);
+            hi[i] = _mm256_add_ps(old_hi[i], hi[i]);
+        }
+    } else if (accumulate) {
         _Pragma("clang loop unroll(full)")
         for (int i = 0; i < R; i++) {
             lo[i] = _mm256_add_ps(_mm256_loadu_ps(c + i * ldc), lo[i]);
@@ -278,6 +343,12 @@ kernel_rows(const int R, long kc, const float *a, const float *b, float *c, long
             hi[i] = activate_ps(hi[i], activation);
         }
     }
+    if (packed) {
+        // Rows past R stay zero (their accumulators were never touched).
+        store_columns_packed(lo, c);
+        store_columns_packed(hi, c + 8 * MR);
+        return;
+    }
     _Pragma("clang loop unroll(full)")
     for (int i = 0; i < R; i++) {
         _mm256_storeu_ps(c + i * ldc, lo[i]);
@@ -285,21 +356,35 @@ kernel_rows(const int R, long kc, const float *a, const float *b, float *c, long
     }
 }
 
-AVX2_FMA static void kernel_6x16(long kc, const float *a, const float *b, float *c, long ldc, int accumulate,
-                                 const float *bias, int activation) {
-    kernel_rows(6, kc, a, b, c, ldc, accumulate, bias, activation);
+// The tile kernels stay out of line: inlined into run_panel's loop they would compete with it
+// for registers.
+#define KERNEL AVX2_FMA static __attribute__((noinline)) void
+
+KERNEL kernel_6x16(long kc, const float *a, const float *b, float *c, long ldc, int accumulate, const float *bias,
+                   int activation) {
+    kernel_rows(6, 0, kc, a, b, c, ldc, accumulate, bias, activation);
 }
 
-// A tile of 1…5 rows (the last rows of the input).
-AVX2_FMA static void kernel_partial(long rows, long kc, const float *a, const float *b, float *c, long ldc,
-                                    int accumulate, const float *bias, int activation) {
+KERNEL kernel_6x16_packed(long kc, const float *a, const float *b, float *c, int accumulate, const float *bias,
+                          int activation) {
+    kernel_rows(6, 1, kc, a, b, c, 0, accumulate, bias, activation);
+}
+
+// A tile of 1…5 rows (the last rows of the input), in either layout.
+KERNEL kernel_partial(long rows, int packed, long kc, const float *a, const float *b, float *c, long ldc,
+                      int accumulate, const float *bias, int activation) {
+#define PARTIAL(R)                                                                    \
+    if (packed) kernel_rows(R, 1, kc, a, b, c, ldc, accumulate, bias, activation);    \
+    else kernel_rows(R, 0, kc, a, b, c, ldc, accumulate, bias, activation);           \
+    break;
     switch (rows) {
-    case 1: kernel_rows(1, kc, a, b, c, ldc, accumulate, bias, activation); break;
-    case 2: kernel_rows(2, kc, a, b, c, ldc, accumulate, bias, activation); break;
-    case 3: kernel_rows(3, kc, a, b, c, ldc, accumulate, bias, activation); break;
-    case 4: kernel_rows(4, kc, a, b, c, ldc, accumulate, bias, activation); break;
-    default: kernel_rows(5, kc, a, b, c, ldc, accumulate, bias, activation); break;
+    case 1: PARTIAL(1)
+    case 2: PARTIAL(2)
+    case 3: PARTIAL(3)
+    case 4: PARTIAL(4)
+    default: PARTIAL(5)
     }
+#undef PARTIAL
 }
 
 // A block of weights in memory, for prefetching: `rows` rows of `width` floats, `ldw` apart.
@@ -327,35 +412,67 @@ static weight_region region_of(weights W, long n, long k0, long columns, long kc
     return (weight_region){W.w + n * W.ldw + k0, W.ldw, columns, kc};
 }
 
+// Where a product writes: row-major C (`ldc` floats a row), or (`packed`) the layout
+// bc_pack_input gives an M × `columns` matrix, ready to be the next product's input.
+typedef struct {
+    float *c;
+    long ldc;
+    int packed;
+    long m6, columns;
+} output;
+
+// The start of the tile at row m (a multiple of 6) and column n (a multiple of 16), and in
+// `stride` what to add per row for the tile 6 rows on: ldc, or (packed) the k-block's width,
+// since the next 6-row panel starts 6 · kc floats on.
+static float *tile_at(output out, long m, long n, long *stride) {
+    if (!out.packed) {
+        *stride = out.ldc;
+        return out.c + m * out.ldc + n;
+    }
+    long k0 = n / KC * KC, kc = out.columns - k0 < KC ? out.columns - k0 : KC;
+    *stride = kc;
+    return out.c + out.m6 * k0 + m * kc + (n - k0) * MR;
+}
+
 // The kernels of one weight panel (`columns` ≤ 16 wide) over `mc` rows of packed input `a`
-// (6-row panels of kc), into C (pointing at the panel's first column). Partial columns go
-// through `edge`. `last` adds the bias and applies the activation. Between the tiles it
-// prefetches `next` a few rows at a time, so the next panel's weights arrive from memory while
-// these kernels run rather than all at once when they are packed.
-AVX2_FMA static void run_panel(long mc, long kc, const float *a, const float *b, float *C, long ldc, long columns,
-                               int accumulate, int last, const float *bias, int activation, float *edge,
+// (6-row panels of kc), into the tiles from C on (`stride` per row, see tile_at). Partial
+// columns go through `edge`. `last` adds the bias and applies the activation. Between the
+// tiles it prefetches `next` a few rows at a time, so the next panel's weights arrive from
+// memory while these kernels run rather than all at once when they are packed.
+AVX2_FMA static void run_panel(long mc, long kc, const float *a, const float *b, float *C, long stride, int packed,
+                               long columns, int accumulate, int last, const float *bias, int activation, float *edge,
                                weight_region next) {
+    // The next panel's rows, an equal share per tile (one division per call, not per tile).
     long tiles = (mc + MR - 1) / MR;
-    for (long t = 0, i = 0; i < mc; t++, i += MR) {
-        for (long r = next.rows * t / tiles; r < next.rows * (t + 1) / tiles; r++)
-            for (long k = 0; k < next.width; k += 16) _mm_prefetch((const char *)(next.w + r * next.ldw + k), _MM_HINT_T0);
+    long rows_per_tile = (next.rows + tiles - 1) / tiles;
+    const float *fetch = next.w, *fetch_end = next.w + next.rows * next.ldw;
+    for (long i = 0; i < mc; i += MR) {
+        for (long r = 0; r < rows_per_tile && fetch < fetch_end; r++, fetch += next.ldw)
+            for (long k = 0; k < next.width; k += 16) _mm_prefetch((const char *)(fetch + k), _MM_HINT_T0);
         long rows = mc - i < MR ? mc - i : MR;
-        float *c = C + i * ldc;
+        float *c = C + i * stride;
         const float *tile_bias = last ? bias : NULL;
         int tile_activation = last ? activation : BC_ACTIVATION_NONE;
         if (columns == NR) {
-            if (rows == MR) kernel_6x16(kc, a + i * kc, b, c, ldc, accumulate, tile_bias, tile_activation);
-            else kernel_partial(rows, kc, a + i * kc, b, c, ldc, accumulate, tile_bias, tile_activation);
+            if (rows == MR && packed) kernel_6x16_packed(kc, a + i * kc, b, c, accumulate, tile_bias, tile_activation);
+            else if (rows == MR) kernel_6x16(kc, a + i * kc, b, c, stride, accumulate, tile_bias, tile_activation);
+            else kernel_partial(rows, packed, kc, a + i * kc, b, c, stride, accumulate, tile_bias, tile_activation);
             continue;
         }
-        // Partial columns: compute the full 6×16 into `edge`, copy the valid part.
+        // Partial columns: compute the full 6×16 into `edge`, finish the valid part row by row.
         kernel_6x16(kc, a + i * kc, b, edge, NR, 0, NULL, BC_ACTIVATION_NONE);
-        for (long r = 0; r < rows; r++) {
+        for (long r = 0; r < MR; r++) {
+            float row[NR];
             for (long j = 0; j < columns; j++) {
-                float v = accumulate ? c[r * ldc + j] + edge[r * NR + j] : edge[r * NR + j];
-                c[r * ldc + j] = tile_bias ? v + tile_bias[j] : v;
+                float old = !accumulate || r >= rows ? 0.0f : packed ? c[j * MR + r] : c[r * stride + j];
+                float v = r < rows ? old + edge[r * NR + j] : 0.0f;
+                row[j] = tile_bias && r < rows ? v + tile_bias[j] : v;
             }
-            if (tile_activation) activate_row(c + r * ldc, columns, tile_activation);
+            if (tile_activation && r < rows) activate_row(row, columns, tile_activation);
+            for (long j = 0; j < columns; j++) {
+                if (packed) c[j * MR + r] = row[j];
+                else if (r < rows) c[r * stride + j] = row[j];
+            }
         }
     }
 }
@@ -453,33 +570,44 @@ long bc_fetch_add(long *counter, long value) {
     return __atomic_fetch_add(counter, value, __ATOMIC_RELAXED);
 }
 
-// bc_sgemm_packed and bc_sgemm_packed_by_k: the product for either layout of W.
-AVX2_FMA static int sgemm_packed(long M, long K, const float *packed, weights W, const float *bias, int activation,
-                                 float *C, long ldc, long n_begin, long n_end) {
+// The products of bc_sgemm_packed & co., for either layout of W and of the output. Never fails:
+// when the buffer for a slice's weight panels cannot be had, it goes panel by panel with one
+// panel on the stack.
+AVX2_FMA static void sgemm_packed(long M, long K, const float *packed, weights W, const float *bias, int activation,
+                                  output out, long n_begin, long n_end) {
     long N = n_end - n_begin;
-    if (M <= 0 || N <= 0) return 0;
+    if (M <= 0 || N <= 0) return;
+    long m6 = (M + MR - 1) / MR * MR;
     if (K <= 0) {
-        for (long m = 0; m < M; m++)
+        float row[NR];
+        for (long m = 0; m < m6; m++)
             for (long n = n_begin; n < n_end; n += NR) {
                 long count = n_end - n < NR ? n_end - n : NR;
-                for (long j = 0; j < count; j++) C[m * ldc + n + j] = bias ? bias[n + j] : 0.0f;
-                if (activation) activate_row(C + m * ldc + n, count, activation);
+                for (long j = 0; j < count; j++) row[j] = m < M && bias ? bias[n + j] : 0.0f;
+                if (activation && m < M) activate_row(row, count, activation);
+                long stride;
+                float *c = tile_at(out, m / MR * MR, n, &stride);
+                for (long j = 0; j < count; j++) {
+                    if (out.packed) c[j * MR + m % MR] = row[j];
+                    else if (m < M) c[(m % MR) * stride + j] = row[j];
+                }
             }
-        return 0;
+        return;
     }
     long panels = (N + NR - 1) / NR;
-    long m6 = (M + MR - 1) / MR * MR;
     float edge[MR * NR];
     const weight_region nothing = {W.w, W.ldw, 0, 0};
-    if (M <= MC) {
+    float *slice_panels = M <= MC ? NULL : reserve_packed_w((size_t)panels * NR * KC);
+    if (!slice_panels) {
         // One block of rows (the packed input stays in L2): panel by panel, k-block by k-block,
         // pack the weights just before their kernels and prefetch the next piece meanwhile, so
         // streaming the weights from memory overlaps the arithmetic.
-        float *wp = reserve_packed_w((size_t)NR * KC);
-        if (!wp) return -1;
+        float wp[NR * KC] __attribute__((aligned(64)));
         for (long p = 0; p < panels; p++) {
             long n = n_begin + p * NR;
             long columns = n_end - n < NR ? n_end - n : NR;
+            long stride;
+            float *c = tile_at(out, 0, n, &stride);
             for (long k0 = 0; k0 < K; k0 += KC) {
                 long kc = K - k0 < KC ? K - k0 : KC;
                 pack_panel(W, n, k0, columns, kc, wp);
@@ -489,24 +617,22 @@ AVX2_FMA static int sgemm_packed(long M, long K, const float *packed, weights W,
                 } else if (n + NR < n_end) {
                     next = region_of(W, n + NR, 0, n_end - n - NR < NR ? n_end - n - NR : NR, K < KC ? K : KC);
                 }
-                run_panel(M, kc, packed + m6 * k0, wp, C + n, ldc, columns, k0 > 0, k0 + kc == K,
+                run_panel(M, kc, packed + m6 * k0, wp, c, stride, out.packed, columns, k0 > 0, k0 + kc == K,
                           bias ? bias + n : NULL, activation, edge, next);
             }
         }
-        return 0;
+        return;
     }
     // Per k-block: the slice's weight panels are packed once (they stay in L2 when the slice is
     // a few panels wide) and every block of MC rows of the packed input runs over them; the
     // next k-block's weights are prefetched a share per row block.
-    float *wp = reserve_packed_w((size_t)panels * NR * KC);
-    if (!wp) return -1;
     long row_blocks = (M + MC - 1) / MC;
     for (long k0 = 0; k0 < K; k0 += KC) {
         long kc = K - k0 < KC ? K - k0 : KC;
         const float *xb = packed + m6 * k0;
         for (long p = 0; p < panels; p++) {
             long n = n_begin + p * NR;
-            pack_panel(W, n, k0, n_end - n < NR ? n_end - n : NR, kc, wp + p * NR * kc);
+            pack_panel(W, n, k0, n_end - n < NR ? n_end - n : NR, kc, slice_panels + p * NR * kc);
         }
         long next_kc = K - k0 - kc < KC ? K - k0 - kc : KC;
         weight_region upcoming = next_kc > 0 ? region_of(W, n_begin, k0 + kc, N, next_kc) : nothing;
@@ -520,20 +646,29 @@ AVX2_FMA static int sgemm_packed(long M, long K, const float *packed, weights W,
                 long share = row_blocks * panels, index = block * panels + p;
                 long first = upcoming.rows * index / share, end = upcoming.rows * (index + 1) / share;
                 weight_region next = {upcoming.w + first * upcoming.ldw, upcoming.ldw, end - first, upcoming.width};
-                run_panel(mc, kc, xb + m0 * kc, wp + p * NR * kc, C + m0 * ldc + n, ldc, columns, k0 > 0,
+                long stride;
+                float *c = tile_at(out, m0, n, &stride);
+                run_panel(mc, kc, xb + m0 * kc, slice_panels + p * NR * kc, c, stride, out.packed, columns, k0 > 0,
                           k0 + kc == K, bias ? bias + n : NULL, activation, edge, next);
             }
         }
     }
-    return 0;
 }
 
-AVX2_FMA int bc_sgemm_packed(long M, long K, const float *packed, const float *W, long ldw, const float *bias,
-                             int activation, float *C, long ldc, long n_begin, long n_end) {
-    return sgemm_packed(M, K, packed, (weights){W, ldw, 0}, bias, activation, C, ldc, n_begin, n_end);
+AVX2_FMA void bc_sgemm_packed(long M, long K, const float *packed, const float *W, long ldw, const float *bias,
+                              int activation, float *C, long ldc, long n_begin, long n_end) {
+    sgemm_packed(M, K, packed, (weights){W, ldw, 0}, bias, activation, (output){C, ldc, 0, 0, 0}, n_begin, n_end);
 }
 
-AVX2_FMA int bc_sgemm_packed_by_k(long M, long K, const float *packed, const float *W, long ldw, float *C, long ldc,
-                                  long n_begin, long n_end) {
-    return sgemm_packed(M, K, packed, (weights){W, ldw, 1}, NULL, BC_ACTIVATION_NONE, C, ldc, n_begin, n_end);
+AVX2_FMA void bc_sgemm_packed_to_packed(long M, long K, const float *packed, const float *W, long ldw,
+                                        const float *bias, int activation, float *out, long N, long n_begin,
+                                        long n_end) {
+    output o = {out, 0, 1, (M + MR - 1) / MR * MR, N};
+    sgemm_packed(M, K, packed, (weights){W, ldw, 0}, bias, activation, o, n_begin, n_end);
+}
+
+AVX2_FMA void bc_sgemm_packed_by_k(long M, long K, const float *packed, const float *W, long ldw, float *C, long ldc,
+                                   long n_begin, long n_end) {
+    sgemm_packed(M, K, packed, (weights){W, ldw, 1}, NULL, BC_ACTIVATION_NONE, (output){C, ldc, 0, 0, 0}, n_begin,
+                 n_end);
 }

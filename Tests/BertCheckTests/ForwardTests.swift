@@ -558,6 +558,98 @@ struct ForwardGolden {
         }
     }
 
+    /// `rows` × `n` of `values` packed by `bc_pack_input`, the padding rows zero.
+    func packedCopy(_ rowMajor: [Float], rows: Int, n: Int) -> [Float] {
+        var packed = [Float](repeating: .nan, count: bc_packed_input_count(rows, n))
+        packed.withUnsafeMutableBufferPointer { bc_pack_input(rows, n, rowMajor, n, $0.baseAddress!, 0, (rows + 5) / 6) }
+        return packed
+    }
+
+    // Partial row and column tiles, K over several 256-wide blocks (the packed tiles are read
+    // back and added to), more rows than a 144-row block, and an output wider than 256 columns
+    // (a second k-block of the next product's layout).
+    @Test(arguments: [(1, 20, 300), (5, 3, 17), (7, 300, 33), (150, 257, 40), (13, 600, 16), (290, 64, 272)])
+    func aPackedOutputIsTheRowMajorOutputPackedBitForBit(shape: (Int, Int, Int)) throws {
+        guard cpuHasAVX2FMA else { return }
+        let (rows, k, n) = shape
+        let x = values(rows * k, seed: 31), w = values(n * k, seed: 32), bias = values(n, seed: 33)
+        let input = packedCopy(x, rows: rows, n: k)
+        for activation in [nil, Activation.gelu, .relu] {
+            let code = activation?.kernelCode ?? Int32(BC_ACTIVATION_NONE)
+            var rowMajor = [Float](repeating: .nan, count: rows * n)
+            rowMajor.withUnsafeMutableBufferPointer {
+                bc_sgemm_packed(rows, k, input, w, k, bias, code, $0.baseAddress!, n, 0, n)
+            }
+            let expected = packedCopy(rowMajor, rows: rows, n: n)
+            // In two column slices (as two workers would write them), and with the slice buffer
+            // refused, so the panel-by-panel path writes it too.
+            for refused in [false, true] {
+                var packed = [Float](repeating: .nan, count: expected.count)
+                bc_testing_refuse_slice_buffers(refused ? 1 : 0)
+                packed.withUnsafeMutableBufferPointer { p in
+                    let split = min(16, n)
+                    bc_sgemm_packed_to_packed(rows, k, input, w, k, bias, code, p.baseAddress!, n, 0, split)
+                    bc_sgemm_packed_to_packed(rows, k, input, w, k, bias, code, p.baseAddress!, n, split, n)
+                }
+                bc_testing_refuse_slice_buffers(0)
+                let mismatches = zip(packed, expected).filter { $0.bitPattern != $1.bitPattern }.count
+                #expect(mismatches == 0, "rows \(rows), k \(k), n \(n), \(String(describing: activation)), refused \(refused)")
+            }
+        }
+    }
+
+    @Test func withoutItsSliceBufferAProductGivesTheSameBits() throws {
+        guard cpuHasAVX2FMA else { return }
+        let rows = 300, k = 520, n = 70
+        let x = values(rows * k, seed: 41), w = values(n * k, seed: 42), bias = values(n, seed: 43)
+        let input = packedCopy(x, rows: rows, n: k)
+        var results: [[Float]] = []
+        for refused in [false, true] {
+            var out = [Float](repeating: .nan, count: rows * n)
+            bc_testing_refuse_slice_buffers(refused ? 1 : 0)
+            out.withUnsafeMutableBufferPointer {
+                bc_sgemm_packed(rows, k, input, w, k, bias, Int32(BC_ACTIVATION_GELU), $0.baseAddress!, n, 0, n)
+            }
+            bc_testing_refuse_slice_buffers(0)
+            results.append(out)
+        }
+        #expect(results[0].map(\.bitPattern) == results[1].map(\.bitPattern))
+        #expect(!results[0].contains { $0.isNaN })
+    }
+
+    /// The intermediate and output dense of a layer, chained as the forward pass does with the
+    /// kernel (the first writes packed, the second reads it without packing), against the
+    /// row-major chain: the same bits. Without the kernel a packed output is the packed row-major one.
+    @Test(arguments: [(7, 40, 300), (150, 64, 272), (290, 24, 37)])
+    func aPackedIntermediateChainsIntoTheNextProduct(shape: (Int, Int, Int)) throws {
+        let (rows, hidden, intermediate) = shape
+        let x = copy(values(rows * hidden, seed: 51))
+        let w1 = copy(values(intermediate * hidden, seed: 52)), b1 = copy(values(intermediate, seed: 53))
+        let w2 = copy(values(hidden * intermediate, seed: 54)), b2 = copy(values(hidden, seed: 55))
+        let packedCount = packedInputCount(rows: rows, inFeatures: intermediate)!
+        let middle = FloatPointer.allocate(capacity: packedCount), packedMiddle = FloatPointer.allocate(capacity: packedCount)
+        let out = FloatPointer.allocate(capacity: rows * hidden), chainedOut = FloatPointer.allocate(capacity: rows * hidden)
+        defer { [x, w1, b1, w2, b2, middle, packedMiddle, out, chainedOut].forEach { $0.deallocate() } }
+        for useKernel in [true, false] where !useKernel || cpuHasAVX2FMA {
+            packedMiddle.initialize(repeating: .nan, count: packedCount)
+            linearForward(middle, x, weight: w1, bias: b1, rows: rows, inFeatures: hidden, outFeatures: intermediate,
+                          activation: .gelu, workers: 2, useKernel: useKernel)
+            linearForward(packedMiddle, x, weight: w1, bias: b1, rows: rows, inFeatures: hidden, outFeatures: intermediate,
+                          activation: .gelu, workers: 2, outLayout: .packed, useKernel: useKernel)
+            let repacked = packedCopy(Array(UnsafeBufferPointer(start: middle, count: rows * intermediate)), rows: rows,
+                                      n: intermediate)
+            let mismatches = (0..<packedCount).filter { packedMiddle[$0].bitPattern != repacked[$0].bitPattern }.count
+            #expect(mismatches == 0, "rows \(rows), kernel \(useKernel): \(mismatches) packed values differ")
+            guard useKernel else { continue }
+            linearForward(out, middle, weight: w2, bias: b2, rows: rows, inFeatures: intermediate, outFeatures: hidden,
+                          workers: 2)
+            linearForward(chainedOut, packedMiddle, weight: w2, bias: b2, rows: rows, inFeatures: intermediate,
+                          outFeatures: hidden, workers: 2, inputLayout: .packed)
+            let differing = (0..<rows * hidden).filter { out[$0].bitPattern != chainedOut[$0].bitPattern }.count
+            #expect(differing == 0, "rows \(rows): \(differing) outputs differ")
+        }
+    }
+
     @Test func theKernelWritesOnlyItsColumnSlice() throws {
         guard cpuHasAVX2FMA else { return }
         let rows = 9, k = 20, n = 40
@@ -571,10 +663,9 @@ struct ForwardGolden {
             bc_pack_input(rows, k, x, k, pp.baseAddress!, 0, 1)
             bc_pack_input(rows, k, x, k, pp.baseAddress!, 1, 2)
         }
-        let status = out.withUnsafeMutableBufferPointer { op in
+        out.withUnsafeMutableBufferPointer { op in
             bc_sgemm_packed(rows, k, packed, w, k, bias, Int32(BC_ACTIVATION_NONE), op.baseAddress!, n, 7, 29)
         }
-        #expect(status == 0)
         for r in 0..<rows {
             for c in 0..<n {
                 if (7..<29).contains(c) {

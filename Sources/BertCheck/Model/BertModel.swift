@@ -49,11 +49,12 @@ struct Linear {
     }
 
     /// `out[rows, outFeatures] = activation(input · Wᵀ + b)`, on `workers` threads; `packed` is
-    /// scratch for the packed input (see `linearForward`).
+    /// scratch for the packed input, and either side may be packed (see `linearForward`).
     func forward(_ out: FloatPointer, _ input: ConstFloatPointer, rows: Int, activation: Activation? = nil, workers: Int,
-                 packed: FloatPointer? = nil) {
+                 packed: FloatPointer? = nil, inputLayout: MatrixLayout = .rowMajor, outLayout: MatrixLayout = .rowMajor) {
         linearForward(out, input, weight: weight.pointer, bias: bias.pointer, rows: rows, inFeatures: inFeatures,
-                      outFeatures: outFeatures, activation: activation, workers: workers, packed: packed)
+                      outFeatures: outFeatures, activation: activation, workers: workers, packed: packed,
+                      inputLayout: inputLayout, outLayout: outLayout)
     }
 
     /// This layer as one product of a combined `linearForward`, writing into `out`.
@@ -171,9 +172,9 @@ struct DenseResidualLayerNorm {
     }
 
     /// `out = LayerNorm(input · Wᵀ + b + residual)`; `scratch` holds the product. `out` may be `residual`.
-    func forward(_ out: FloatPointer, input: ConstFloatPointer, residual: ConstFloatPointer, scratch: FloatPointer,
-                 packed: FloatPointer, rows: Int, workers: Int) {
-        dense.forward(scratch, input, rows: rows, workers: workers, packed: packed)
+    func forward(_ out: FloatPointer, input: ConstFloatPointer, inputLayout: MatrixLayout = .rowMajor,
+                 residual: ConstFloatPointer, scratch: FloatPointer, packed: FloatPointer, rows: Int, workers: Int) {
+        dense.forward(scratch, input, rows: rows, workers: workers, packed: packed, inputLayout: inputLayout)
         residualLayerNorm(out, scratch, residual: residual, weight: layerNorm.weight.pointer, shift: layerNorm.bias.pointer,
                           eps: layerNorm.eps, rows: rows, columns: dense.outFeatures, workers: workers)
     }
@@ -217,9 +218,13 @@ struct BertLayer {
         attentionOutput.forward(workspace.attended, input: workspace.context, residual: hidden,
                                 scratch: workspace.projected, packed: workspace.packedInput, rows: tokens, workers: workers)
         // intermediate: activation(dense(attended) + bias), the activation in the product's epilogue.
+        // With the kernel it is written packed, as the output dense reads it: its largest input
+        // (tokens × intermediate_size) is then never packed in a pass of its own.
+        let intermediateLayout: MatrixLayout = cpuHasAVX2FMA ? .packed : .rowMajor
         intermediate.dense.forward(workspace.intermediate, workspace.attended, rows: tokens,
-                                   activation: intermediate.activation, workers: workers, packed: workspace.packedInput)
-        output.forward(hidden, input: workspace.intermediate, residual: workspace.attended,
+                                   activation: intermediate.activation, workers: workers, packed: workspace.packedInput,
+                                   outLayout: intermediateLayout)
+        output.forward(hidden, input: workspace.intermediate, inputLayout: intermediateLayout, residual: workspace.attended,
                        scratch: workspace.projected, packed: workspace.packedInput, rows: tokens, workers: workers)
     }
 
@@ -272,6 +277,7 @@ final class Workspace {
     let context: FloatPointer
     let projected: FloatPointer
     let attended: FloatPointer
+    /// The intermediate dense's output, packed when the kernel runs (room for either layout).
     let intermediate: FloatPointer
     /// Per attention worker: a seq × seq scores buffer and a packing buffer (`attentionHead`).
     private let attentionStorage: FloatPointer
@@ -279,7 +285,8 @@ final class Workspace {
     private let attentionStride: Int
     private let scoresCount: Int
     let keyMask: FloatPointer
-    /// The packed input of the product being computed (`linearForward`).
+    /// The packed input of the product being computed (`linearForward`); the output dense's
+    /// comes packed in `intermediate`, so hidden-size inputs are the widest packed here.
     let packedInput: FloatPointer
 
     /// nil when the sizes overflow or the whole would exceed `maximumFloats`.
@@ -290,9 +297,9 @@ final class Workspace {
             return o ? nil : r
         }
         // Every buffer, in order, and the total with each rounded up to 16 floats (64 bytes).
-        guard let th = mul(tokens, hiddenSize), let ti = mul(tokens, intermediateSize),
+        guard let th = mul(tokens, hiddenSize), let ti = packedInputCount(rows: tokens, inFeatures: intermediateSize),
               let stride = Workspace.attentionStride(seq: seq, headSize: headSize), let attention = mul(stride, attentionBuffers),
-              let packed = packedInputCount(rows: tokens, inFeatures: max(hiddenSize, intermediateSize)) else { return nil }
+              let packed = packedInputCount(rows: tokens, inFeatures: hiddenSize) else { return nil }
         let sizes = [th, th, th, th, th, th, th, ti, attention, tokens, packed]
         var total = 0
         for size in sizes {

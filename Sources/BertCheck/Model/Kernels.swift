@@ -23,52 +23,70 @@ func packedInputCount(rows: Int, inFeatures: Int) -> Int? {
     return o1 || o2 ? nil : count
 }
 
+/// How a matrix lies in memory: row-major, or packed as `bc_pack_input` lays out a product's
+/// input (6-row panels per block of 256 columns), which only the CKernels kernel reads or writes.
+enum MatrixLayout {
+    case rowMajor
+    case packed
+}
+
 /// One nn.Linear of `linearForward`: weight [outFeatures, in] as nn.Linear stores it, bias
-/// [outFeatures], the output [rows, outFeatures] and the activation applied to it.
+/// [outFeatures], the output [rows, outFeatures] in `outLayout` (packed: capacity
+/// `packedInputCount(rows:inFeatures: outFeatures)`) and the activation applied to it.
 struct LinearProduct {
     let weight: ConstFloatPointer
     let bias: ConstFloatPointer
     let out: FloatPointer
     let outFeatures: Int
     let activation: Activation?
+    var outLayout: MatrixLayout = .rowMajor
 }
 
 /// nn.Linear: `out[m, n] = activation(Σ_k input[m, k] · weight[n, k] + bias[n])` on `workers`
 /// threads; see the `products` form.
 func linearForward(_ out: FloatPointer, _ input: ConstFloatPointer, weight: ConstFloatPointer, bias: ConstFloatPointer,
                    rows: Int, inFeatures: Int, outFeatures: Int, activation: Activation? = nil, workers: Int,
-                   packed: FloatPointer? = nil, useKernel: Bool = cpuHasAVX2FMA) {
-    linearForward([LinearProduct(weight: weight, bias: bias, out: out, outFeatures: outFeatures, activation: activation)],
-                  input: input, rows: rows, inFeatures: inFeatures, workers: workers, packed: packed, useKernel: useKernel)
+                   packed: FloatPointer? = nil, inputLayout: MatrixLayout = .rowMajor, outLayout: MatrixLayout = .rowMajor,
+                   useKernel: Bool = cpuHasAVX2FMA) {
+    linearForward([LinearProduct(weight: weight, bias: bias, out: out, outFeatures: outFeatures, activation: activation,
+                                 outLayout: outLayout)],
+                  input: input, rows: rows, inFeatures: inFeatures, workers: workers, packed: packed,
+                  inputLayout: inputLayout, useKernel: useKernel)
 }
 
 /// Several nn.Linear layers of the same input (a layer's query, key and value), computed together.
 ///
 /// With the AVX2 kernel (CKernels): the workers pack the input once into `packed` (capacity
-/// `packedInputCount`; allocated here when nil), then take slices of output columns, of all the
-/// products, from a shared counter until none are left, so a worker slowed by a busy core takes
-/// fewer slices instead of holding the others up. The kernel adds the bias and applies the
-/// activation to each tile while it is in registers. Without it (`useKernel` false, which tests
-/// also choose), each worker runs single-threaded OpenBLAS on its columns and Swift adds bias
-/// and activation.
+/// `packedInputCount`; allocated here when nil) unless it comes packed (`inputLayout`), then
+/// take slices of output columns, of all the products, from a shared counter until none are
+/// left, so a worker slowed by a busy core takes fewer slices instead of holding the others up.
+/// The kernel adds the bias and applies the activation to each tile while it is in registers,
+/// and writes it row-major or packed for the next product. Without it (`useKernel` false, which
+/// tests also choose), each worker runs single-threaded OpenBLAS on its columns and Swift adds
+/// bias and activation; a packed input needs the kernel.
 func linearForward(_ products: [LinearProduct], input: ConstFloatPointer, rows: Int, inFeatures: Int, workers: Int,
-                   packed: FloatPointer? = nil, useKernel: Bool = cpuHasAVX2FMA) {
+                   packed: FloatPointer? = nil, inputLayout: MatrixLayout = .rowMajor,
+                   useKernel: Bool = cpuHasAVX2FMA) {
     guard useKernel, rows > 0, inFeatures > 0, let count = packedInputCount(rows: rows, inFeatures: inFeatures) else {
+        precondition(inputLayout == .rowMajor || useKernel, "a packed input needs the CKernels kernel")
         for product in products {
-            parallelChunks((product.outFeatures + 15) / 16, workers: workers) { range in
-                blasLinear(product, input, rows: rows, inFeatures: inFeatures,
-                           columns: range.lowerBound * 16..<min(range.upperBound * 16, product.outFeatures))
-            }
+            blasLinear(product, input, rows: rows, inFeatures: inFeatures, workers: workers)
         }
         return
     }
-    let buffer = packed ?? FloatPointer.allocate(capacity: count)
-    defer { if packed == nil { buffer.deallocate() } }
-    // A second thread joins a step in about 0.3 µs while the pool's workers spin, but 0.3 ms
-    // once they sleep: the calling thread packs a small input alone.
-    parallelChunks((rows + 5) / 6, workers: count <= 1 << 17 ? 1 : workers) { range in
-        bc_pack_input(rows, inFeatures, input, inFeatures, buffer, range.lowerBound, range.upperBound)
+    let buffer: ConstFloatPointer
+    if inputLayout == .packed {
+        buffer = input
+    } else {
+        let scratch = packed ?? FloatPointer.allocate(capacity: count)
+        buffer = ConstFloatPointer(scratch)
+        // A second thread joins a step in about 0.3 µs while the pool's workers spin, but 0.3 ms
+        // once they sleep: the calling thread packs a small input alone.
+        parallelChunks((rows + 5) / 6, workers: count <= 1 << 17 ? 1 : workers) { range in
+            bc_pack_input(rows, inFeatures, input, inFeatures, scratch, range.lowerBound, range.upperBound)
+        }
     }
+    defer { if inputLayout == .rowMajor && packed == nil { FloatPointer(mutating: buffer).deallocate() } }
     // Slices shrink towards the end (each at most the remaining panels over the workers), so the
     // workers finish together even when one of them ran slower.
     var remaining = products.reduce(0) { $0 + ($1.outFeatures + 15) / 16 }
@@ -87,24 +105,38 @@ func linearForward(_ products: [LinearProduct], input: ConstFloatPointer, rows: 
         parallelItems(slices.count, workers: workers) { _, slice in
             let product = products[slices[slice].product], columns = slices[slice].columns
             let code = product.activation?.kernelCode ?? Int32(BC_ACTIVATION_NONE)
-            if bc_sgemm_packed(rows, inFeatures, buffer, product.weight, inFeatures, product.bias, code, product.out,
-                               product.outFeatures, columns.lowerBound, columns.upperBound) != 0 {
-                blasLinear(product, input, rows: rows, inFeatures: inFeatures, columns: columns)
+            switch product.outLayout {
+            case .rowMajor:
+                bc_sgemm_packed(rows, inFeatures, buffer, product.weight, inFeatures, product.bias, code, product.out,
+                                product.outFeatures, columns.lowerBound, columns.upperBound)
+            case .packed:
+                bc_sgemm_packed_to_packed(rows, inFeatures, buffer, product.weight, inFeatures, product.bias, code,
+                                          product.out, product.outFeatures, columns.lowerBound, columns.upperBound)
             }
         }
     }
 }
 
-/// One column slice of `linearForward` through OpenBLAS (single-threaded), bias and activation in Swift.
-private func blasLinear(_ product: LinearProduct, _ input: ConstFloatPointer, rows: Int, inFeatures: Int, columns: Range<Int>) {
-    let n0 = columns.lowerBound, n1 = columns.upperBound, outFeatures = product.outFeatures
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, Int32(rows), Int32(n1 - n0), Int32(inFeatures),
-                1, input, Int32(inFeatures), product.weight + n0 * inFeatures, Int32(inFeatures), 0, product.out + n0,
-                Int32(outFeatures))
-    for r in 0..<rows {
-        let row = product.out + r * outFeatures
-        for c in n0..<n1 { row[c] += product.bias[c] }
-        if let activation = product.activation { activate(row + n0, count: n1 - n0, activation: activation) }
+/// One product of `linearForward` through OpenBLAS, single-threaded per 16-column chunk of
+/// output on `workers` threads, bias and activation in Swift; a packed output is computed
+/// row-major first and packed.
+private func blasLinear(_ product: LinearProduct, _ input: ConstFloatPointer, rows: Int, inFeatures: Int, workers: Int) {
+    let outFeatures = product.outFeatures
+    let rowMajor = product.outLayout == .rowMajor ? product.out : FloatPointer.allocate(capacity: max(rows * outFeatures, 1))
+    defer { if product.outLayout == .packed { rowMajor.deallocate() } }
+    parallelChunks((outFeatures + 15) / 16, workers: workers) { range in
+        let n0 = range.lowerBound * 16, n1 = min(range.upperBound * 16, outFeatures)
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, Int32(rows), Int32(n1 - n0), Int32(inFeatures),
+                    1, input, Int32(inFeatures), product.weight + n0 * inFeatures, Int32(inFeatures), 0, rowMajor + n0,
+                    Int32(outFeatures))
+        for r in 0..<rows {
+            let row = rowMajor + r * outFeatures
+            for c in n0..<n1 { row[c] += product.bias[c] }
+            if let activation = product.activation { activate(row + n0, count: n1 - n0, activation: activation) }
+        }
+    }
+    if product.outLayout == .packed && rows > 0 {
+        bc_pack_input(rows, outFeatures, rowMajor, outFeatures, product.out, 0, (rows + 5) / 6)
     }
 }
 
@@ -413,19 +445,18 @@ func maskedSoftmaxRows(_ scores: FloatPointer, rows: Int, columns: Int, scale: F
 /// the [tokens, hidden] buffers) and `keyMask` [seq]. `scores` holds seq × seq floats;
 /// `packed` holds `packedInputCount(rows: seq, inFeatures: max(headSize, seq))`. With the AVX2
 /// kernel both products and the softmax go through CKernels (`bc_softmax_pack` writes P packed,
-/// `bc_sgemm_packed_by_k` reads V by rows); otherwise, or if the kernel cannot allocate, the
-/// products go through OpenBLAS and the softmax is `maskedSoftmaxRows`.
+/// `bc_sgemm_packed_by_k` reads V by rows); otherwise the products go through OpenBLAS and the
+/// softmax is `maskedSoftmaxRows`.
 func attentionHead(context: FloatPointer, query: ConstFloatPointer, key: ConstFloatPointer, value: ConstFloatPointer,
                    ld: Int, seq: Int, headSize: Int, scale: Float, keyMask: ConstFloatPointer, scores: FloatPointer,
                    packed: FloatPointer, useKernel: Bool = cpuHasAVX2FMA) {
-    let panels = (seq + 5) / 6
     if useKernel {
-        bc_pack_input(seq, headSize, query, ld, packed, 0, panels)
-        if bc_sgemm_packed(seq, headSize, packed, key, ld, nil, Int32(BC_ACTIVATION_NONE), scores, seq, 0, seq) == 0 {
-            // The softmax writes P straight into the packed layout P·V reads.
-            bc_softmax_pack(seq, seq, scores, scale, keyMask, packed)
-            if bc_sgemm_packed_by_k(seq, seq, packed, value, ld, context, ld, 0, headSize) == 0 { return }
-        }
+        bc_pack_input(seq, headSize, query, ld, packed, 0, (seq + 5) / 6)
+        bc_sgemm_packed(seq, headSize, packed, key, ld, nil, Int32(BC_ACTIVATION_NONE), scores, seq, 0, seq)
+        // The softmax writes P straight into the packed layout P·V reads.
+        bc_softmax_pack(seq, seq, scores, scale, keyMask, packed)
+        bc_sgemm_packed_by_k(seq, seq, packed, value, ld, context, ld, 0, headSize)
+        return
     }
     // scores[S, S] = Q Kᵀ, scaled in the softmax (transformers: matmul, then × scaling).
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, Int32(seq), Int32(seq), Int32(headSize),

@@ -24,15 +24,27 @@ void bc_pack_input(long M, long K, const float *X, long ldx, float *packed, long
 /// `C[m, n] = activation(Σ_k X[m, k] · W[n, k] + bias[n])` for m in [0, M) and n in
 /// [n_begin, n_end): an nn.Linear applied to the packed input X [M, K] with weight W [N, K]
 /// (row-major, k contiguous), written into row-major C; `bias` may be NULL. Single-threaded:
-/// callers share [0, N) out among threads. Returns 0, or -1 when its weight-packing buffer
-/// cannot be allocated (nothing is written then).
-int bc_sgemm_packed(long M, long K, const float *packed, const float *W, long ldw, const float *bias,
-                    int activation, float *C, long ldc, long n_begin, long n_end);
+/// callers share [0, N) out among threads. Allocates nothing it cannot do without: when the
+/// buffer for a slice's packed weights cannot be had, it works panel by panel from the stack.
+void bc_sgemm_packed(long M, long K, const float *packed, const float *W, long ldw, const float *bias,
+                     int activation, float *C, long ldc, long n_begin, long n_end);
+
+/// The same product for columns [n_begin, n_end) (n_begin a multiple of 16) of an M × N result,
+/// written into `out` in `bc_pack_input`'s layout for an M × N input (capacity
+/// `bc_packed_input_count(M, N)`; the padding rows of the last panel are zero), so the next
+/// product reads it without packing it: the intermediate dense's output, say, for the output
+/// dense. Each element equals what `bc_sgemm_packed` computes, bit for bit.
+void bc_sgemm_packed_to_packed(long M, long K, const float *packed, const float *W, long ldw, const float *bias,
+                               int activation, float *out, long N, long n_begin, long n_end);
+
+/// For tests: while `refuse` is non-zero, products behave as if their slice buffer could not be
+/// allocated (each then goes panel by panel from the stack, with the same results bit for bit).
+void bc_testing_refuse_slice_buffers(int refuse);
 
 /// `C[m, n] = Σ_k X[m, k] · W[k, n]` for m in [0, M) and n in [n_begin, n_end): the same
 /// product with W [K, N] (row-major, n contiguous), as attention's P·V needs it.
-int bc_sgemm_packed_by_k(long M, long K, const float *packed, const float *W, long ldw, float *C, long ldc,
-                         long n_begin, long n_end);
+void bc_sgemm_packed_by_k(long M, long K, const float *packed, const float *W, long ldw, float *C, long ldc,
+                          long n_begin, long n_end);
 
 /// Attention's softmax, written packed: each row of `scores` [rows, columns] (row-major; used as
 /// scratch) becomes softmax(scale · s + mask), stored into `packed` in `bc_pack_input`'s layout
