@@ -258,6 +258,20 @@ AVX2_FMA static inline void load_columns_packed(const float *in, __m256 r[MR]) {
     r[5] = _mm256_shuffle_ps(v[0], v[1], 0xDD);
 }
 
+// A full 6-row input panel with AVX2: eight k at a time, the 6 × 8 block transposed in
+// registers (store_columns_packed) instead of 48 scalar moves. Packing right after the rows were
+// written (a LayerNorm's six rows, still in L1) is bound by these moves, not by memory.
+AVX2_FMA static void pack_input_panel_avx2(const float *x, long ldx, long kc, float *out) {
+    long k = 0;
+    for (; k + 8 <= kc; k += 8) {
+        __m256 r[MR];
+        for (int i = 0; i < MR; i++) r[i] = _mm256_loadu_ps(x + i * ldx + k);
+        store_columns_packed(r, out + k * MR);
+    }
+    for (; k < kc; k++)
+        for (int i = 0; i < MR; i++) out[k * MR + i] = x[i * ldx + k];
+}
+
 // One k step of the tile: two 8-float vectors of the weight panel against R broadcast inputs.
 #define TILE_STEP(R, a, b, lo, hi)                                   \
     do {                                                             \
@@ -485,13 +499,17 @@ size_t bc_packed_input_count(long M, long K) {
 // Packed layout: for each k-block (k0 = 0, KC, 2·KC, …; width kc), the 6-row panels one after
 // another, each kc × 6 floats; block k0 starts at M6 · k0 (M6 = M rounded up to 6 rows).
 void bc_pack_input(long M, long K, const float *X, long ldx, float *packed, long panel_begin, long panel_end) {
+    static int has_avx2 = -1; // the CPU check, once (a benign race: every thread stores the same)
+    if (__atomic_load_n(&has_avx2, __ATOMIC_RELAXED) < 0) __atomic_store_n(&has_avx2, bc_cpu_has_avx2_fma(), __ATOMIC_RELAXED);
+    int vector = __atomic_load_n(&has_avx2, __ATOMIC_RELAXED);
     long m6 = (M + MR - 1) / MR * MR;
     for (long k0 = 0; k0 < K; k0 += KC) {
         long kc = K - k0 < KC ? K - k0 : KC;
         for (long p = panel_begin; p < panel_end; p++) {
             long m = p * MR;
             long rows = M - m < MR ? M - m : MR;
-            pack_input_panel(X + m * ldx + k0, ldx, rows, kc, packed + m6 * k0 + m * kc);
+            if (rows == MR && vector) pack_input_panel_avx2(X + m * ldx + k0, ldx, kc, packed + m6 * k0 + m * kc);
+            else pack_input_panel(X + m * ldx + k0, ldx, rows, kc, packed + m6 * k0 + m * kc);
         }
     }
 }

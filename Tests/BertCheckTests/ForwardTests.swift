@@ -617,6 +617,26 @@ struct ForwardGolden {
         #expect(!results[0].contains { $0.isNaN })
     }
 
+    /// The LayerNorm that ends a layer also leaves its output packed for the next layer's query,
+    /// key and value: exactly what packing the output afterwards gives.
+    @Test(arguments: [(13, 40), (290, 300), (1, 8)])
+    func theLayerNormsPackedCopyIsItsOutputPacked(shape: (Int, Int)) throws {
+        let (rows, columns) = shape
+        let x = copy(values(rows * columns, seed: 61)), residual = copy(values(rows * columns, seed: 62))
+        let weight = copy(values(columns, seed: 63)), shift = copy(values(columns, seed: 64))
+        let out = FloatPointer.allocate(capacity: rows * columns)
+        let count = packedInputCount(rows: rows, inFeatures: columns)!
+        let packed = FloatPointer.allocate(capacity: count)
+        packed.initialize(repeating: .nan, count: count)
+        defer { [x, residual, weight, shift, out, packed].forEach { $0.deallocate() } }
+        residualLayerNorm(out, x, residual: residual, weight: weight, shift: shift, eps: 1e-12, rows: rows,
+                          columns: columns, workers: 2, packed: packed)
+        let expected = packedCopy(Array(UnsafeBufferPointer(start: out, count: rows * columns)), rows: rows, n: columns)
+        let mismatches = (0..<count).filter { packed[$0].bitPattern != expected[$0].bitPattern }.count
+        #expect(mismatches == 0, "rows \(rows), columns \(columns)")
+        #expect(!(0..<rows * columns).contains { out[$0].isNaN })
+    }
+
     /// The intermediate and output dense of a layer, chained as the forward pass does with the
     /// kernel (the first writes packed, the second reads it without packing), against the
     /// row-major chain: the same bits. Without the kernel a packed output is the packed row-major one.

@@ -98,8 +98,9 @@ struct BertEmbeddings {
         layerNorm = try LayerNorm(table, prefix: "embeddings.LayerNorm", size: h, eps: Float(config.layerNormEps))
     }
 
-    /// `out[b·S + s] = LayerNorm(word[id] + type[tt] + position[s])`; ids already validated.
-    func forward(_ out: FloatPointer, batch: Batch, hidden: Int, workers: Int) {
+    /// `out[b·S + s] = LayerNorm(word[id] + type[tt] + position[s])`, also packed into `packed`
+    /// if given (see `residualLayerNorm`); ids already validated.
+    func forward(_ out: FloatPointer, batch: Batch, hidden: Int, workers: Int, packed: FloatPointer?) {
         for row in 0..<batch.batch {
             for position in 0..<batch.seq {
                 let t = row * batch.seq + position
@@ -112,7 +113,8 @@ struct BertEmbeddings {
             }
         }
         residualLayerNorm(out, out, residual: nil, weight: layerNorm.weight.pointer, shift: layerNorm.bias.pointer,
-                          eps: layerNorm.eps, rows: batch.batch * batch.seq, columns: hidden, workers: workers)
+                          eps: layerNorm.eps, rows: batch.batch * batch.seq, columns: hidden, workers: workers,
+                          packed: packed)
     }
 }
 
@@ -139,9 +141,16 @@ struct BertSelfAttention {
         let hidden = heads * headSize
         let tokens = batch * seq
         let q = workspace.query, k = workspace.key, v = workspace.value
-        // Q, K and V share one packing of the input and one pool of work.
-        linearForward([query.product(into: q), key.product(into: k), value.product(into: v)], input: input, rows: tokens,
-                      inFeatures: hidden, workers: workers, packed: workspace.packedInput)
+        // Q, K and V share one packing of the input (done by the LayerNorm before, when chained)
+        // and one pool of work.
+        let products = [query.product(into: q), key.product(into: k), value.product(into: v)]
+        if workspace.chainsPacked {
+            linearForward(products, input: workspace.packedInput, rows: tokens, inFeatures: hidden, workers: workers,
+                          inputLayout: .packed)
+        } else {
+            linearForward(products, input: input, rows: tokens, inFeatures: hidden, workers: workers,
+                          packed: workspace.packedInput)
+        }
         let scaling = 1 / Float(headSize).squareRoot()
         parallelItems(batch * heads, workers: min(workers, workspace.attentionBuffers)) { worker, pair in
             let row = pair / heads, head = pair % heads
@@ -171,12 +180,15 @@ struct DenseResidualLayerNorm {
         layerNorm = try LayerNorm(table, prefix: prefix + ".LayerNorm", size: config.hiddenSize, eps: Float(config.layerNormEps))
     }
 
-    /// `out = LayerNorm(input · Wᵀ + b + residual)`; `scratch` holds the product. `out` may be `residual`.
+    /// `out = LayerNorm(input · Wᵀ + b + residual)`; `scratch` holds the product, `packed` the
+    /// packed input (or is it, per `inputLayout`). `out` may be `residual`. With `packedOut`,
+    /// `out` is also written packed there for the next product (which may be `packed`).
     func forward(_ out: FloatPointer, input: ConstFloatPointer, inputLayout: MatrixLayout = .rowMajor,
-                 residual: ConstFloatPointer, scratch: FloatPointer, packed: FloatPointer, rows: Int, workers: Int) {
+                 residual: ConstFloatPointer, scratch: FloatPointer, packed: FloatPointer, packedOut: FloatPointer?,
+                 rows: Int, workers: Int) {
         dense.forward(scratch, input, rows: rows, workers: workers, packed: packed, inputLayout: inputLayout)
         residualLayerNorm(out, scratch, residual: residual, weight: layerNorm.weight.pointer, shift: layerNorm.bias.pointer,
-                          eps: layerNorm.eps, rows: rows, columns: dense.outFeatures, workers: workers)
+                          eps: layerNorm.eps, rows: rows, columns: dense.outFeatures, workers: workers, packed: packedOut)
     }
 }
 
@@ -211,21 +223,25 @@ struct BertLayer {
         output = try BertLayerOutput(table, prefix: prefix + ".output", inFeatures: config.intermediateSize, config: config)
     }
 
-    /// `hidden` [T, H] in, the layer's output written back into it.
+    /// `hidden` [T, H] in, the layer's output written back into it. When the workspace chains
+    /// packed inputs, `workspace.packedInput` holds `hidden` packed on the way in and on the way out.
     func forward(_ hidden: FloatPointer, workspace: Workspace, batch: Int, seq: Int, workers: Int) {
         let tokens = batch * seq
+        let chained = workspace.chainsPacked
+        let layout: MatrixLayout = chained ? .packed : .rowMajor
         attention.forward(workspace.context, input: hidden, workspace: workspace, batch: batch, seq: seq, workers: workers)
         attentionOutput.forward(workspace.attended, input: workspace.context, residual: hidden,
-                                scratch: workspace.projected, packed: workspace.packedInput, rows: tokens, workers: workers)
+                                scratch: workspace.projected, packed: workspace.packedInput,
+                                packedOut: chained ? workspace.packedInput : nil, rows: tokens, workers: workers)
         // intermediate: activation(dense(attended) + bias), the activation in the product's epilogue.
-        // With the kernel it is written packed, as the output dense reads it: its largest input
+        // Chained, it is written packed, as the output dense reads it: its largest input
         // (tokens × intermediate_size) is then never packed in a pass of its own.
-        let intermediateLayout: MatrixLayout = cpuHasAVX2FMA ? .packed : .rowMajor
-        intermediate.dense.forward(workspace.intermediate, workspace.attended, rows: tokens,
-                                   activation: intermediate.activation, workers: workers, packed: workspace.packedInput,
-                                   outLayout: intermediateLayout)
-        output.forward(hidden, input: workspace.intermediate, inputLayout: intermediateLayout, residual: workspace.attended,
-                       scratch: workspace.projected, packed: workspace.packedInput, rows: tokens, workers: workers)
+        intermediate.dense.forward(workspace.intermediate, chained ? workspace.packedInput : workspace.attended,
+                                   rows: tokens, activation: intermediate.activation, workers: workers,
+                                   packed: workspace.packedInput, inputLayout: layout, outLayout: layout)
+        output.forward(hidden, input: workspace.intermediate, inputLayout: layout, residual: workspace.attended,
+                       scratch: workspace.projected, packed: workspace.packedInput,
+                       packedOut: chained ? workspace.packedInput : nil, rows: tokens, workers: workers)
     }
 
     /// The mapped bytes of the layer's dense weights (what `releasePages` drops).
@@ -277,7 +293,7 @@ final class Workspace {
     let context: FloatPointer
     let projected: FloatPointer
     let attended: FloatPointer
-    /// The intermediate dense's output, packed when the kernel runs (room for either layout).
+    /// The intermediate dense's output, packed when `chainsPacked` (room for either layout).
     let intermediate: FloatPointer
     /// Per attention worker: a seq × seq scores buffer and a packing buffer (`attentionHead`).
     private let attentionStorage: FloatPointer
@@ -288,6 +304,10 @@ final class Workspace {
     /// The packed input of the product being computed (`linearForward`); the output dense's
     /// comes packed in `intermediate`, so hidden-size inputs are the widest packed here.
     let packedInput: FloatPointer
+    /// Whether the products chain packed inputs (the CKernels kernel runs): every LayerNorm also
+    /// leaves its output packed in `packedInput`, and the intermediate dense writes its output
+    /// packed, so no product packs an input of a layer's own making in a pass over memory.
+    let chainsPacked = cpuHasAVX2FMA
 
     /// nil when the sizes overflow or the whole would exceed `maximumFloats`.
     init?(tokens: Int, seq: Int, hiddenSize: Int, headSize: Int, intermediateSize: Int, attentionBuffers: Int,
@@ -518,7 +538,8 @@ public final class BertModel: @unchecked Sendable {
         }
         let hidden = workspace.hidden
         func snapshot() -> [Float] { Array(UnsafeBufferPointer(start: hidden, count: count)) }
-        embeddings.forward(hidden, batch: batch, hidden: hiddenSize, workers: threads)
+        embeddings.forward(hidden, batch: batch, hidden: hiddenSize, workers: threads,
+                           packed: workspace.chainsPacked ? workspace.packedInput : nil)
         var states: [[Float]]? = outputHiddenStates ? [snapshot()] : nil
         let budget = residentWeightBudget(tokens: tokens)
         var residentBytes = 0

@@ -338,44 +338,60 @@ func activate(_ x: FloatPointer, count: Int, activation: Activation) {
 /// `out = LayerNorm(x + residual)` row by row (the residual connection and LayerNorm of
 /// BertSelfOutput / BertOutput; the dense layer's bias is already in `x`). Two passes over the
 /// row (mean, then the mean of squared deviations), eight lanes at a time.
-/// `x` receives the sum; `out` may alias `residual`.
+/// `x` receives the sum; `out` may alias `residual`. With `packed` (capacity
+/// `packedInputCount(rows:inFeatures: columns)`), `out` is also packed there for the next
+/// product, six rows at a time while they are still in cache, so that product skips its own
+/// packing pass over memory.
 func residualLayerNorm(_ out: FloatPointer, _ x: FloatPointer, residual: ConstFloatPointer?, weight: ConstFloatPointer,
-                       shift: ConstFloatPointer, eps: Float, rows: Int, columns: Int, workers: Int) {
-    // At least 128 rows a thread: fewer are done before a second thread would have joined.
-    parallelChunks(rows, workers: workers, minimumChunk: 128) { range in
-        for r in range {
-            let row = x + r * columns, o = out + r * columns
-            let whole = columns & ~7
-            var sum8 = Float8(repeating: 0)
-            var sum: Float = 0
-            if let residual {
-                let res = residual + r * columns
-                for c in stride(from: 0, to: whole, by: 8) {
-                    let v = load8(row + c) + load8(res + c)
-                    store8(v, row + c)
-                    sum8 += v
-                }
-                for c in whole..<columns { row[c] = row[c] + res[c] }
-            } else {
-                for c in stride(from: 0, to: whole, by: 8) { sum8 += load8(row + c) }
-            }
-            for c in whole..<columns { sum += row[c] }
-            let mean = (sum8.sum() + sum) / Float(columns)
-            let mean8 = Float8(repeating: mean)
-            var squares8 = Float8(repeating: 0)
-            var squares: Float = 0
-            for c in stride(from: 0, to: whole, by: 8) {
-                let d = load8(row + c) - mean8
-                squares8 += d * d
-            }
-            for c in whole..<columns { squares += (row[c] - mean) * (row[c] - mean) }
-            let inverse = 1 / ((squares8.sum() + squares) / Float(columns) + eps).squareRoot()
-            let inverse8 = Float8(repeating: inverse)
-            for c in stride(from: 0, to: whole, by: 8) {
-                store8((load8(row + c) - mean8) * inverse8 * load8(weight + c) + load8(shift + c), o + c)
-            }
-            for c in whole..<columns { o[c] = (row[c] - mean) * inverse * weight[c] + shift[c] }
+                       shift: ConstFloatPointer, eps: Float, rows: Int, columns: Int, workers: Int,
+                       packed: FloatPointer? = nil) {
+    // In 6-row panels (the packing's unit), at least 22 (132 rows) a thread: fewer are done
+    // before a second thread would have joined.
+    parallelChunks((rows + 5) / 6, workers: workers, minimumChunk: 22) { panels in
+        for panel in panels {
+            layerNormRows(out, x, residual: residual, weight: weight, shift: shift, eps: eps,
+                          rows: panel * 6..<min(panel * 6 + 6, rows), columns: columns)
+            if let packed { bc_pack_input(rows, columns, out, columns, packed, panel, panel + 1) }
         }
+    }
+}
+
+/// `residualLayerNorm` of some rows.
+@inline(__always)
+private func layerNormRows(_ out: FloatPointer, _ x: FloatPointer, residual: ConstFloatPointer?, weight: ConstFloatPointer,
+                           shift: ConstFloatPointer, eps: Float, rows: Range<Int>, columns: Int) {
+    for r in rows {
+        let row = x + r * columns, o = out + r * columns
+        let whole = columns & ~7
+        var sum8 = Float8(repeating: 0)
+        var sum: Float = 0
+        if let residual {
+            let res = residual + r * columns
+            for c in stride(from: 0, to: whole, by: 8) {
+                let v = load8(row + c) + load8(res + c)
+                store8(v, row + c)
+                sum8 += v
+            }
+            for c in whole..<columns { row[c] = row[c] + res[c] }
+        } else {
+            for c in stride(from: 0, to: whole, by: 8) { sum8 += load8(row + c) }
+        }
+        for c in whole..<columns { sum += row[c] }
+        let mean = (sum8.sum() + sum) / Float(columns)
+        let mean8 = Float8(repeating: mean)
+        var squares8 = Float8(repeating: 0)
+        var squares: Float = 0
+        for c in stride(from: 0, to: whole, by: 8) {
+            let d = load8(row + c) - mean8
+            squares8 += d * d
+        }
+        for c in whole..<columns { squares += (row[c] - mean) * (row[c] - mean) }
+        let inverse = 1 / ((squares8.sum() + squares) / Float(columns) + eps).squareRoot()
+        let inverse8 = Float8(repeating: inverse)
+        for c in stride(from: 0, to: whole, by: 8) {
+            store8((load8(row + c) - mean8) * inverse8 * load8(weight + c) + load8(shift + c), o + c)
+        }
+        for c in whole..<columns { o[c] = (row[c] - mean) * inverse * weight[c] + shift[c] }
     }
 }
 
