@@ -556,21 +556,22 @@ AVX2_FMA void bc_softmax_pack(long rows, long columns, float *scores, float scal
                 sum += row[c];
             }
         }
-        // The probabilities, into row r of the packed layout (block k0: panel r / 6, lane r % 6).
+        // The probabilities, in place; once a panel's six rows (or the last rows) are done, they
+        // are packed together while still in cache (block k0: panel r / 6, lane r % 6).
         float inverse = 1 / sum;
+        const __m256 inverse8 = _mm256_set1_ps(inverse);
+        for (long c = 0; c < whole; c += 8) _mm256_storeu_ps(row + c, _mm256_mul_ps(_mm256_loadu_ps(row + c), inverse8));
+        for (long c = whole; c < columns; c++) row[c] *= inverse;
+        if (r % MR != MR - 1 && r != rows - 1) continue;
+        long m = r / MR * MR, panel_rows = r - m + 1;
         for (long k0 = 0; k0 < columns; k0 += KC) {
             long kc = columns - k0 < KC ? columns - k0 : KC;
-            float *out = packed + m6 * k0 + (r / MR) * MR * kc + r % MR;
-            for (long k = 0; k < kc; k++) out[k * MR] = row[k0 + k] * inverse;
+            float *out = packed + m6 * k0 + m * kc;
+            // (Padding rows of a last panel are zero, as bc_pack_input leaves them.)
+            if (panel_rows == MR) pack_input_panel_avx2(scores + m * columns + k0, columns, kc, out);
+            else pack_input_panel(scores + m * columns + k0, columns, panel_rows, kc, out);
         }
     }
-    // The padding rows of the last panel are zero.
-    for (long r = rows; r < m6; r++)
-        for (long k0 = 0; k0 < columns; k0 += KC) {
-            long kc = columns - k0 < KC ? columns - k0 : KC;
-            float *out = packed + m6 * k0 + (r / MR) * MR * kc + r % MR;
-            for (long k = 0; k < kc; k++) out[k * MR] = 0.0f;
-        }
 }
 
 long bc_slice_panels(long M, long panels, long workers) {
