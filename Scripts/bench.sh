@@ -6,8 +6,12 @@
 # tokens/s ratios and the peak RSS of each process (/usr/bin/time). Figures go into
 # Docs/performance.md ("## forward pass").
 #
-#   Scripts/bench.sh                 # 3 rounds, 2 threads, 5 timed passes per run
+#   Scripts/bench.sh                 # 3 rounds, 2 threads, 5 timed passes of 8 × 128 per run
 #   ROUNDS=5 THREADS=1 Scripts/bench.sh
+#
+# Every run times the same number of tokens: ITERATIONS passes at 8 × 128, eight times as many at
+# 1 × 128 (5 passes of one sequence last under a second, and one busy moment of the machine then
+# decides the round).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 rounds=${ROUNDS:-3}
@@ -38,8 +42,9 @@ run() {
 for ((round = 1; round <= rounds; round++)); do
   for shape in "8 128" "1 128"; do
     read -r batch seq <<<"$shape"
-    ours=("$bin" bench "$model" --batch "$batch" --seq "$seq" --threads "$threads" --iterations "$iterations" --json)
-    theirs=("$python" Scripts/bench_torch.py "$model" --batch "$batch" --seq "$seq" --threads "$threads" --iterations "$iterations")
+    passes=$((iterations * 8 / batch))
+    ours=("$bin" bench "$model" --batch "$batch" --seq "$seq" --threads "$threads" --iterations "$passes" --json)
+    theirs=("$python" Scripts/bench_torch.py "$model" --batch "$batch" --seq "$seq" --threads "$threads" --iterations "$passes")
     if ((round % 2)); then
       run bertcheck "$batch" "$seq" "${ours[@]}"
       run pytorch "$batch" "$seq" "${theirs[@]}"
@@ -54,7 +59,8 @@ python3 - "$results" "$threads" "$rounds" "$iterations" <<'PY'
 import statistics, sys
 rows = [line.split() for line in open(sys.argv[1]) if line.strip()]
 threads, rounds, iterations = sys.argv[2], sys.argv[3], sys.argv[4]
-print(f"\n{rounds} interleaved rounds, {threads} threads, {iterations} timed passes per run (median over rounds)")
+print(f"\n{rounds} interleaved rounds, {threads} threads, {iterations} timed passes of 8 × 128 per run, "
+      f"{int(iterations) * 8} of 1 × 128 (median over rounds)")
 print("| batch × seq | bertcheck tokens/s | PyTorch tokens/s | speed ratio | bertcheck peak RSS | PyTorch peak RSS | RSS ratio |")
 print("|---|---|---|---|---|---|---|")
 for shape in (("8", "128"), ("1", "128")):
