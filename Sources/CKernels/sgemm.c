@@ -140,18 +140,30 @@ AVX2_FMA static inline __m256 exp_ps(__m256 x) {
     return _mm256_andnot_ps(_mm256_cmp_ps(x, _mm256_set1_ps(-87.3f), _CMP_LT_OQ), result);
 }
 
-// erf: Abramowitz & Stegun 7.1.26 (absolute error ≤ 1.5e-7).
+// erf: x·P(x²)/Q(x²) on |x| ≤ 3.92 (past it erf rounds to ±1 in Float), a rational fit
+// (Scripts/fit_erf.py) within 3.3e-7 of libm's erf. It takes a third of the time of
+// Abramowitz & Stegun 7.1.26 with its exp, and the intermediate dense's epilogue applies it to
+// every output.
 AVX2_FMA static inline __m256 erf_ps(__m256 x) {
     const __m256 sign = _mm256_set1_ps(-0.0f);
-    __m256 a = _mm256_andnot_ps(sign, x);
-    __m256 t = _mm256_div_ps(_mm256_set1_ps(1.0f), _mm256_fmadd_ps(_mm256_set1_ps(0.3275911f), a, _mm256_set1_ps(1.0f)));
-    __m256 r = _mm256_set1_ps(1.061405429f);
-    r = _mm256_fmadd_ps(r, t, _mm256_set1_ps(-1.453152027f));
-    r = _mm256_fmadd_ps(r, t, _mm256_set1_ps(1.421413741f));
-    r = _mm256_fmadd_ps(r, t, _mm256_set1_ps(-0.284496736f));
-    r = _mm256_fmadd_ps(r, t, _mm256_set1_ps(0.254829592f));
-    __m256 e = exp_ps(_mm256_xor_ps(sign, _mm256_mul_ps(a, a)));
-    __m256 y = _mm256_fnmadd_ps(_mm256_mul_ps(r, t), e, _mm256_set1_ps(1.0f));
+    // min returns its second operand when one is NaN: a NaN stays NaN.
+    __m256 a = _mm256_min_ps(_mm256_set1_ps(3.92f), _mm256_andnot_ps(sign, x));
+    __m256 u = _mm256_mul_ps(a, a);
+    __m256 p = _mm256_set1_ps(-1.3337615456521235e-08f);
+    p = _mm256_fmadd_ps(p, u, _mm256_set1_ps(4.718127456726506e-06f));
+    p = _mm256_fmadd_ps(p, u, _mm256_set1_ps(3.803824947681278e-04f));
+    p = _mm256_fmadd_ps(p, u, _mm256_set1_ps(3.832379588857293e-03f));
+    p = _mm256_fmadd_ps(p, u, _mm256_set1_ps(5.4278504103422165e-02f));
+    p = _mm256_fmadd_ps(p, u, _mm256_set1_ps(0.18470034003257751f));
+    p = _mm256_fmadd_ps(p, u, _mm256_set1_ps(1.128379225730896f));
+    __m256 q = _mm256_set1_ps(6.342207780107856e-05f);
+    q = _mm256_fmadd_ps(q, u, _mm256_set1_ps(1.305044163018465e-03f));
+    q = _mm256_fmadd_ps(q, u, _mm256_set1_ps(1.5430987812578678e-02f));
+    q = _mm256_fmadd_ps(q, u, _mm256_set1_ps(0.11377547681331635f));
+    q = _mm256_fmadd_ps(q, u, _mm256_set1_ps(0.4970199465751648f));
+    q = _mm256_fmadd_ps(q, u, _mm256_set1_ps(1.0f));
+    // At most 1: the fit's rounding could reach 1 + 1 ulp near the clamp (NaN stays NaN).
+    __m256 y = _mm256_min_ps(_mm256_set1_ps(1.0f), _mm256_div_ps(_mm256_mul_ps(a, p), q));
     return _mm256_or_ps(y, _mm256_and_ps(sign, x));
 }
 

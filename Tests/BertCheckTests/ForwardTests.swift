@@ -447,6 +447,17 @@ struct ForwardGolden {
         #expect(worstExp < 3e-7)
         #expect(worstErf < 5e-7)
         #expect(worstTanh < 3e-7)
+        // erf densely over the range where it is not yet ±1 in Float, and at the ends.
+        var worstDenseErf: Float = 0
+        for start in stride(from: Float(-4.2), to: 4.2, by: 0.004) {
+            let v = Float8((0..<8).map { start + Float($0) * 0.0005 })
+            let r = erf8(v)
+            for i in 0..<8 { worstDenseErf = max(worstDenseErf, abs(r[i] - Foundation.erf(v[i]))) }
+        }
+        #expect(worstDenseErf < 4e-7, "\(worstDenseErf)")
+        #expect(erf8(Float8(repeating: 30)) == Float8(repeating: 1))
+        #expect(erf8(Float8(repeating: -.infinity)) == Float8(repeating: -1))
+        #expect(erf8(Float8(repeating: .nan))[0].isNaN)
         #expect(exp8(Float8(repeating: -Float.greatestFiniteMagnitude)) == Float8(repeating: 0))
         #expect(exp8(Float8(repeating: -100)) == Float8(repeating: 0))
     }
