@@ -141,7 +141,7 @@ AVX2_FMA static inline __m256 exp_ps(__m256 x) {
 }
 
 // erf: x·P(x²)/Q(x²) on |x| ≤ 3.92 (past it erf rounds to ±1 in Float), a rational fit
-// (Scripts/fit_erf.py) within 3.3e-7 of libm's erf. It takes a third of the time of
+// (Scripts/fit_erf.py) within 3.3e-7 of libm's erf. It takes about half the time of
 // Abramowitz & Stegun 7.1.26 with its exp, and the intermediate dense's epilogue applies it to
 // every output.
 AVX2_FMA static inline __m256 erf_ps(__m256 x) {

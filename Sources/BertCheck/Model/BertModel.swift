@@ -180,9 +180,9 @@ struct DenseResidualLayerNorm {
         layerNorm = try LayerNorm(table, prefix: prefix + ".LayerNorm", size: config.hiddenSize, eps: Float(config.layerNormEps))
     }
 
-    /// `out = LayerNorm(input · Wᵀ + b + residual)`; `scratch` holds the product, `packed` the
-    /// packed input (or is it, per `inputLayout`). `out` may be `residual`. With `packedOut`,
-    /// `out` is also written packed there for the next product (which may be `packed`).
+    /// `out = LayerNorm(input · Wᵀ + b + residual)`; `scratch` holds the product and `packed` the
+    /// packed input, unless `inputLayout` says it comes packed. `out` may be `residual`. With
+    /// `packedOut` (which may be `packed`), `out` is also written there packed for the next product.
     func forward(_ out: FloatPointer, input: ConstFloatPointer, inputLayout: MatrixLayout = .rowMajor,
                  residual: ConstFloatPointer, scratch: FloatPointer, packed: FloatPointer, packedOut: FloatPointer?,
                  rows: Int, workers: Int) {
@@ -306,7 +306,7 @@ final class Workspace {
     let packedInput: FloatPointer
     /// Whether the products chain packed inputs (the CKernels kernel runs): every LayerNorm also
     /// leaves its output packed in `packedInput`, and the intermediate dense writes its output
-    /// packed, so no product packs an input of a layer's own making in a pass over memory.
+    /// packed, so of a layer's inputs only attention's context is packed in a pass of its own.
     let chainsPacked = cpuHasAVX2FMA
 
     /// nil when the sizes overflow or the whole would exceed `maximumFloats`.
