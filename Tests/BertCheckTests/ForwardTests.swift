@@ -778,8 +778,8 @@ struct ForwardGolden {
 }
 
 @Suite struct WorkerPoolTests {
-    /// Runs `parallelItems` and `parallelChunks` `rounds` times and checks every item ran exactly
-    /// once (and `parallelItems`' worker numbers stayed below min(workers, count)).
+    /// Runs `onPool` and `parallelChunks` `rounds` times and checks every item ran exactly once
+    /// (and `onPool`'s worker numbers stayed below min(workers, count)).
     func checkEveryItemRunsOnce(count: Int, workers: Int, rounds: Int) -> Bool {
         // hits[count] counts worker numbers out of range.
         let hits = UnsafeMutablePointer<Int>.allocate(capacity: count + 1)
@@ -788,7 +788,7 @@ struct ForwardGolden {
         for round in 0..<rounds {
             hits.initialize(repeating: 0, count: count + 1)
             if round % 2 == 0 {
-                parallelItems(count, workers: workers) { worker, item in
+                onPool(count, workers: workers) { item, worker in
                     if !(0..<min(workers, count)).contains(worker) { _ = bc_fetch_add(hits + count, 1) }
                     _ = bc_fetch_add(hits + item, 1)
                 }
@@ -825,7 +825,7 @@ struct ForwardGolden {
         let inner = UnsafeMutablePointer<Int>.allocate(capacity: 1)
         inner.initialize(to: 0)
         defer { inner.deallocate() }
-        parallelItems(6, workers: 2) { _, _ in
+        onPool(6, workers: 2) { _, _ in
             parallelChunks(10, workers: 2) { range in _ = bc_fetch_add(inner, range.count) }
         }
         #expect(inner.pointee == 60)

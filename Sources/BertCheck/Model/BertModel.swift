@@ -141,18 +141,14 @@ struct BertSelfAttention {
         let hidden = heads * headSize
         let tokens = batch * seq
         let q = workspace.query, k = workspace.key, v = workspace.value
-        // Q, K and V share one packing of the input (done by the LayerNorm before, when chained)
-        // and one pool of work.
-        let products = [query.product(into: q), key.product(into: k), value.product(into: v)]
-        if workspace.chainsPacked {
-            linearForward(products, input: workspace.packedInput, rows: tokens, inFeatures: hidden, workers: workers,
-                          inputLayout: .packed)
-        } else {
-            linearForward(products, input: input, rows: tokens, inFeatures: hidden, workers: workers,
-                          packed: workspace.packedInput)
-        }
+        // Q, K and V share one packed input (packed by the LayerNorm before, when chained) and one
+        // pool of work.
+        let chained = workspace.chainsPacked
+        linearForward([query.product(into: q), key.product(into: k), value.product(into: v)],
+                      input: chained ? ConstFloatPointer(workspace.packedInput) : input, rows: tokens, inFeatures: hidden,
+                      workers: workers, packed: workspace.packedInput, inputLayout: chained ? .packed : .rowMajor)
         let scaling = 1 / Float(headSize).squareRoot()
-        parallelItems(batch * heads, workers: min(workers, workspace.attentionBuffers)) { worker, pair in
+        onPool(batch * heads, workers: min(workers, workspace.attentionBuffers)) { pair, worker in
             let row = pair / heads, head = pair % heads
             let offset = row * seq * hidden + head * headSize
             attentionHead(context: context + offset, query: q + offset, key: k + offset, value: v + offset, ld: hidden,

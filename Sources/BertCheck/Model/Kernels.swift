@@ -74,19 +74,17 @@ func linearForward(_ products: [LinearProduct], input: ConstFloatPointer, rows: 
         }
         return
     }
-    let buffer: ConstFloatPointer
-    if inputLayout == .packed {
-        buffer = input
-    } else {
-        let scratch = packed ?? FloatPointer.allocate(capacity: count)
-        buffer = ConstFloatPointer(scratch)
+    let owned = inputLayout == .rowMajor && packed == nil ? FloatPointer.allocate(capacity: count) : nil
+    defer { owned?.deallocate() }
+    var buffer = input
+    if inputLayout == .rowMajor, let scratch = packed ?? owned {
         // A second thread joins a step in about 0.3 µs while the pool's workers spin, but 0.3 ms
         // once they sleep: the calling thread packs a small input alone.
         parallelChunks((rows + 5) / 6, workers: count <= 1 << 17 ? 1 : workers) { range in
             bc_pack_input(rows, inFeatures, input, inFeatures, scratch, range.lowerBound, range.upperBound)
         }
+        buffer = ConstFloatPointer(scratch)
     }
-    defer { if inputLayout == .rowMajor && packed == nil { FloatPointer(mutating: buffer).deallocate() } }
     // Slices shrink towards the end (each at most the remaining panels over the workers), so the
     // workers finish together even when one of them ran slower.
     var remaining = products.reduce(0) { $0 + ($1.outFeatures + 15) / 16 }
@@ -102,7 +100,7 @@ func linearForward(_ products: [LinearProduct], input: ConstFloatPointer, rows: 
         }
     }
     slices.withUnsafeBufferPointer { slices in
-        parallelItems(slices.count, workers: workers) { _, slice in
+        onPool(slices.count, workers: workers) { slice, _ in
             let product = products[slices[slice].product], columns = slices[slice].columns
             let code = product.activation?.kernelCode ?? Int32(BC_ACTIVATION_NONE)
             switch product.outLayout {
@@ -165,12 +163,6 @@ func parallelChunks(_ count: Int, workers: Int, minimumChunk: Int = 1, _ body: (
     onPool(chunks, workers: chunks) { c, _ in
         body(count * c / chunks..<count * (c + 1) / chunks)
     }
-}
-
-/// Runs `body(worker, item)` for every item in 0..<count on up to `workers` threads (`onPool`);
-/// `worker` picks the thread's scratch.
-func parallelItems(_ count: Int, workers: Int, _ body: (_ worker: Int, _ item: Int) -> Void) {
-    onPool(count, workers: workers) { item, worker in body(worker, item) }
 }
 
 // MARK: - Vectorised elementary functions
