@@ -86,6 +86,18 @@ public struct ToleranceSettings: Sendable {
 
 public enum CheckStatus: String, Sendable {
     case pass, fail
+    /// The golden holds an output this model does not compute (a pooler-less checkpoint's
+    /// pooler_output): reported, never a failure.
+    case notProduced = "not_produced"
+
+    /// The word the reports show.
+    public var label: String {
+        switch self {
+        case .pass: return "pass"
+        case .fail: return "FAIL"
+        case .notProduced: return "not produced"
+        }
+    }
 }
 
 /// The element that is furthest outside its tolerance (or, when all pass, closest to it).
