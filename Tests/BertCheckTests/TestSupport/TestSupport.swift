@@ -5,8 +5,9 @@ import Testing
 /// Paths the tests share: the real all-MiniLM-L6-v2 (fetched by Scripts/fetch-model.sh, which the
 /// test command runs), the committed goldens, and the test fixtures.
 enum TestPaths {
+    /// This file is Tests/BertCheckTests/TestSupport/TestSupport.swift: four levels below the root.
     static let repoRoot: URL = URL(fileURLWithPath: #filePath)
-        .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+        .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
     static let goldens = repoRoot.appendingPathComponent("goldens")
     static let fixtures = repoRoot.appendingPathComponent("Tests/BertCheckTests/Fixtures")
 
