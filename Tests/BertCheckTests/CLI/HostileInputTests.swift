@@ -210,15 +210,6 @@ enum HostileSharded {
 
 // MARK: - zip containers (pytorch_model.bin)
 
-/// A torch.save-shaped zip: `archive/data.pkl`, byteorder, version, and the given storages.
-func torchZip(pickle: [UInt8], storages: [(key: String, bytes: [UInt8])] = []) -> [UInt8] {
-    var zip = ZipBuilder()
-    zip.add("archive/data.pkl", pickle)
-    zip.add("archive/byteorder", Array("little".utf8))
-    for storage in storages { zip.add("archive/data/" + storage.key, storage.bytes) }
-    zip.add("archive/version", Array("3\n".utf8))
-    return zip.build()
-}
 
 /// A one-tensor state dict `{"w": FloatStorage "0" of `count` floats, shape [count]}`.
 func oneTensorPickle(count: Int = 4) -> [UInt8] {
