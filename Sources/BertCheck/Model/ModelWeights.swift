@@ -67,14 +67,7 @@ struct FloatWeight: @unchecked Sendable {
             let n = tensor.elementCount
             let copy = OwnedBytes(count: n * MemoryLayout<Float>.stride)
             let out = copy.pointer.bindMemory(to: Float.self, capacity: n)
-            switch tensor.dtype {
-            case .F16:
-                for i in 0..<n { out[i] = halfToFloat(tensor.data.loadUnaligned(fromByteOffset: i * 2, as: UInt16.self)) }
-            case .BF16:
-                for i in 0..<n { out[i] = Float(bitPattern: UInt32(tensor.data.loadUnaligned(fromByteOffset: i * 2, as: UInt16.self)) << 16) }
-            default:
-                for i in 0..<n { out[i] = tensor.element(i) }
-            }
+            tensor.dtype.decode(tensor.data, into: UnsafeMutableBufferPointer(start: out, count: n))
             pointer = UnsafePointer(out)
             owner = copy
             mapped = nil

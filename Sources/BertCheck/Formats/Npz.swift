@@ -249,3 +249,21 @@ struct NpyHeader {
         }
     }
 }
+
+/// numpy `np.savez` / `np.savez_compressed`, when named explicitly (never found in a directory).
+public enum NpzFormat: CheckpointFormatReader {
+    public static let format = CheckpointFormat("npz")
+    public static let displayName = "a numpy .npz archive"
+
+    public static func match(path: String, head: [UInt8]) -> FormatMatch? {
+        path.hasSuffix(".npz") ? .byName : nil
+    }
+
+    public static func read(_ path: String) throws -> CheckpointContents {
+        CheckpointContents(tensors: try NpzReader.read(path), files: [path])
+    }
+}
+
+extension CheckpointFormat {
+    public static let npz = NpzFormat.format
+}

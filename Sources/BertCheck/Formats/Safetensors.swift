@@ -9,6 +9,8 @@ import Darwin
 public enum SafetensorsProblem: Error, CustomStringConvertible, Equatable {
     /// Fewer than the 8 bytes of the little-endian header length.
     case tooShortForHeaderLength(fileSize: Int)
+    /// The header is unreadable and the first bytes are another format's signature.
+    case otherFormat(looksLike: String)
     /// The header length exceeds the format's limit of 100,000,000 bytes.
     case headerTooLarge(length: UInt64)
     /// The header length points past the end of the file.
@@ -46,6 +48,8 @@ public enum SafetensorsProblem: Error, CustomStringConvertible, Equatable {
 
     public var description: String {
         switch self {
+        case let .otherFormat(kind):
+            return "not a safetensors file: this is \(kind)"
         case let .tooShortForHeaderLength(size):
             return "not a safetensors file: \(size) bytes, shorter than the 8-byte header length"
         case let .headerTooLarge(length):
@@ -64,7 +68,7 @@ public enum SafetensorsProblem: Error, CustomStringConvertible, Equatable {
         case let .malformedTensorEntry(tensor, reason):
             return "tensor \"\(tensor)\": \(reason)"
         case let .unknownDType(tensor, dtype):
-            return "tensor \"\(tensor)\": unknown dtype \"\(dtype)\" (known: \(DType.allCases.map(\.rawValue).joined(separator: ", ")))"
+            return "tensor \"\(tensor)\": unknown dtype \"\(dtype)\" (known: \(DType.plainTypes.map(\.rawValue).joined(separator: ", ")))"
         case let .shapeNotIntegers(tensor):
             return "tensor \"\(tensor)\": shape must be an array of non-negative integers"
         case let .offsetsNotIntegers(tensor):
@@ -120,7 +124,7 @@ public struct SafetensorsFile {
         do {
             header = try parseHeader(file.bytes)
         } catch let problem as SafetensorsProblem {
-            throw FileError(path, problem)
+            throw FileError(path, problem.naming(head: Array(file.bytes.prefix(16))))
         }
         let base = file.bytes
         let tensors = header.entries.map { entry in
@@ -147,7 +151,9 @@ public struct SafetensorsFile {
                 try parseHeader(raw, fileSize: fileSize)
             }
         } catch let problem as SafetensorsProblem {
-            throw FileError(path, problem)
+            var head = [UInt8](repeating: 0, count: min(16, fileSize))
+            let count = head.withUnsafeMutableBytes { pread(fd, $0.baseAddress, $0.count, 0) }
+            throw FileError(path, problem.naming(head: Array(head.prefix(max(count, 0)))))
         }
     }
 
@@ -253,7 +259,7 @@ public struct SafetensorsFile {
         guard let dtypeName = dtypeValue.string else {
             throw SafetensorsProblem.malformedTensorEntry(tensor: name, reason: "dtype is a JSON \(dtypeValue.kind), not a string")
         }
-        guard let dtype = DType(rawValue: dtypeName) else { throw SafetensorsProblem.unknownDType(tensor: name, dtype: dtypeName) }
+        guard let dtype = DType(rawValue: dtypeName), !dtype.isQuantized else { throw SafetensorsProblem.unknownDType(tensor: name, dtype: dtypeName) }
         guard let dims = shapeValue.elements else { throw SafetensorsProblem.shapeNotIntegers(tensor: name) }
         var shape: [Int] = []
         shape.reserveCapacity(dims.count)
@@ -432,4 +438,41 @@ extension Tensor {
         }
         return Tensor(name: name, dtype: dtype, shape: shape, data: owned.bytes, storage: owned)
     }
+}
+
+extension SafetensorsProblem {
+    /// A header that fails before its JSON is reached, in a file whose first bytes are another
+    /// format's signature, is that format handed to the wrong reader: say which.
+    func naming(head: [UInt8]) -> SafetensorsProblem {
+        switch self {
+        case .tooShortForHeaderLength, .headerTooLarge, .headerOutsideFile, .headerNotUTF8, .headerNotJSON:
+            if let signature = FileSignature.identify(head), !signature.description.hasPrefix("a JSON") {
+                return .otherFormat(looksLike: signature.description)
+            }
+            return self
+        default:
+            return self
+        }
+    }
+}
+
+/// A single `model.safetensors` file: 8 bytes of header length, then a JSON object.
+public enum SafetensorsFormat: CheckpointFormatReader {
+    public static let format = CheckpointFormat("safetensors")
+    public static let displayName = "a safetensors file"
+    public static let directoryFileNames = ["model.safetensors"]
+
+    public static func match(path: String, head: [UInt8]) -> FormatMatch? {
+        // The header is JSON, so byte 8 opens it (a file of an empty header is still named).
+        if head.count >= 9, head[8] == UInt8(ascii: "{") { return .byMagic }
+        return path.hasSuffix(".safetensors") ? .byName : nil
+    }
+
+    public static func read(_ path: String) throws -> CheckpointContents {
+        CheckpointContents(tensors: try SafetensorsFile.read(path).tensors, files: [path])
+    }
+}
+
+extension CheckpointFormat {
+    public static let safetensors = SafetensorsFormat.format
 }

@@ -154,9 +154,22 @@ public enum ShardedSafetensors {
     }
 }
 
-/// The directory holding `path` ("." for a bare file name).
-func parentDirectory(of path: String) -> String {
-    guard let slash = path.lastIndex(of: "/") else { return "." }
-    let parent = String(path[..<slash])
-    return parent.isEmpty ? "/" : parent
+/// `model.safetensors.index.json` and the shards it names.
+public enum ShardedSafetensorsFormat: CheckpointFormatReader {
+    public static let format = CheckpointFormat("sharded-safetensors")
+    public static let displayName = "a sharded safetensors index"
+    public static let directoryFileNames = ["model.safetensors.index.json"]
+
+    public static func match(path: String, head: [UInt8]) -> FormatMatch? {
+        path.hasSuffix(".json") ? .byName : nil
+    }
+
+    public static func read(_ path: String) throws -> CheckpointContents {
+        let (tensors, files) = try ShardedSafetensors.read(path)
+        return CheckpointContents(tensors: tensors, files: files)
+    }
+}
+
+extension CheckpointFormat {
+    public static let shardedSafetensors = ShardedSafetensorsFormat.format
 }

@@ -241,3 +241,26 @@ private struct StorageLoader {
         return true
     }
 }
+
+/// `pytorch_model.bin` as `torch.save` writes it (a zip); a torch.save name whose bytes are not a
+/// zip still comes here, so the reader can say what is wrong (a legacy pickle, say).
+public enum PyTorchZipFormat: CheckpointFormatReader {
+    public static let format = CheckpointFormat("pytorch-zip")
+    public static let displayName = "a PyTorch checkpoint"
+    public static let directoryFileNames = ["pytorch_model.bin"]
+
+    public static func match(path: String, head: [UInt8]) -> FormatMatch? {
+        // numpy archives are zips too, and are only ever named.
+        if path.hasSuffix(".npz") { return nil }
+        if head.count >= 2, head[0] == 0x50, head[1] == 0x4B { return .byMagic }
+        return [".bin", ".pt", ".pth"].contains(where: path.hasSuffix) ? .byName : nil
+    }
+
+    public static func read(_ path: String) throws -> CheckpointContents {
+        CheckpointContents(tensors: try PyTorchBinReader.read(path), files: [path])
+    }
+}
+
+extension CheckpointFormat {
+    public static let pytorchZip = PyTorchZipFormat.format
+}
