@@ -35,6 +35,8 @@ struct CLIResult {
     var status: Int32
     var stdout: String
     var stderr: String
+    /// Killed by a signal (a trap, an abort): `status` is then the signal's number, not an exit code.
+    var signaled = false
 }
 
 enum CLI {
@@ -80,7 +82,8 @@ enum CLI {
         process.waitUntilExit()
         return CLIResult(status: process.terminationStatus,
                          stdout: String(decoding: outData, as: UTF8.self),
-                         stderr: String(decoding: errData, as: UTF8.self))
+                         stderr: String(decoding: errData, as: UTF8.self),
+                         signaled: process.terminationReason == .uncaughtSignal)
     }
 }
 
