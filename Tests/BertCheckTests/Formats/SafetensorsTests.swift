@@ -2,20 +2,7 @@ import Foundation
 import Testing
 @testable import BertCheck
 
-/// Builds the bytes of a safetensors file by hand, so each test can break exactly one rule.
-func safetensorsBytes(header: String, data: [UInt8] = [], declaredLength: UInt64? = nil, headerBytes: [UInt8]? = nil) -> [UInt8] {
-    let json = headerBytes ?? Array(header.utf8)
-    let length = declaredLength ?? UInt64(json.count)
-    return (0..<8).map { UInt8(truncatingIfNeeded: length >> (8 * UInt64($0))) } + json + data
-}
 
-/// Writes `bytes` to a fresh temporary file and returns its path.
-func temporaryFile(_ bytes: [UInt8], name: String = "model.safetensors") throws -> String {
-    let dir = TestPaths.temporaryDirectory()
-    let path = dir.appendingPathComponent(name).path
-    try Data(bytes).write(to: URL(fileURLWithPath: path))
-    return path
-}
 
 /// Reads `bytes` as a safetensors file, both fully and header-only, and returns the problem both
 /// report (they must agree), or nil if the file is accepted.
@@ -291,24 +278,6 @@ private let f32x2 = #"{"dtype":"F32","shape":[2],"data_offsets":[0,8]}"#
     }
 }
 
-@Suite struct StrictJSONTests {
-    @Test func parsesValuesAndKeepsKeyOrder() throws {
-        let value = try StrictJSON.parse(Array(#" {"b": [1, -2.5e3, true, null], "a": "x\u00e9\ud83d\ude00\n"} "#.utf8))
-        #expect(value.members?.map(\.key) == ["b", "a"])
-        #expect(value["a"]?.string == "xé😀\n")
-        #expect(value["b"]?.elements?.first?.integer == 1)
-        #expect(value["b"]?.elements?[1].integer == nil)
-        #expect(value["b"]?.elements?[1].double == -2500)
-    }
-
-    @Test func rejectsWhatFoundationAccepts() {
-        for text in [#"{"a":1,"a":2}"#, "[1,]", "{\"a\":1}garbage", "\"\\ud800\"", "[01]", "[1.]", "\"\t\"", "nul"] {
-            #expect(throws: JSONProblem.self, "\(text)") { try StrictJSON.parse(Array(text.utf8)) }
-        }
-        let deep = String(repeating: "[", count: 10_000) + String(repeating: "]", count: 10_000)
-        #expect(throws: JSONProblem.tooDeep(offset: StrictJSON.maximumDepth)) { try StrictJSON.parse(Array(deep.utf8)) }
-    }
-}
 
 @Suite struct SafetensorsHeaderOnlyTests {
     @Test func headerBytesShorterThanClaimedAreRefusedNotTrapped() throws {

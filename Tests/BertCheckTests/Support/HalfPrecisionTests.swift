@@ -12,11 +12,3 @@ import Testing
         #expect(halfToFloat(0x8000).sign == .minus)
     }
 }
-
-@Suite struct CLIContractTests {
-    @Test func unknownOptionIsUsageErrorExit2() throws {
-        let result = try CLI.run(["--no-such-option"])
-        #expect(result.status == 2)
-        #expect(result.stdout.isEmpty)
-    }
-}

@@ -2,16 +2,6 @@ import Foundation
 import Testing
 @testable import BertCheck
 
-enum TinyCheckpoints {
-    static func path(_ name: String) -> String { TestPaths.goldens.appendingPathComponent("checkpoints/\(name)").path }
-
-    /// Copies a committed checkpoint directory into a fresh temporary directory (to break it).
-    static func copy(_ name: String) throws -> URL {
-        let dir = TestPaths.temporaryDirectory().appendingPathComponent(name)
-        try FileManager.default.copyItem(atPath: path(name), toPath: dir.path)
-        return dir
-    }
-}
 
 /// The problem inside the `FileError` that `body` throws, and the path it names.
 func fileProblem<P: Error>(_ type: P.Type, _ body: () throws -> Void) -> (path: String, problem: P)? {

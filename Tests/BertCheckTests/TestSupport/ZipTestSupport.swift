@@ -195,3 +195,13 @@ func expectMutationsRefusedCleanly(_ original: [UInt8], count: Int, seed: UInt64
     }
     #expect(refused > count / 5, "mutations should mostly be refused (\(refused) of \(count))", sourceLocation: sourceLocation)
 }
+
+/// A torch.save-shaped zip: `archive/data.pkl`, byteorder, version, and the given storages.
+func torchZip(pickle: [UInt8], storages: [(key: String, bytes: [UInt8])] = []) -> [UInt8] {
+    var zip = ZipBuilder()
+    zip.add("archive/data.pkl", pickle)
+    zip.add("archive/byteorder", Array("little".utf8))
+    for storage in storages { zip.add("archive/data/" + storage.key, storage.bytes) }
+    zip.add("archive/version", Array("3\n".utf8))
+    return zip.build()
+}

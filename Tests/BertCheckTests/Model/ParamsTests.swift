@@ -53,9 +53,6 @@ func bertBaseDirectory(_ tensors: [(String, [Int])] = bertBaseShapes(), config: 
     return dir
 }
 
-func jsonObject(_ text: String) -> [String: Any] {
-    (try? JSONSerialization.jsonObject(with: Data(text.utf8))) as? [String: Any] ?? [:]
-}
 
 @Suite struct ParamsFigureTests {
     @Test func bertBaseFiguresFromASparseFile() throws {

@@ -5,8 +5,9 @@ import Testing
 /// Paths the tests share: the real all-MiniLM-L6-v2 (fetched by Scripts/fetch-model.sh, which the
 /// test command runs), the committed goldens, and the test fixtures.
 enum TestPaths {
+    /// This file is Tests/BertCheckTests/TestSupport/TestSupport.swift: four levels below the root.
     static let repoRoot: URL = URL(fileURLWithPath: #filePath)
-        .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+        .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
     static let goldens = repoRoot.appendingPathComponent("goldens")
     static let fixtures = repoRoot.appendingPathComponent("Tests/BertCheckTests/Fixtures")
 
@@ -34,6 +35,8 @@ struct CLIResult {
     var status: Int32
     var stdout: String
     var stderr: String
+    /// Killed by a signal (a trap, an abort): `status` is then the signal's number, not an exit code.
+    var signaled = false
 }
 
 enum CLI {
@@ -79,7 +82,8 @@ enum CLI {
         process.waitUntilExit()
         return CLIResult(status: process.terminationStatus,
                          stdout: String(decoding: outData, as: UTF8.self),
-                         stderr: String(decoding: errData, as: UTF8.self))
+                         stderr: String(decoding: errData, as: UTF8.self),
+                         signaled: process.terminationReason == .uncaughtSignal)
     }
 }
 
