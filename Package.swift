@@ -10,6 +10,7 @@ let package = Package(
     platforms: [.macOS(.v13)],
     products: [
         .library(name: "BertCheck", targets: ["BertCheck"]),
+        .library(name: "BertCheckRendering", targets: ["BertCheckRendering"]),
         .executable(name: "bertcheck", targets: ["bertcheck"]),
     ],
     dependencies: [
@@ -28,13 +29,15 @@ let package = Package(
             dependencies: ["CZlib", "COpenBLAS", "CKernels"],
             swiftSettings: simdFlags
         ),
+        // Tables, JSON, JUnit and torch-style printing of the values BertCheck computes.
+        .target(name: "BertCheckRendering", dependencies: ["BertCheck"]),
         .executableTarget(
             name: "bertcheck",
-            dependencies: ["BertCheck", .product(name: "ArgumentParser", package: "swift-argument-parser")]
+            dependencies: ["BertCheck", "BertCheckRendering", .product(name: "ArgumentParser", package: "swift-argument-parser")]
         ),
         .testTarget(
             name: "BertCheckTests",
-            dependencies: ["BertCheck", "CKernels"],
+            dependencies: ["BertCheck", "BertCheckRendering", "CKernels"],
             resources: [.copy("Fixtures")]
         ),
     ],

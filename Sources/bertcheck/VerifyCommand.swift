@@ -1,5 +1,6 @@
 import ArgumentParser
 import BertCheck
+import BertCheckRendering
 import Foundation
 
 struct VerifyCommand: ParsableCommand {
@@ -46,8 +47,13 @@ struct VerifyCommand: ParsableCommand {
         let settings = try tolerances.settings { name in
             ["last_hidden_state", "pooler_output", "pooler_invariant"].contains(name) || name.hasPrefix("hidden_states.")
         }
-        let report = try verifyGolden(VerifyOptions(goldenPath: golden, modelPath: model, outputsPath: outputs, tolerances: settings,
+        let report: VerifyReport
+        do {
+            report = try verifyGolden(VerifyOptions(goldenPath: golden, modelPath: model, outputsPath: outputs, tolerances: settings,
                                                     includePadding: includePadding, threads: threads))
+        } catch let problem as ComparisonRequestProblem {
+            throw UsageError(problem)
+        }
         if let junit { try VerifyReportRenderer.writeJUnit(report, to: junit) }
         print(json ? VerifyReportRenderer.json(report).serialized() : VerifyReportRenderer.table(report), terminator: json ? "\n" : "")
         if report.status == .fail { throw ExitCode(1) }

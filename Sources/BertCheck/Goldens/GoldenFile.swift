@@ -302,7 +302,7 @@ public struct GoldenFile: Sendable {
     }
 
     /// `hidden_states.N` → N; nil for anything else (leading zeros, signs, empty).
-    static func hiddenStateIndex(_ name: String) -> Int? {
+    public static func hiddenStateIndex(_ name: String) -> Int? {
         guard name.hasPrefix("hidden_states.") else { return nil }
         let digits = name.dropFirst("hidden_states.".count)
         guard !digits.isEmpty, digits.count <= 6, digits.allSatisfy({ $0.isASCII && $0.isNumber }) else { return nil }
