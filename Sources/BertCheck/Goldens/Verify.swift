@@ -22,7 +22,7 @@ public struct VerifyOptions {
     }
 }
 
-/// Everything `verify` found; rendered by Report.swift as a table, JSON or JUnit XML.
+/// Everything `verify` found; BertCheckRendering renders it as a table, JSON or JUnit XML.
 public struct VerifyReport {
     public var goldenPath: String
     public var golden: GoldenFile
@@ -80,7 +80,7 @@ public func verifyGolden(_ options: VerifyOptions) throws -> VerifyReport {
         candidate = try readCandidateOutputs(outputsPath, for: golden)
         candidateLabel = "outputs \(outputsPath)"
     } else {
-        throw UsageError("verify needs --model MODEL or --outputs FILE")
+        throw ComparisonRequestProblem.noCandidate
     }
 
     let profile = options.tolerances.effectiveProfile(weightDType: weightDType)
