@@ -43,9 +43,7 @@ struct VerifyCommand: ParsableCommand {
         if let junit {
             try refuseOverwritingInputs(output: junit, option: "--junit", inputs: [golden] + (outputs.map { [$0] } ?? []), modelPath: model)
         }
-        let settings = try tolerances.settings { name in
-            ["last_hidden_state", "pooler_output", "pooler_invariant"].contains(name) || name.hasPrefix("hidden_states.")
-        }
+        let settings = try tolerances.settings(allowedName: OutputRegistry.acceptsToleranceOverride)
         let report = try verifyGolden(VerifyOptions(goldenPath: golden, modelPath: model, outputsPath: outputs, tolerances: settings,
                                                     includePadding: includePadding, threads: threads))
         if let junit { try VerifyReportRenderer.writeJUnit(report, to: junit) }

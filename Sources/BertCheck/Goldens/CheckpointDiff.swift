@@ -53,7 +53,7 @@ public func diffCheckpoints(_ pathA: String, _ pathB: String, settings: Toleranc
     for name in settings.perTensor.keys.sorted() where !namesA.contains(name) && namedB[name] == nil {
         throw UsageError("--tolerance \(name)=...: no tensor named '\(name)' in \(pathA) or \(pathB) (use BertModel names, e.g. pooler.dense.weight)")
     }
-    let profile = settings.profile ?? [dominantFloatDType(a.tensors), dominantFloatDType(b.tensors)]
+    let profile = settings.profile ?? [dominantDType(a.tensors), dominantDType(b.tensors)]
         .map(ToleranceProfile.forWeights)
         .max { looseness($0) < looseness($1) } ?? .fp32
     var tolerance = profile.tolerance
@@ -88,12 +88,6 @@ func looseness(_ profile: ToleranceProfile) -> Int {
     }
 }
 
-/// The float dtype holding most of the bytes.
-func dominantFloatDType(_ tensors: [Tensor]) -> DType? {
-    var bytes: [DType: Int] = [:]
-    for t in tensors where t.dtype.isFloatingPoint { bytes[t.dtype, default: 0] += t.byteCount }
-    return bytes.max { $0.value < $1.value }?.key
-}
 
 func compareWeights(name: String, _ ta: Tensor, _ tb: Tensor, tolerance: Tolerance, minCosine: Double?) -> TensorDiff {
     var diff = TensorDiff(name: name, dtypeA: ta.dtype, dtypeB: tb.dtype, shapeA: ta.shape, shapeB: tb.shape,
@@ -102,7 +96,8 @@ func compareWeights(name: String, _ ta: Tensor, _ tb: Tensor, tolerance: Toleran
         diff.status = .fail
         return diff
     }
-    var maxAbs = 0.0, maxRel = 0.0, dot = 0.0, normA = 0.0, normB = 0.0
+    var maxAbs = 0.0, maxRel = 0.0
+    var cosine = CosineAccumulator()
     ta.withFloats { fa in
         tb.withFloats { fb in
             for i in 0..<min(fa.count, fb.count) {
@@ -115,15 +110,13 @@ func compareWeights(name: String, _ ta: Tensor, _ tb: Tensor, tolerance: Toleran
                 if d > tolerance.atol + tolerance.rtol * abs(x) { diff.mismatched += 1 }
                 maxAbs = max(maxAbs, d)
                 if x != 0 { maxRel = max(maxRel, d / abs(x)) }
-                dot += x * y
-                normA += x * x
-                normB += y * y
+                cosine.add(x, y)
             }
         }
     }
     diff.maxAbsErr = maxAbs
     diff.maxRelErr = maxRel
-    diff.cosine = normA == 0 && normB == 0 ? 1 : (normA == 0 || normB == 0 ? 0 : dot / (normA.squareRoot() * normB.squareRoot()))
+    diff.cosine = cosine.cosine
     if diff.mismatched > 0 { diff.status = .fail }
     if let minCosine, let cosine = diff.cosine, cosine < minCosine { diff.status = .fail }
     return diff

@@ -36,7 +36,7 @@ public enum VerifyReportRenderer {
             let numeric = check.name != "input_ids"
             rows.append([
                 check.name,
-                check.status == .pass ? "pass" : "FAIL",
+                check.status.label,
                 numeric ? (check.maxAbsErr.map(formatNumber) ?? "-") : "-",
                 numeric ? (check.maxRelErr.map(formatNumber) ?? "-") : "-",
                 numeric ? (check.meanAbsErr.map(formatNumber) ?? "-") : "-",
@@ -64,13 +64,12 @@ public enum VerifyReportRenderer {
             var table: [[String]] = [["tensor", "layer", "max abs", "mean abs", "min cos", "growth", "status"]]
             var previous: Double?
             for check in layers {
-                let n = GoldenFile.hiddenStateIndex(check.name) ?? 0
                 var growth = "-"
                 if let mean = check.meanAbsErr, let previous, previous > 0 { growth = String(format: "×%.2f", mean / previous) }
-                table.append([check.name, n == 0 ? "embeddings" : "layer \(n - 1)",
+                table.append([check.name, OutputRegistry.layerLabel(of: check.name) ?? "-",
                               check.maxAbsErr.map(formatNumber) ?? "-", check.meanAbsErr.map(formatNumber) ?? "-",
                               check.minCosine.map { String(format: "%.7f", $0) } ?? "-", growth,
-                              check.status == .pass ? "pass" : "FAIL"])
+                              check.status.label])
                 previous = check.meanAbsErr
             }
             lines.append(contentsOf: alignedTable(table, rightAligned: [2, 3, 4, 5]).map { "  " + $0 })
@@ -79,12 +78,16 @@ public enum VerifyReportRenderer {
         lines.append("")
         if let first = report.firstDivergence {
             var where_ = first
-            if let n = GoldenFile.hiddenStateIndex(first) { where_ += n == 0 ? " (the embeddings)" : " (output of encoder layer \(n - 1))" }
+            if let label = OutputRegistry.layerLabel(of: first) {
+                where_ += label == "embeddings" ? " (the embeddings)" : " (output of encoder \(label))"
+            }
             let worst = report.checks.first { $0.name == first }?.worst
             lines.append("First divergence: \(where_)" + (worst.map { ", at \(describe($0))" } ?? ""))
         }
         let failed = failures.count
-        lines.append(failed == 0 ? "PASS: all \(report.checks.count) checks passed"
+        let ran = report.checks.filter { $0.status != .notProduced }.count
+        let notProduced = report.checks.count - ran
+        lines.append(failed == 0 ? "PASS: all \(ran) checks passed" + (notProduced > 0 ? " (\(notProduced) not produced by the model)" : "")
                                  : "FAIL: \(failed) of \(report.checks.count) checks failed (\(failures.map(\.name).joined(separator: ", ")))")
         return lines.joined(separator: "\n") + "\n"
     }
@@ -174,7 +177,8 @@ public enum VerifyReportRenderer {
         let suite = "bertcheck verify \(report.goldenPath)"
         var xml = "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n"
         xml += "<testsuites name=\"bertcheck verify\" tests=\"\(report.checks.count)\" failures=\"\(failures)\" errors=\"0\">\n"
-        xml += "  <testsuite name=\"\(xmlEscape(suite))\" tests=\"\(report.checks.count)\" failures=\"\(failures)\" errors=\"0\" skipped=\"0\">\n"
+        let skipped = report.checks.filter { $0.status == .notProduced }.count
+        xml += "  <testsuite name=\"\(xmlEscape(suite))\" tests=\"\(report.checks.count)\" failures=\"\(failures)\" errors=\"0\" skipped=\"\(skipped)\">\n"
         xml += "    <properties>\n"
         for (name, value) in [("golden", report.goldenPath), ("candidate", report.candidate), ("profile", report.profile.rawValue),
                               ("first_divergence", report.firstDivergence ?? "none")] {
@@ -183,6 +187,10 @@ public enum VerifyReportRenderer {
         xml += "    </properties>\n"
         for check in report.checks {
             let open = "    <testcase classname=\"bertcheck.verify\" name=\"\(xmlEscape(check.name))\" time=\"0\""
+            if check.status == .notProduced {
+                xml += open + ">\n      <skipped message=\"\(xmlEscape(check.message ?? "not produced"))\"/>\n    </testcase>\n"
+                continue
+            }
             guard check.status == .fail else {
                 xml += open + "/>\n"
                 continue

@@ -31,23 +31,16 @@ public struct VerifyReport {
     public var weightDType: DType?
     public var profile: ToleranceProfile
     public var checks: [CheckResult]
-    /// The first output tensor, in stack order (hidden_states.0…L, last_hidden_state,
-    /// pooler_output), that fails; nil when all pass.
+    /// The first output tensor, in stack order (`OutputRegistry`), that fails; nil when all pass.
     public var firstDivergence: String?
     public var notes: [String]
 
     public var status: CheckStatus { checks.contains { $0.status == .fail } ? .fail : .pass }
 
     /// The hidden-state checks, in layer order: how error grows through the stack.
-    public var layerChecks: [CheckResult] { checks.filter { $0.name.hasPrefix("hidden_states.") } }
-}
-
-/// Stack order of the output tensors, for the first divergence.
-func divergenceOrder(_ name: String) -> Int? {
-    if let n = GoldenFile.hiddenStateIndex(name) { return n }
-    if name == "last_hidden_state" { return 1_000_000 }
-    if name == "pooler_output" { return 1_000_001 }
-    return nil
+    public var layerChecks: [CheckResult] {
+        checks.filter { OutputRegistry.index(of: $0.name, in: OutputRegistry.hiddenStates) != nil }
+    }
 }
 
 /// Runs every check of `verify`. Throws `FileError` for unusable input (exit 2); a failing check
@@ -62,6 +55,8 @@ public func verifyGolden(_ options: VerifyOptions) throws -> VerifyReport {
     var pool: (([Float], Int) -> [Float]?)?
     var tokenizer: BertTokenizer?
     var maxPositions: Int?
+    /// Whether the model produces an output at all (nil for an outputs file).
+    var producer: ((OutputSpec) -> Bool)?
 
     if let modelPath = options.modelPath {
         let checkpoint = try loadCheckpoint(modelPath)
@@ -78,6 +73,7 @@ public func verifyGolden(_ options: VerifyOptions) throws -> VerifyReport {
         }
         let output = try model.forward(golden.inputBatch, outputHiddenStates: !golden.outputs.hiddenStates.isEmpty)
         candidate = ModelOutputs(output)
+        producer = { spec in spec.produce(output) != nil }
         if model.hasPooler { pool = { rows, count in model.pool(rows, rows: count) } }
         else if golden.outputs.poolerOutput != nil { notes.append("the model has no pooler weights: pooler_invariant is not checked") }
     } else if let outputsPath = options.outputsPath {
@@ -103,25 +99,24 @@ public func verifyGolden(_ options: VerifyOptions) throws -> VerifyReport {
     if let tokenizer, let texts = golden.metadata.texts {
         checks.append(tokenizerCheck(golden, texts: texts, tokenizer: tokenizer, maxLength: maxPositions))
     }
-    for (n, expected) in golden.outputs.hiddenStates.enumerated() {
-        guard let expected else { continue }
-        let name = "hidden_states.\(n)"
-        let actual = n < candidate.hiddenStates.count ? candidate.hiddenStates[n] : nil
-        if actual == nil && options.outputsPath != nil {
+    // Every output the golden holds, in stack order, against the candidate's.
+    for name in golden.outputs.namesInStackOrder {
+        guard let expected = golden.outputs[name], let (spec, _) = OutputRegistry.lookup(name) else { continue }
+        let actual = candidate[name]
+        if actual == nil, let producedBy = producer, !producedBy(spec) {
+            checks.append(CheckResult(name: name, status: .notProduced, message: "not produced: \(spec.notProducedReason)"))
+            continue
+        }
+        if actual == nil && spec.indexed && options.outputsPath != nil {
             notes.append("\(name) is not in the outputs file: not compared")
             continue
         }
-        checks.append(compareTensor(name: name, expected: expected, actual: actual, layout: layout, perToken: true,
-                                    tolerance: tolerance(name), minCosine: options.tolerances.minCosine))
+        checks.append(compareTensor(name: name, expected: expected, actual: actual, layout: layout, perToken: spec.rank == .perToken,
+                                    tolerance: tolerance(name),
+                                    minCosine: spec.checks.contains(.cosine) ? options.tolerances.minCosine : nil))
     }
-    checks.append(compareTensor(name: "last_hidden_state", expected: golden.outputs.lastHiddenState, actual: candidate.lastHiddenState,
-                                layout: layout, perToken: true, tolerance: tolerance("last_hidden_state"),
-                                minCosine: options.tolerances.minCosine))
-    if let expected = golden.outputs.poolerOutput {
-        checks.append(compareTensor(name: "pooler_output", expected: expected, actual: candidate.poolerOutput, layout: layout,
-                                    perToken: false, tolerance: tolerance("pooler_output"), minCosine: options.tolerances.minCosine))
-    } else if candidate.poolerOutput != nil {
-        notes.append("the golden has no pooler_output: the candidate's is not compared")
+    for name in candidate.namesInStackOrder where golden.outputs[name] == nil {
+        notes.append("the golden has no \(name): the candidate's is not compared")
     }
     if let pool, let invariant = poolerInvariant(golden: golden.outputs, candidate: candidate, batch: golden.batch, seq: golden.seq,
                                                   hidden: golden.hidden, pool: pool, tolerance: tolerance("pooler_invariant")) {
@@ -132,8 +127,8 @@ public func verifyGolden(_ options: VerifyOptions) throws -> VerifyReport {
     }
 
     let firstDivergence = checks
-        .filter { $0.status == .fail && divergenceOrder($0.name) != nil }
-        .min { (divergenceOrder($0.name) ?? 0) < (divergenceOrder($1.name) ?? 0) }?.name
+        .filter { $0.status == .fail && OutputRegistry.stackOrder(of: $0.name) != nil }
+        .min { (OutputRegistry.stackOrder(of: $0.name) ?? 0) < (OutputRegistry.stackOrder(of: $1.name) ?? 0) }?.name
     return VerifyReport(goldenPath: options.goldenPath, golden: golden, candidate: candidateLabel, weightDType: weightDType,
                         profile: profile, checks: checks, firstDivergence: firstDivergence, notes: notes)
 }

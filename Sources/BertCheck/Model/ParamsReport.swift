@@ -134,7 +134,7 @@ public struct ParamsReport: @unchecked Sendable {
 
     static func hiddenSize(_ checkpoint: Checkpoint, _ inventory: ParameterInventory) -> Int? {
         if let h = checkpoint.config?.hiddenSize { return h }
-        return inventory.parameters.first { $0.name == "embeddings.word_embeddings.weight" }?.shape.last
+        return inventory.parameters.first { $0.name == ParameterName(.wordEmbeddings, leaf: "weight").description }?.shape.last
     }
 
     /// N·H + N for a head of N classes on the pooled output.

@@ -15,12 +15,7 @@ public struct RunReport {
         self.batch = batch
         self.tokens = tokens
         self.output = output
-        let h = output.hidden
-        var cls: [Float] = []
-        cls.reserveCapacity(output.batch * h)
-        for row in 0..<output.batch {
-            cls += output.lastHiddenState[(row * output.seq * h)..<(row * output.seq * h + h)]
-        }
+        let cls = clsRows(output.lastHiddenState, batch: output.batch, seq: output.seq, hidden: output.hidden)
         recomputedPooler = bert.pool(cls, rows: output.batch)
     }
 

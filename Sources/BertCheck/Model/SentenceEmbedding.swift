@@ -14,7 +14,8 @@ public func sentenceEmbeddings(_ output: BertOutput, attentionMask: [Int], pooli
     let h = output.hidden, s = output.seq
     switch pooling {
     case .cls:
-        return (0..<output.batch).map { row in Array(output.lastHiddenState[(row * s * h)..<(row * s * h + h)]) }
+        let rows = clsRows(output.lastHiddenState, batch: output.batch, seq: s, hidden: h)
+        return (0..<output.batch).map { row in Array(rows[(row * h)..<(row * h + h)]) }
     case .pooler:
         guard let pooled = output.poolerOutput else {
             throw UsageError("the model has no pooler weights: use --pooling cls or --pooling mean")
@@ -32,16 +33,4 @@ public func sentenceEmbeddings(_ output: BertOutput, attentionMask: [Int], pooli
             return sum.map { Float($0 / max(count, 1e-9)) }
         }
     }
-}
-
-/// Cosine similarity (accumulated in Double); 0 when either vector is zero.
-public func cosineSimilarity(_ a: [Float], _ b: [Float]) -> Double {
-    var dot = 0.0, na = 0.0, nb = 0.0
-    for (x, y) in zip(a, b) {
-        dot += Double(x) * Double(y)
-        na += Double(x) * Double(x)
-        nb += Double(y) * Double(y)
-    }
-    let norm = (na * nb).squareRoot()
-    return norm > 0 ? dot / norm : 0
 }

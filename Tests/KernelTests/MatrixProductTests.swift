@@ -1,41 +1,7 @@
+import CKernels
 import Foundation
 import Testing
 @testable import BertCheck
-import CKernels
-
-@Suite struct KernelTests {
-    @Test func vectorisedExpErfTanhMatchTheLibm() {
-        var worstExp: Float = 0, worstErf: Float = 0, worstTanh: Float = 0
-        var x: Float = -12
-        while x < 12 {
-            let v = Float8((0..<8).map { x + Float($0) * 0.001 })
-            let e = exp8(v), r = erf8(v), t = tanh8(v)
-            for i in 0..<8 {
-                let xi = v[i]
-                worstExp = max(worstExp, abs(e[i] - Foundation.exp(xi)) / Foundation.exp(xi))
-                worstErf = max(worstErf, abs(r[i] - Foundation.erf(xi)))
-                worstTanh = max(worstTanh, abs(t[i] - Foundation.tanh(xi)))
-            }
-            x += 0.371
-        }
-        #expect(worstExp < 3e-7)
-        #expect(worstErf < 5e-7)
-        #expect(worstTanh < 3e-7)
-        // erf densely over the range where it is not yet ±1 in Float, and at the ends.
-        var worstDenseErf: Float = 0
-        for start in stride(from: Float(-4.2), to: 4.2, by: 0.004) {
-            let v = Float8((0..<8).map { start + Float($0) * 0.0005 })
-            let r = erf8(v)
-            for i in 0..<8 { worstDenseErf = max(worstDenseErf, abs(r[i] - Foundation.erf(v[i]))) }
-        }
-        #expect(worstDenseErf < 4e-7, "\(worstDenseErf)")
-        #expect(erf8(Float8(repeating: 30)) == Float8(repeating: 1))
-        #expect(erf8(Float8(repeating: -.infinity)) == Float8(repeating: -1))
-        #expect(erf8(Float8(repeating: .nan))[0].isNaN)
-        #expect(exp8(Float8(repeating: -Float.greatestFiniteMagnitude)) == Float8(repeating: 0))
-        #expect(exp8(Float8(repeating: -100)) == Float8(repeating: 0))
-    }
-}
 
 @Suite struct MatrixProductTests {
     /// A Double-precision nn.Linear for checking the kernel.
@@ -82,7 +48,7 @@ import CKernels
                 }
                 var worst = 0.0
                 for i in 0..<out.count {
-                    let want = activation.map { Double($0.apply(Float(expected[i]))) } ?? expected[i]
+                    let want = activation.map { Double($0.reference(Float(expected[i]))) } ?? expected[i]
                     worst = max(worst, abs(Double(out[i]) - want))
                 }
                 // Float accumulation over k terms of magnitude ≤ 1.
@@ -120,7 +86,7 @@ import CKernels
             let expected = reference(x, weights[i], biases[i], rows: rows, k: k, n: widths[i])
             var worst = 0.0
             for j in expected.indices {
-                let want = activations[i].map { Double($0.apply(Float(expected[j]))) } ?? expected[j]
+                let want = activations[i].map { Double($0.reference(Float(expected[j]))) } ?? expected[j]
                 worst = max(worst, abs(Double(outs[i][j]) - want))
             }
             #expect(worst <= 2e-7 * Double(k) + 1e-6, "product \(i), kernel \(useKernel): \(worst)")
@@ -202,26 +168,6 @@ import CKernels
         #expect(!results[0].contains { $0.isNaN })
     }
 
-    /// The LayerNorm that ends a layer also leaves its output packed for the next layer's query,
-    /// key and value: exactly what packing the output afterwards gives.
-    @Test(arguments: [(13, 40), (290, 300), (1, 8)])
-    func theLayerNormsPackedCopyIsItsOutputPacked(shape: (Int, Int)) throws {
-        let (rows, columns) = shape
-        let x = copy(values(rows * columns, seed: 61)), residual = copy(values(rows * columns, seed: 62))
-        let weight = copy(values(columns, seed: 63)), shift = copy(values(columns, seed: 64))
-        let out = FloatPointer.allocate(capacity: rows * columns)
-        let count = packedInputCount(rows: rows, inFeatures: columns)!
-        let packed = FloatPointer.allocate(capacity: count)
-        packed.initialize(repeating: .nan, count: count)
-        defer { [x, residual, weight, shift, out, packed].forEach { $0.deallocate() } }
-        residualLayerNorm(out, x, residual: residual, weight: weight, shift: shift, eps: 1e-12, rows: rows,
-                          columns: columns, workers: 2, packed: packed)
-        let expected = packedCopy(Array(UnsafeBufferPointer(start: out, count: rows * columns)), rows: rows, n: columns)
-        let mismatches = (0..<count).filter { packed[$0].bitPattern != expected[$0].bitPattern }.count
-        #expect(mismatches == 0, "rows \(rows), columns \(columns)")
-        #expect(!(0..<rows * columns).contains { out[$0].isNaN })
-    }
-
     /// The intermediate and output dense of a layer, chained as the forward pass does with the
     /// kernel (the first writes packed, the second reads it without packing), against the
     /// row-major chain: the same bits. Without the kernel a packed output is the packed row-major one.
@@ -278,152 +224,6 @@ import CKernels
                 } else {
                     #expect(out[r * n + c] == 42)
                 }
-            }
-        }
-    }
-}
-
-@Suite struct AttentionHeadTests {
-    func values(_ count: Int, seed: UInt64) -> [Float] { MatrixProductTests().values(count, seed: seed) }
-
-    /// One head in Double from Float inputs; the logits `scale · q·k + mask` are rounded to Float
-    /// as transformers computes them (so a finfo.min mask swallows the score, as in torch).
-    func reference(q: [Float], k: [Float], v: [Float], ld: Int, column: Int, seq: Int, headSize: Int, scale: Float,
-                   mask: [Float]) -> [Double] {
-        var out = [Double](repeating: 0, count: seq * headSize)
-        for i in 0..<seq {
-            var logits = [Double](repeating: 0, count: seq)
-            for j in 0..<seq {
-                var dot = 0.0
-                for d in 0..<headSize { dot += Double(q[i * ld + column + d]) * Double(k[j * ld + column + d]) }
-                logits[j] = Double(Float(dot) * scale + mask[j])
-            }
-            let top = logits.max()!
-            let weights = logits.map { Foundation.exp($0 - top) }
-            let total = weights.reduce(0, +)
-            for d in 0..<headSize {
-                var sum = 0.0
-                for j in 0..<seq { sum += weights[j] / total * Double(v[j * ld + column + d]) }
-                out[i * headSize + d] = sum
-            }
-        }
-        return out
-    }
-
-    // Sequences with partial tiles, longer than one 144-row block and than one 256-wide k block
-    // (P·V), head sizes with partial 16-column panels; `padded` keys masked at the end, all of
-    // them in the last case (every key masked: transformers' softmax is then uniform).
-    @Test(arguments: [(1, 4, 0), (7, 20, 2), (37, 64, 5), (150, 64, 0), (300, 32, 41), (9, 16, 9)])
-    func oneHeadMatchesADoubleReference(shape: (Int, Int, Int)) throws {
-        let (seq, headSize, padded) = shape
-        // Three heads side by side (ld = 3·headSize); the middle one is computed.
-        let ld = 3 * headSize, column = headSize
-        let q = values(seq * ld, seed: 31), k = values(seq * ld, seed: 32), v = values(seq * ld, seed: 33)
-        let mask = (0..<seq).map { $0 < seq - padded ? Float(0) : -Float.greatestFiniteMagnitude }
-        let scale = 1 / Float(headSize).squareRoot()
-        let expected = reference(q: q, k: k, v: v, ld: ld, column: column, seq: seq, headSize: headSize, scale: scale, mask: mask)
-        let packedCount = packedInputCount(rows: seq, inFeatures: max(headSize, seq))!
-        let products = MatrixProductTests()
-        let query = products.copy(q), key = products.copy(k), value = products.copy(v), keyMask = products.copy(mask)
-        let scores = FloatPointer.allocate(capacity: seq * seq), packed = FloatPointer.allocate(capacity: packedCount)
-        defer { [query, key, value, keyMask, scores, packed].forEach { $0.deallocate() } }
-        for useKernel in [true, false] where !useKernel || cpuHasAVX2FMA {
-            let context = products.copy([Float](repeating: 42, count: seq * ld))
-            defer { context.deallocate() }
-            scores.initialize(repeating: .nan, count: seq * seq)
-            packed.initialize(repeating: .nan, count: packedCount)
-            attentionHead(context: context + column, query: query + column, key: key + column, value: value + column,
-                          ld: ld, seq: seq, headSize: headSize, scale: scale, keyMask: keyMask, scores: scores,
-                          packed: packed, useKernel: useKernel)
-            var worst = 0.0
-            for i in 0..<seq {
-                for d in 0..<ld {
-                    let got = context[i * ld + d]
-                    if (column..<column + headSize).contains(d) {
-                        worst = max(worst, abs(Double(got) - expected[i * headSize + d - column]))
-                    } else {
-                        #expect(got == 42, "seq \(seq), kernel \(useKernel): column \(d) outside the head was written")
-                    }
-                }
-            }
-            #expect(worst <= 2e-6, "seq \(seq), head \(headSize), padded \(padded), kernel \(useKernel): \(worst)")
-        }
-    }
-}
-
-@Suite struct WorkerPoolTests {
-    /// Runs `onPool` and `parallelChunks` `rounds` times and checks every item ran exactly once
-    /// (and `onPool`'s worker numbers stayed below min(workers, count)).
-    func checkEveryItemRunsOnce(count: Int, workers: Int, rounds: Int) -> Bool {
-        // hits[count] counts worker numbers out of range.
-        let hits = UnsafeMutablePointer<Int>.allocate(capacity: count + 1)
-        defer { hits.deallocate() }
-        var ok = true
-        for round in 0..<rounds {
-            hits.initialize(repeating: 0, count: count + 1)
-            if round % 2 == 0 {
-                onPool(count, workers: workers) { item, worker in
-                    if !(0..<min(workers, count)).contains(worker) { _ = bc_fetch_add(hits + count, 1) }
-                    _ = bc_fetch_add(hits + item, 1)
-                }
-            } else {
-                parallelChunks(count, workers: workers) { range in
-                    for item in range { _ = bc_fetch_add(hits + item, 1) }
-                }
-            }
-            ok = ok && (0..<count).allSatisfy { hits[$0] == 1 } && hits[count] == 0
-        }
-        return ok
-    }
-
-    @Test func everyItemRunsExactlyOnceStepAfterStep() {
-        // Many short steps back to back (the workers spin between them) and a few after a pause
-        // long enough for them to sleep.
-        #expect(checkEveryItemRunsOnce(count: 37, workers: 2, rounds: 2000))
-        #expect(checkEveryItemRunsOnce(count: 1, workers: 8, rounds: 10))
-        for _ in 0..<3 {
-            usleep(2_000)
-            #expect(checkEveryItemRunsOnce(count: 100, workers: 4, rounds: 1))
-        }
-    }
-
-    @Test func stepsFromSeveralThreadsAndFromInsideAStepAllComplete() async {
-        // Callers on other threads take turns; a step started inside a task runs on its thread.
-        let results = await withTaskGroup(of: Bool.self) { group in
-            for _ in 0..<4 {
-                group.addTask { checkEveryItemRunsOnce(count: 64, workers: 2, rounds: 200) }
-            }
-            return await group.reduce(into: [Bool]()) { $0.append($1) }
-        }
-        #expect(results == [true, true, true, true])
-        let inner = UnsafeMutablePointer<Int>.allocate(capacity: 1)
-        inner.initialize(to: 0)
-        defer { inner.deallocate() }
-        onPool(6, workers: 2) { _, _ in
-            parallelChunks(10, workers: 2) { range in _ = bc_fetch_add(inner, range.count) }
-        }
-        #expect(inner.pointee == 60)
-    }
-}
-
-extension AttentionHeadTests {
-    @Test func aNaNInOneQueryRowMakesThatContextRowNaNAsInTorch() throws {
-        let seq = 9, headSize = 16, ld = headSize
-        var q = values(seq * ld, seed: 41)
-        q[4 * ld + 3] = .nan
-        let products = MatrixProductTests()
-        let query = products.copy(q), key = products.copy(values(seq * ld, seed: 42))
-        let value = products.copy(values(seq * ld, seed: 43)), keyMask = products.copy([Float](repeating: 0, count: seq))
-        let scores = FloatPointer.allocate(capacity: seq * seq)
-        let packed = FloatPointer.allocate(capacity: packedInputCount(rows: seq, inFeatures: max(headSize, seq))!)
-        let context = FloatPointer.allocate(capacity: seq * ld)
-        defer { [query, key, value, keyMask, scores, packed, context].forEach { $0.deallocate() } }
-        for useKernel in [true, false] where !useKernel || cpuHasAVX2FMA {
-            attentionHead(context: context, query: query, key: key, value: value, ld: ld, seq: seq, headSize: headSize,
-                          scale: 0.25, keyMask: keyMask, scores: scores, packed: packed, useKernel: useKernel)
-            for row in 0..<seq {
-                let nans = (0..<headSize).filter { context[row * ld + $0].isNaN }.count
-                #expect(nans == (row == 4 ? headSize : 0), "row \(row), kernel \(useKernel): \(nans) NaN")
             }
         }
     }
