@@ -61,7 +61,7 @@ public struct ToleranceSettings: Sendable {
         guard parts.count == 2, !parts[0].isEmpty, numbers.count == 2,
               let atol = Double(numbers[0]), let rtol = Double(numbers[1]),
               atol.isFinite, rtol.isFinite, atol >= 0, rtol >= 0 else {
-            throw UsageError("--tolerance '\(text)': expected NAME=ATOL,RTOL with non-negative numbers, e.g. pooler_output=1e-3,1e-3")
+            throw ComparisonRequestProblem.malformedToleranceOverride(text)
         }
         return (parts[0], Tolerance(atol: atol, rtol: rtol))
     }
@@ -299,7 +299,7 @@ public func poolerInvariant(golden: ModelOutputs, candidate: ModelOutputs?, batc
 }
 
 /// Numbers as reports print them: four significant digits, exponent only when needed.
-func formatNumber(_ value: Double) -> String {
+public func formatNumber(_ value: Double) -> String {
     if value.isNaN { return "nan" }
     if value.isInfinite { return value > 0 ? "inf" : "-inf" }
     return String(format: "%.4g", value)

@@ -125,9 +125,9 @@ public struct TextItem: Equatable, Sendable {
 
     /// The JSON array form, as a string (for metadata).
     public static func encodeList(_ items: [TextItem]) -> String {
-        "[" + items.map { item in
-            item.pair.map { "[" + StrictJSON.quote(item.text) + ", " + StrictJSON.quote($0) + "]" } ?? StrictJSON.quote(item.text)
-        }.joined(separator: ", ") + "]"
+        JSONValue.array(items.map { item in
+            item.pair.map { .array([.string(item.text), .string($0)]) } ?? .string(item.text)
+        }).serialized(.oneLine)
     }
 }
 

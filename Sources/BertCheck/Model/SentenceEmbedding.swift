@@ -9,7 +9,19 @@ public enum Pooling: String, CaseIterable, Sendable {
     case pooler
 }
 
-/// One sentence vector per batch row.
+/// Why a sentence vector cannot be taken.
+public enum SentenceEmbeddingProblem: Error, CustomStringConvertible, Equatable {
+    /// Pooling `.pooler` on outputs without pooler_output (the model has no pooler weights).
+    case noPoolerOutput
+
+    public var description: String {
+        switch self {
+        case .noPoolerOutput: return "the outputs have no pooler_output (the model has no pooler weights)"
+        }
+    }
+}
+
+/// One sentence vector per batch row. Throws `SentenceEmbeddingProblem`.
 public func sentenceEmbeddings(_ output: BertOutput, attentionMask: [Int], pooling: Pooling) throws -> [[Float]] {
     let h = output.hidden, s = output.seq
     switch pooling {
@@ -18,7 +30,7 @@ public func sentenceEmbeddings(_ output: BertOutput, attentionMask: [Int], pooli
         return (0..<output.batch).map { row in Array(rows[(row * h)..<(row * h + h)]) }
     case .pooler:
         guard let pooled = output.poolerOutput else {
-            throw UsageError("the model has no pooler weights: use --pooling cls or --pooling mean")
+            throw SentenceEmbeddingProblem.noPoolerOutput
         }
         return (0..<output.batch).map { row in Array(pooled[(row * h)..<(row * h + h)]) }
     case .mean:

@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 @testable import BertCheck
+import BertCheckRendering
 
 @Suite struct TorchFormatTests {
     /// Strings `str(torch.tensor)` printed, recorded by Scripts/record_forward_goldens.py.
@@ -119,7 +120,7 @@ import Testing
                                 poolerOutput: nil, hiddenStates: nil)
         #expect(try sentenceEmbeddings(output, attentionMask: [1, 1, 0], pooling: .mean) == [[2, 3]])
         #expect(try sentenceEmbeddings(output, attentionMask: [1, 1, 0], pooling: .cls) == [[1, 2]])
-        #expect(throws: UsageError.self) { try sentenceEmbeddings(output, attentionMask: [1, 1, 0], pooling: .pooler) }
+        #expect(throws: SentenceEmbeddingProblem.noPoolerOutput) { try sentenceEmbeddings(output, attentionMask: [1, 1, 0], pooling: .pooler) }
         #expect(abs(cosineSimilarity([1, 0], [0, 1])) < 1e-12)
     }
 

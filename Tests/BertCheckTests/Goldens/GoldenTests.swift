@@ -4,6 +4,7 @@ import FoundationXML
 #endif
 import Testing
 @testable import BertCheck
+import BertCheckRendering
 
 /// Golden files (format, validation), comparison, tolerance rules and reports: library level.
 @Suite struct GoldenFormatTests {
@@ -236,7 +237,7 @@ import Testing
         settings.perTensor[name] = tolerance
         #expect(settings.tolerance(for: "pooler_output", weightDType: .F32, golden: metadata) == Tolerance(atol: 1e-3, rtol: 0))
         for bad in ["pooler_output", "=1,1", "x=1", "x=1,2,3", "x=a,1", "x=-1,1", "x=inf,1"] {
-            #expect(throws: UsageError.self) { try ToleranceSettings.parseOverride(bad) }
+            #expect(throws: ComparisonRequestProblem.malformedToleranceOverride(bad)) { try ToleranceSettings.parseOverride(bad) }
         }
     }
 

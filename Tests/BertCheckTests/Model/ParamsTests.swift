@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 @testable import BertCheck
+@testable import BertCheckRendering
 
 /// bert-base-uncased's named parameters as the notebook listed them (transformers' BertModel):
 /// 5 embeddings, 16 per layer × 12, 2 pooler.

@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 @testable import BertCheck
+import BertCheckRendering
 
 /// Vocabulary reading, bad inputs, batching, adversarial lengths, and the `tokenize` command.
 @Suite struct TokenizerTests {
@@ -226,12 +227,11 @@ import Testing
                 (Self.agney + "\n[SEP]", [Self.agney, "[SEP]"]),
             ]
             let tokenizer = try BertTokenizer.load(TestPaths.miniLM)
-            let writer = EncodingJSONWriter(tokenizer: tokenizer)
             for (index, item) in cases.enumerated() {
                 let path = try write(Array(item.content.utf8), "texts\(index).txt", in: directory)
                 let result = try CLI.run(["tokenize", TestPaths.miniLM, "--file", path])
                 #expect(result.status == 0, "\(result.stderr)")
-                let expected = item.texts.map { writer.line(tokenizer.encode($0)) }.joined()
+                let expected = item.texts.map { EncodingRenderer.jsonLine(tokenizer.encode($0)) }.joined()
                 #expect(result.stdout == expected, "file \(StrictJSON.quote(item.content))")
                 #expect(result.stdout.split(separator: "\n", omittingEmptySubsequences: false).count == item.texts.count + 1)
             }

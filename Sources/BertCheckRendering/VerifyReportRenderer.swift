@@ -1,20 +1,5 @@
+import BertCheck
 import Foundation
-
-extension JSONValue {
-    /// A JSON number, or null for NaN / ±Inf (JSON has no such numbers).
-    public static func number(_ value: Double?) -> JSONValue {
-        guard let value, value.isFinite else { return .null }
-        return .number("\(value)")
-    }
-
-    public static func number(_ value: Int?) -> JSONValue {
-        value.map { .number(String($0)) } ?? .null
-    }
-
-    public static func string(_ value: String?) -> JSONValue {
-        value.map { .string($0) } ?? .null
-    }
-}
 
 /// Renders a verify report for people (a table), for programs (JSON) and for CI dashboards (JUnit).
 public enum VerifyReportRenderer {
@@ -109,18 +94,6 @@ public enum VerifyReportRenderer {
         "'" + token.unicodeScalars.map { $0.value < 0x20 || $0.value == 0x7F ? "\\u{\(String($0.value, radix: 16))}" : String($0) }.joined() + "'"
     }
 
-    static func alignedTable(_ rows: [[String]], rightAligned: Set<Int>) -> [String] {
-        guard let columns = rows.first?.count else { return [] }
-        let widths = (0..<columns).map { c in rows.map { $0.count > c ? $0[c].count : 0 }.max() ?? 0 }
-        return rows.map { row in
-            (0..<columns).map { c in
-                let cell = c < row.count ? row[c] : ""
-                let padding = String(repeating: " ", count: widths[c] - cell.count)
-                return rightAligned.contains(c) ? padding + cell : cell + padding
-            }.joined(separator: "  ").replacingOccurrences(of: "\\s+$", with: "", options: .regularExpression)
-        }
-    }
-
     // MARK: JSON
 
     public static func json(_ report: VerifyReport) -> JSONValue {
@@ -141,8 +114,8 @@ public enum VerifyReportRenderer {
             var members: [(key: String, value: JSONValue)] = []
             if let subject = w.subject { members.append(("subject", .string(subject))) }
             members += [
-                ("row", .number(w.row)), ("position", .number(w.position)), ("token", .string(w.token)),
-                ("hidden_index", .number(w.hiddenIndex)),
+                ("row", .int(w.row)), ("position", .int(w.position)), ("token", .string(w.token)),
+                ("hidden_index", .int(w.hiddenIndex)),
                 ("actual", .number(w.actual)), ("expected", .number(w.expected)),
             ]
             return .object(members)
@@ -151,16 +124,16 @@ public enum VerifyReportRenderer {
             ("name", .string(check.name)),
             ("status", .string(check.status.rawValue)),
             ("message", .string(check.message)),
-            ("expected_shape", check.expectedShape.map { .array($0.map { .number($0) }) } ?? .null),
-            ("actual_shape", check.actualShape.map { .array($0.map { .number($0) }) } ?? .null),
+            ("expected_shape", check.expectedShape.map { .array($0.map { .int($0) }) } ?? .null),
+            ("actual_shape", check.actualShape.map { .array($0.map { .int($0) }) } ?? .null),
             ("max_abs_err", .number(check.maxAbsErr)),
             ("max_rel_err", .number(check.maxRelErr)),
             ("mean_abs_err", .number(check.meanAbsErr)),
             ("min_cosine", .number(check.minCosine)),
-            ("mismatched", .number(check.mismatched)),
-            ("compared", .number(check.compared)),
+            ("mismatched", .int(check.mismatched)),
+            ("compared", .int(check.compared)),
             ("mismatched_percent", .number(check.mismatchedPercent)),
-            ("non_finite", .number(check.nonFinite)),
+            ("non_finite", .int(check.nonFinite)),
             ("worst", worst),
             ("atol", .number(check.tolerance?.atol)),
             ("rtol", .number(check.tolerance?.rtol)),
