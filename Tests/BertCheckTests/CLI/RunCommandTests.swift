@@ -98,7 +98,7 @@ import BertCheckRendering
         expectInputError(try CLI.run(["run", TestPaths.miniLM, "a", "--texts-file", textsFile]), naming: "--texts-file")
     }
 
-    @Test func similarityRanksRelatedTextsHigher() throws {
+    @Test(.tags(.slow), .skippedInFastLoop) func similarityRanksRelatedTextsHigher() throws {
         func similarity(_ a: String, _ b: String, _ pooling: String) throws -> Double {
             let result = try CLI.run(["similarity", TestPaths.miniLM, a, b, "--pooling", pooling, "--json"])
             #expect(result.status == 0, "\(result.stderr)")

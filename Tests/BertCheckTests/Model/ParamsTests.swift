@@ -278,7 +278,7 @@ func bertBaseDirectory(_ tensors: [(String, [Int])] = bertBaseShapes(), config: 
         #expect(TensorStats(half).mean == -1)
     }
 
-    @Test func statsOnTheRealModel() throws {
+    @Test(.tags(.slow), .skippedInFastLoop) func statsOnTheRealModel() throws {
         let result = try CLI.run(["params", TestPaths.miniLM, "--stats", "--json"])
         #expect(result.status == 0)
         let parameters = jsonObject(result.stdout)["parameters"] as? [[String: Any]] ?? []

@@ -183,7 +183,7 @@ import BertCheckRendering
     /// Linear time on adversarial input: a 1 MB word is one [UNK], a 1 MB line of punctuation is
     /// a million one-scalar words, a megabyte of alternating combining marks is reordered in
     /// n log n. Quadratic behaviour would take hours; the bound only catches that.
-    @Test func adversarialLinesStayLinear() throws {
+    @Test(.tags(.slow), .skippedInFastLoop) func adversarialLinesStayLinear() throws {
         let tokenizer = try BertTokenizer.load(TestPaths.miniLM)
         let megabyte = 1 << 20
         // CPU time of this thread, not wall time: on a loaded 2-core CI machine the wall clock
@@ -215,7 +215,7 @@ import BertCheckRendering
         #expect(truncated.stdout.hasPrefix(#"{"input_ids": [101, 12943, 5420, 102], "#))
     }
 
-    @Test func tokenizeFileWritesOneJSONLinePerInputLine() throws {
+    @Test(.tags(.slow), .skippedInFastLoop) func tokenizeFileWritesOneJSONLinePerInputLine() throws {
         try withDirectory { directory in
             let cases: [(content: String, texts: [String])] = [
                 ("hello\n\nworld\n", ["hello", "", "world"]),
@@ -242,7 +242,7 @@ import BertCheckRendering
 
     /// The command agrees with transformers on every single-text corpus line of the uncased
     /// configuration (no newline inside, default length), through --file.
-    @Test func tokenizeFileMatchesTheCorpus() throws {
+    @Test(.tags(.slow), .skippedInFastLoop) func tokenizeFileMatchesTheCorpus() throws {
         try withDirectory { directory in
             let cases = try TokenizerParityTests.loadCorpus().filter {
                 $0.config == "uncased" && $0.pair == nil && $0.maxLength == nil && !$0.text.unicodeScalars.contains("\n")
