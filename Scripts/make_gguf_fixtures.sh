@@ -34,7 +34,7 @@ quantize() { "$python" Scripts/gguf_quantize.py "$@" >/dev/null 2>&1 || "$python
 "$python" Scripts/record_goldens.py goldens/checkpoints/tiny-bert-h256 goldens/texts/tiny.json goldens/tiny-bert-h256.golden.safetensors
 
 out=goldens/gguf
-rm -rf "$out" && mkdir -p "$out"
+mkdir -p "$out" && rm -rf "$out"/*.gguf "$out"/*.json "$out"/*.dequant.safetensors "$out/split"  # README.md stays
 for type in F32 F16 BF16 Q8_0; do
   convert goldens/checkpoints/tiny-bert-h256 "$(tr '[:upper:]' '[:lower:]' <<<"$type")" "$out/tiny-h256-$type.gguf"
 done
