@@ -28,17 +28,25 @@ enum Repository {
         #expect(report.checks.allSatisfy { $0.status == .pass })
     }
 
-    /// The same comparison by hand, on outputs held in memory: load, run, compare each tensor.
+    /// The same gate without files beyond the golden: a model loaded in memory, and outputs held
+    /// in memory (as another runtime in the same process would hand them over).
     @Test func theForwardPassInMemoryMatchesTheGolden() throws {
         let golden = try GoldenFile.read(Repository.golden)
         let model = try BertModel(checkpoint: loadCheckpoint(Repository.model))
+        let report = try verifyGolden(golden, model: model, tokenizer: BertTokenizer.load(Repository.model))
+        #expect(report.status == .pass, "first divergence: \(report.firstDivergence ?? "none")")
+        #expect(report.checks.contains { $0.name == "input_ids" && $0.status == .pass })
+
         let outputs = ModelOutputs(try model.forward(golden.inputBatch, outputHiddenStates: true))
-        let checks = compare(outputs, with: golden)
-        #expect(checks.count == golden.outputs.hiddenStates.count + 2)
-        for check in checks {
+        let inMemory = verifyGolden(golden, outputs: outputs)
+        #expect(inMemory.status == .pass)
+        #expect(inMemory.checks.count == golden.outputs.hiddenStates.count + 2)
+        for check in inMemory.checks {
             #expect(check.status == .pass, "\(check.name): max abs error \(check.maxAbsErr ?? .nan)")
             #expect(check.compared > 0, "\(check.name) compared nothing")
         }
+        // The hand-written comparison a project might keep gives the same verdicts.
+        #expect(compare(outputs, with: golden).map(\.status) == inMemory.checks.map(\.status))
     }
 
     /// The gate must be able to fail: one layer's weights nudged in memory make that layer's
@@ -49,8 +57,9 @@ enum Repository {
         let checkpoint = try loadCheckpoint(Repository.model)
         let corrupted = try checkpoint.replacing("encoder.layer.1.intermediate.dense.weight") { $0 + 0.05 }
         let model = try BertModel(checkpoint: corrupted)
-        let outputs = ModelOutputs(try model.forward(golden.inputBatch, outputHiddenStates: true))
-        let status = Dictionary(uniqueKeysWithValues: compare(outputs, with: golden).map { ($0.name, $0.status) })
+        let report = try verifyGolden(golden, model: model)
+        #expect(report.status == .fail && report.firstDivergence == "hidden_states.2")
+        let status = Dictionary(uniqueKeysWithValues: report.checks.map { ($0.name, $0.status) })
         #expect(status["hidden_states.0"] == .pass && status["hidden_states.1"] == .pass)
         #expect(status["hidden_states.2"] == .fail, "layer 1's output")
         #expect(status["hidden_states.3"] == .fail && status["last_hidden_state"] == .fail && status["pooler_output"] == .fail)
