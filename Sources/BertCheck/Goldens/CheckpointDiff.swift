@@ -53,8 +53,9 @@ public func diffCheckpoints(_ pathA: String, _ pathB: String, settings: Toleranc
     for name in settings.perTensor.keys.sorted() where !namesA.contains(name) && namedB[name] == nil {
         throw UsageError("--tolerance \(name)=...: no tensor named '\(name)' in \(pathA) or \(pathB) (use BertModel names, e.g. pooler.dense.weight)")
     }
-    let profile = settings.profile ?? [dominantFloatDType(a.tensors), dominantFloatDType(b.tensors)]
-        .map(ToleranceProfile.forWeights)
+    let quantized = a.dequantized.isEmpty && b.dequantized.isEmpty ? [] : [ToleranceProfile.int8]
+    let profile = settings.profile ?? ([dominantFloatDType(a.tensors), dominantFloatDType(b.tensors)]
+        .map(ToleranceProfile.forWeights) + quantized)
         .max { looseness($0) < looseness($1) } ?? .fp32
     var tolerance = profile.tolerance
     if let atol = settings.atol { tolerance.atol = atol }
@@ -69,7 +70,12 @@ public func diffCheckpoints(_ pathA: String, _ pathB: String, settings: Toleranc
             report.missing.append(name)
             continue
         }
-        let perTensor = settings.perTensor[name] ?? tolerance
+        var perTensor = settings.perTensor[name] ?? tolerance
+        // A dequantized weight is as close as its quantization step allows (half of it, rounded).
+        if profile == .int8, settings.perTensor[name] == nil, settings.atol == nil,
+           let step = (b.dequantized[tb.name] ?? a.dequantized[ta.name])?.largestStep {
+            perTensor.atol = max(perTensor.atol, step / 2 * 1.0001 + 1e-6)
+        }
         report.tensors.append(compareWeights(name: name, ta, tb, tolerance: perTensor, minCosine: settings.minCosine))
     }
     var seenB = Set<String>()
@@ -85,6 +91,7 @@ func looseness(_ profile: ToleranceProfile) -> Int {
     case .fp32: return 0
     case .fp16: return 1
     case .bf16: return 2
+    case .int8: return 3
     }
 }
 
@@ -132,7 +139,8 @@ func compareWeights(name: String, _ ta: Tensor, _ tb: Tensor, tolerance: Toleran
 public enum CheckpointDiffRenderer {
     public static func table(_ report: CheckpointDiffReport, all: Bool) -> String {
         var lines = ["A  \(report.pathA)", "B  \(report.pathB)",
-                     "tolerance  profile \(report.profile.rawValue): |b − a| ≤ \(formatNumber(report.tolerance.atol)) + \(formatNumber(report.tolerance.rtol))·|a|", ""]
+                     "tolerance  profile \(report.profile.rawValue): |b − a| ≤ \(formatNumber(report.tolerance.atol)) + \(formatNumber(report.tolerance.rtol))·|a|" +
+                     (report.profile == .int8 ? "; dequantized weights within half their quantization step" : ""), ""]
         if !report.missing.isEmpty { lines.append("Missing in B (\(report.missing.count)): " + report.missing.joined(separator: ", ")) }
         if !report.extra.isEmpty { lines.append("Extra in B (\(report.extra.count)): " + report.extra.joined(separator: ", ")) }
         for t in report.tensors where t.shapeDiffers {

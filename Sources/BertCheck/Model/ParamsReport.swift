@@ -154,6 +154,10 @@ public struct ParamsReport: @unchecked Sendable {
     public func human(all: Bool) -> String {
         let parameters = inventory.parameters
         var out = "The BERT model has \(parameters.count) different named parameters.\n"
+        if !checkpoint.details.isEmpty {
+            out += "\n\(checkpoint.format.rawValue) file\n\n"
+            for (key, value) in checkpoint.details { out += "  \(key): \(value)\n" }
+        }
         func section(_ title: String, _ items: [NamedParameter]) {
             out += "\n\(title)\n\n"
             for p in items { out += row(p.name, Tensor.describe(shape: p.shape)) + "\n" }
@@ -276,6 +280,7 @@ public struct ParamsReport: @unchecked Sendable {
             ("model", .string(checkpoint.path)),
             ("format", .string(checkpoint.format.rawValue)),
             ("files", .array(checkpoint.files.map(JSONValue.string))),
+            ("details", .array(checkpoint.details.map { .object([("key", .string($0.key)), ("value", .string($0.value))]) })),
             ("named_parameters", .int(inventory.parameters.count)),
             ("total_parameters", .int(inventory.totalParameters)),
             ("matrix_parameters", .int(inventory.matrixParameters)),
