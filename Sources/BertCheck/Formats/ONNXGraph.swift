@@ -56,32 +56,48 @@ struct ONNXGraphIndex {
     // MARK: Uses
 
     /// Where a weight is used, past the nodes that only convert or move it (Cast, Identity,
-    /// DequantizeLinear, a 2-D Transpose, which flips its orientation).
+    /// DequantizeLinear, a 2-D Transpose, which flips its orientation). `alias` is the HF name an
+    /// `Identity` output gives it: exporters merge equal initializers and hand the copies on that way.
     struct Use {
         var node: Int
         var slot: Int
         var flipped: Bool
+        var alias: String?
     }
 
-    func use(of value: String) -> Use? {
-        var current = value, flipped = false
-        for _ in 0..<8 {
-            guard let first = consumers[current]?.first else { return nil }
-            let node = nodes[first.node]
-            switch node.opType {
-            case "Cast", "Identity", "DequantizeLinear" where first.slot == 0:
-                guard let output = node.outputs.first else { return nil }
-                current = output
-            case "Transpose" where first.slot == 0:
-                guard let output = node.outputs.first else { return nil }
-                let perm = node.attribute("perm")?.ints ?? []
-                if perm.isEmpty || perm == [1, 0] { flipped.toggle() }
-                current = output
-            default:
-                return Use(node: first.node, slot: first.slot, flipped: flipped)
+    /// Every use of `value`, in graph order at each depth.
+    func uses(of value: String) -> [Use] {
+        var out: [Use] = []
+        var queue: [(value: String, flipped: Bool, depth: Int)] = [(value, false, 0)]
+        var next = 0
+        while next < queue.count {
+            let (current, flipped, depth) = queue[next]
+            next += 1
+            guard depth < 8 else { continue }
+            for consumer in consumers[current] ?? [] {
+                let node = nodes[consumer.node]
+                guard consumer.slot == 0, let output = node.outputs.first,
+                      ["Cast", "Identity", "DequantizeLinear", "Transpose"].contains(node.opType) else {
+                    out.append(Use(node: consumer.node, slot: consumer.slot, flipped: flipped))
+                    continue
+                }
+                var flips = flipped
+                if node.opType == "Transpose" {
+                    let perm = node.attribute("perm")?.ints ?? []
+                    if perm.isEmpty || perm == [1, 0] { flips.toggle() }
+                }
+                if node.opType == "Identity" && Self.isHFName(output) {
+                    // Named by the alias; its own first use says how it is stored.
+                    var named = uses(of: output).first ?? Use(node: consumer.node, slot: consumer.slot, flipped: false)
+                    named.flipped = named.flipped != flips
+                    named.alias = output
+                    out.append(named)
+                    continue
+                }
+                queue.append((output, flips, depth + 1))
             }
         }
-        return nil
+        return out
     }
 
     // MARK: Scopes
@@ -91,11 +107,13 @@ struct ONNXGraphIndex {
     func scope(of index: Int) -> String? {
         let node = nodes[index]
         if let scopes = node.metadata(Self.nameScopesKey) {
-            let parts = Self.quotedStrings(scopes).filter { !$0.isEmpty }
-            guard let last = parts.last else { return nil }
-            // Either each entry is the full path (the last one says all), or each is one step.
-            let isFullPath = parts.count == 1 || last.hasPrefix(parts[parts.count - 2] + ".")
-            return Self.hfPath(isFullPath ? last : parts.joined(separator: "."))
+            // Full module paths, outermost first, then the function called (`linear`):
+            // `['', 'encoder', 'encoder.layer.0', …, 'encoder.layer.0.attention.self.query', 'linear']`.
+            var path = ""
+            for part in Self.quotedStrings(scopes) where !part.isEmpty && (path.isEmpty || part.hasPrefix(path + ".")) {
+                path = part
+            }
+            return path.isEmpty ? nil : Self.hfPath(path)
         }
         guard node.name.hasPrefix("/") else { return nil }
         let parts = node.name.split(separator: "/").dropLast()
@@ -128,9 +146,11 @@ struct ONNXGraphIndex {
             && (path.hasSuffix(".weight") || path.hasSuffix(".bias") || path.hasSuffix(".gamma") || path.hasSuffix(".beta"))
     }
 
-    /// The module of a Linear computed by MatMul `index`: from the HF bias added to its output
-    /// (through Cast/Mul of a quantized product), else from its scope.
+    /// The module of a Linear computed by MatMul `index`: its scope when that is a Linear, else
+    /// the HF bias added to its output (through Cast/Mul of a quantized product). The scope comes
+    /// first: merged initializers give equal biases of several layers one name.
     func linearModule(ofMatMul index: Int) -> String? {
+        if let scope = scope(of: index), Self.linearModule(ofBias: scope + ".bias") != nil { return scope }
         var current = index
         for _ in 0..<4 {
             guard let output = nodes[current].outputs.first, let next = consumers[output]?.first else { break }
@@ -142,15 +162,24 @@ struct ONNXGraphIndex {
             default: nil
             }
             if let biasSlot {
-                if biasSlot < node.inputs.count, Self.isHFName(node.inputs[biasSlot]), node.inputs[biasSlot].hasSuffix(".bias") {
-                    return Self.hfPath(String(node.inputs[biasSlot].dropLast(".bias".count)))
-                }
+                // Only a Linear's bias says which Linear: a merged initializer may carry another
+                // module's name (every zero bias is `embeddings.LayerNorm.bias` after merging).
+                if biasSlot < node.inputs.count, let module = Self.linearModule(ofBias: node.inputs[biasSlot]) { return module }
                 break
             }
             guard ["Cast", "Mul"].contains(node.opType) else { break }
             current = next.node
         }
-        return scope(of: index)
+        return nil
+    }
+
+    /// `encoder.layer.0.attention.self.query` for `encoder.layer.0.attention.self.query.bias`; nil
+    /// for a name that is not a Linear's bias.
+    static func linearModule(ofBias name: String) -> String? {
+        guard isHFName(name), name.hasSuffix(".bias") else { return nil }
+        let module = hfPath(String(name.dropLast(".bias".count)))
+        let linears = ["query", "key", "value", "dense"]
+        return linears.contains { module.hasSuffix("." + $0) } ? module : nil
     }
 
     /// The MatMul (or MatMulInteger) that produces `value`, through Cast and Mul.
@@ -171,19 +200,39 @@ extension ONNXGraphIndex {
     /// The HF-named tensors an initializer (or a dequantized one, used where `value` is) stands
     /// for: one, three (a packed QKV split) or none when no rule applies.
     func recover(_ tensor: Tensor, usedAs value: String) -> [Tensor] {
-        let use = use(of: value)
-        func named(_ name: String?, transpose: Bool = false) -> [Tensor] {
-            guard let name, Self.isHFName(name) else { return [] }
-            if transpose && tensor.shape.count == 2 { return transposed(tensor, name: name).map { [$0] } ?? [] }
-            var renamed = tensor
-            renamed.name = name
-            return [renamed]
+        let all = uses(of: value)
+        var result: [Tensor] = []
+        var seen = Set<String>()
+        func add(_ pieces: [Tensor]) {
+            for piece in pieces where seen.insert(piece.name).inserted { result.append(piece) }
         }
         if Self.isHFName(tensor.name) {
             // Exporters keep these names; a MatMul-fed one is still stored [in, out].
-            return named(tensor.name, transpose: use.map(storedAsInOut) ?? false)
+            add(recover(tensor, name: tensor.name, use: all.first))
         }
-        guard let use else { return [] }
+        // A merged initializer serves several parameters: each use may name one more.
+        for use in all { add(use.alias.map { recover(tensor, name: $0, use: use) } ?? recover(tensor, at: use)) }
+        return result
+    }
+
+    /// `tensor` under `name`, in HF orientation given how `use` reads it.
+    func recover(_ tensor: Tensor, name: String, use: Use?) -> [Tensor] {
+        Self.rename(tensor, name, transpose: use.map(storedAsInOut) ?? false)
+    }
+
+    /// `tensor` as the HF parameter `name` ([out, in] when `transpose` says it is stored [in, out]),
+    /// or nothing when `name` is not one.
+    static func rename(_ tensor: Tensor, _ name: String?, transpose: Bool = false) -> [Tensor] {
+        guard let name, isHFName(name) else { return [] }
+        if transpose && tensor.shape.count == 2 { return transposed(tensor, name: name).map { [$0] } ?? [] }
+        var renamed = tensor
+        renamed.name = name
+        return [renamed]
+    }
+
+    /// The HF names the node at `use` implies for the tensor it reads there.
+    func recover(_ tensor: Tensor, at use: Use) -> [Tensor] {
+        func named(_ name: String?, transpose: Bool = false) -> [Tensor] { Self.rename(tensor, name, transpose: transpose) }
         let node = nodes[use.node]
         func input(_ slot: Int) -> String? { slot < node.inputs.count ? node.inputs[slot] : nil }
         switch (node.opType, use.slot) {
@@ -212,8 +261,8 @@ extension ONNXGraphIndex {
         case ("SkipLayerNormalization", 2...4):
             // The dense whose output it normalises: from its HF bias, else its MatMul.
             var dense: String?
-            if let bias = input(4), Self.isHFName(bias), bias.hasSuffix(".dense.bias") {
-                dense = Self.hfPath(String(bias.dropLast(".bias".count)))
+            if let bias = input(4), let module = Self.linearModule(ofBias: bias) {
+                dense = module
             } else {
                 dense = [input(0), input(1)].compactMap { $0 }.compactMap(producingMatMul).first.flatMap { linearModule(ofMatMul: $0) }
             }

@@ -69,7 +69,7 @@ public enum ONNXParser {
     public static func parseModel(_ bytes: UnsafeRawBufferPointer) throws -> ONNXModel {
         guard !bytes.isEmpty else { throw ONNXProblem.empty }
         var model = ONNXModel()
-        var context = Context(bytes: bytes, message: "ModelProto")
+        let context = Context(bytes: bytes, message: "ModelProto")
         var reader = WireReader(bytes, range: 0..<bytes.count)
         while let field = try context.next(&reader) {
             switch field.number {
@@ -81,7 +81,7 @@ public enum ONNXParser {
                 model.graph = try parseGraph(context.child("graph"), span)
             case 8:
                 let span = try context.span(field, "opset_import")
-                var sub = context.child("opset_import")
+                let sub = context.child("opset_import")
                 var reader = WireReader(bytes, range: span)
                 var opset: (domain: String, version: Int64) = ("", 0)
                 while let f = try sub.next(&reader) {
@@ -97,7 +97,6 @@ public enum ONNXParser {
     }
 
     static func parseGraph(_ context: Context, _ span: Range<Int>) throws -> ONNXGraph {
-        var context = context
         var graph = ONNXGraph()
         var reader = WireReader(context.bytes, range: span)
         while let field = try context.next(&reader) {
@@ -118,7 +117,6 @@ public enum ONNXParser {
     }
 
     static func parseNode(_ context: Context, _ span: Range<Int>) throws -> ONNXNode {
-        var context = context
         var node = ONNXNode()
         var reader = WireReader(context.bytes, range: span)
         while let field = try context.next(&reader) {
@@ -137,7 +135,6 @@ public enum ONNXParser {
     }
 
     static func parseAttribute(_ context: Context, _ span: Range<Int>) throws -> ONNXAttribute {
-        var context = context
         var attribute = ONNXAttribute()
         var reader = WireReader(context.bytes, range: span)
         while let field = try context.next(&reader) {
@@ -153,7 +150,6 @@ public enum ONNXParser {
     }
 
     static func parseEntry(_ context: Context, _ span: Range<Int>) throws -> (key: String, value: String) {
-        var context = context
         var entry = (key: "", value: "")
         var reader = WireReader(context.bytes, range: span)
         while let field = try context.next(&reader) {
@@ -164,7 +160,6 @@ public enum ONNXParser {
     }
 
     static func parseTensor(_ context: Context, _ span: Range<Int>) throws -> ONNXTensorProto {
-        var context = context
         var tensor = ONNXTensorProto()
         var reader = WireReader(context.bytes, range: span)
         while let field = try context.next(&reader) {
