@@ -13,6 +13,8 @@ public struct TensorDiff: Sendable {
     public var mismatched: Int
     public var nonFinite: Int
     public var status: CheckStatus
+    /// B is A's matrix transposed, with equal values (an export that forgot to un-transpose).
+    public var transposedEqual = false
 
     public var shapeDiffers: Bool { shapeA != shapeB }
     public var dtypeDiffers: Bool { dtypeA != dtypeB }
@@ -107,6 +109,7 @@ func compareWeights(name: String, _ ta: Tensor, _ tb: Tensor, tolerance: Toleran
                           maxAbsErr: nil, maxRelErr: nil, cosine: nil, mismatched: 0, nonFinite: 0, status: .pass)
     guard ta.shape == tb.shape else {
         diff.status = .fail
+        diff.transposedEqual = isTransposeOf(ta, tb, tolerance: tolerance)
         return diff
     }
     var maxAbs = 0.0, maxRel = 0.0, dot = 0.0, normA = 0.0, normB = 0.0
@@ -136,6 +139,23 @@ func compareWeights(name: String, _ ta: Tensor, _ tb: Tensor, tolerance: Toleran
     return diff
 }
 
+/// Whether 2-D `tb` equals `ta` transposed, within `tolerance`.
+func isTransposeOf(_ ta: Tensor, _ tb: Tensor, tolerance: Tolerance) -> Bool {
+    guard ta.shape.count == 2, tb.shape == [ta.shape[1], ta.shape[0]] else { return false }
+    let (rows, columns) = (ta.shape[0], ta.shape[1])
+    return ta.withFloats { fa in
+        tb.withFloats { fb in
+            for r in 0..<rows {
+                for c in 0..<columns {
+                    let x = Double(fa[r * columns + c]), y = Double(fb[c * rows + r])
+                    if !(abs(y - x) <= tolerance.atol + tolerance.rtol * abs(x)) { return false }
+                }
+            }
+            return true
+        }
+    }
+}
+
 public enum CheckpointDiffRenderer {
     public static func table(_ report: CheckpointDiffReport, all: Bool) -> String {
         var lines = ["A  \(report.pathA)", "B  \(report.pathB)",
@@ -144,7 +164,8 @@ public enum CheckpointDiffRenderer {
         if !report.missing.isEmpty { lines.append("Missing in B (\(report.missing.count)): " + report.missing.joined(separator: ", ")) }
         if !report.extra.isEmpty { lines.append("Extra in B (\(report.extra.count)): " + report.extra.joined(separator: ", ")) }
         for t in report.tensors where t.shapeDiffers {
-            lines.append("Shape differs: \(t.name) \(Tensor.describe(shape: t.shapeA)) → \(Tensor.describe(shape: t.shapeB))")
+            lines.append("Shape differs: \(t.name) \(Tensor.describe(shape: t.shapeA)) → \(Tensor.describe(shape: t.shapeB))" +
+                         (t.transposedEqual ? " (transposed: the values are equal after transposing)" : ""))
         }
         let dtypeChanges = Dictionary(grouping: report.tensors.filter(\.dtypeDiffers), by: { "\($0.dtypeA.rawValue) → \($0.dtypeB.rawValue)" })
         for (change, tensors) in dtypeChanges.sorted(by: { $0.key < $1.key }) {
@@ -196,6 +217,7 @@ public enum CheckpointDiffRenderer {
                     ("shape_a", .array(t.shapeA.map { .number($0) })), ("shape_b", .array(t.shapeB.map { .number($0) })),
                     ("max_abs_err", .number(t.maxAbsErr)), ("max_rel_err", .number(t.maxRelErr)),
                     ("cosine", .number(t.cosine)), ("mismatched", .number(t.mismatched)), ("non_finite", .number(t.nonFinite)),
+                    ("transposed", .bool(t.transposedEqual)),
                 ])
             })),
         ])

@@ -85,6 +85,27 @@ import Testing
         #expect(dynamo.tensors.count == 54 && dynamo.tensors.allSatisfy { $0.maxAbsErr == 0 })
     }
 
+    @Test func aTransposedButEqualWeightIsReportedAsSuch() throws {
+        // An ONNX file holding output.dense.weight as [in, out] with no node saying so.
+        let reference = try loadCheckpoint(Self.source)
+        let weight = try #require(reference.tensors.first { $0.name == "encoder.layer.0.output.dense.weight" })
+        let flipped = try #require(transposed(weight, name: weight.name))
+        let path = try writeONNX(Proto.model(initializers: [
+            Proto.tensor(weight.name, dims: flipped.shape.map(Int64.init), raw: Proto.floats(flipped.floats())),
+        ]))
+        let report = try diffCheckpoints(Self.source, path, settings: ToleranceSettings())
+        let entry = try #require(report.tensors.first { $0.name == weight.name })
+        #expect(entry.shapeA == [32, 48] && entry.shapeB == [48, 32])
+        #expect(entry.transposedEqual && entry.status == .fail)
+        #expect(CheckpointDiffRenderer.table(report, all: false).contains("(transposed: the values are equal after transposing)"))
+        // The same shape swap with other values is only a shape difference.
+        let other = try writeONNX(Proto.model(initializers: [
+            Proto.tensor(weight.name, dims: flipped.shape.map(Int64.init), raw: Proto.floats(flipped.floats().map { $0 + 1 })),
+        ]))
+        let otherEntry = try diffCheckpoints(Self.source, other, settings: ToleranceSettings()).tensors.first { $0.name == weight.name }
+        #expect(otherEntry?.transposedEqual == false)
+    }
+
     @Test func paramsShowsTheExporterForm() throws {
         let human = try CLI.run(["params", Self.export("int8-per-channel")])
         #expect(human.status == 0)
