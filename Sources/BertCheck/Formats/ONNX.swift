@@ -268,7 +268,7 @@ public enum ONNXFormat: CheckpointFormatReader {
     public static let displayName = "an ONNX model"
     public static let directoryFileNames = ["model.onnx"]
 
-    /// By name (`.onnx`), when the first bytes can start a `ModelProto`: a field 1–20 tag of a
+    /// By name (`.onnx`), when the first bytes can start a `ModelProto`: a field 1–15 tag of a
     /// valid wire type (exporters write `ir_version` first, but protobuf does not require it).
     public static func match(path: String, head: [UInt8]) -> FormatMatch? {
         guard path.hasSuffix(".onnx") else { return nil }

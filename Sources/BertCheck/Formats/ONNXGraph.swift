@@ -65,15 +65,16 @@ struct ONNXGraphIndex {
         var alias: String?
     }
 
-    /// Every use of `value`, in graph order at each depth.
+    /// Every use of `value`, in graph order at each depth. Each value is visited once and the
+    /// walk is bounded, whatever cycles or fan-out a hostile graph has.
     func uses(of value: String) -> [Use] {
         var out: [Use] = []
-        var queue: [(value: String, flipped: Bool, depth: Int)] = [(value, false, 0)]
+        var queue: [(value: String, flipped: Bool)] = [(value, false)]
+        var visited: Set<String> = [value]
         var next = 0
-        while next < queue.count {
-            let (current, flipped, depth) = queue[next]
+        while next < queue.count && next < 64 {
+            let (current, flipped) = queue[next]
             next += 1
-            guard depth < 8 else { continue }
             for consumer in consumers[current] ?? [] {
                 let node = nodes[consumer.node]
                 guard consumer.slot == 0, let output = node.outputs.first,
@@ -86,18 +87,33 @@ struct ONNXGraphIndex {
                     let perm = node.attribute("perm")?.ints ?? []
                     if perm.isEmpty || perm == [1, 0] { flips.toggle() }
                 }
+                guard visited.insert(output).inserted else { continue }
                 if node.opType == "Identity" && Self.isHFName(output) {
                     // Named by the alias; its own first use says how it is stored.
-                    var named = uses(of: output).first ?? Use(node: consumer.node, slot: consumer.slot, flipped: false)
+                    var named = firstUse(of: output) ?? Use(node: consumer.node, slot: consumer.slot, flipped: false)
                     named.flipped = named.flipped != flips
                     named.alias = output
                     out.append(named)
                     continue
                 }
-                queue.append((output, flips, depth + 1))
+                queue.append((output, flips))
             }
         }
         return out
+    }
+
+    /// The first use of `value` past Cast, Identity and DequantizeLinear (at most 8 of them).
+    func firstUse(of value: String) -> Use? {
+        var current = value
+        for _ in 0..<8 {
+            guard let first = consumers[current]?.first else { return nil }
+            let node = nodes[first.node]
+            guard first.slot == 0, ["Cast", "Identity", "DequantizeLinear"].contains(node.opType), let output = node.outputs.first else {
+                return Use(node: first.node, slot: first.slot, flipped: false)
+            }
+            current = output
+        }
+        return nil
     }
 
     // MARK: Scopes

@@ -151,7 +151,9 @@ func dequantize(_ q: Tensor, scale: Tensor, zeroPoint: Tensor?, axis: Int?) thro
         }
     }
     let count = q.elementCount
-    guard let owned = OwnedBytes(checkedCount: count * 4) else { throw ONNXProblem.sizeOverflow(tensor: q.name) }
+    guard let bytes = DType.F32.byteCount(elements: count), let owned = OwnedBytes(checkedCount: bytes) else {
+        throw ONNXProblem.sizeOverflow(tensor: q.name)
+    }
     let out = owned.mutableBytes.bindMemory(to: Float.self)
     // Elements of one channel repeat every `inner` elements, `channels` apart.
     let inner = channelAxis.map { q.shape[($0 + 1)...].reduce(1, *) } ?? 1
@@ -181,7 +183,7 @@ func transposed(_ tensor: Tensor, name: String) -> Tensor? {
 
 /// Columns `part` of `parts` of a 2-D tensor (a packed QKV weight [in, 3·out]) as [in, out].
 func columnSlice(_ tensor: Tensor, part: Int, of parts: Int) -> Tensor? {
-    guard tensor.shape.count == 2, tensor.shape[1] % parts == 0, !tensor.dtype.isQuantized else { return nil }
+    guard tensor.shape.count == 2, tensor.shape[1] % parts == 0, tensor.byteCount > 0, !tensor.dtype.isQuantized else { return nil }
     let rows = tensor.shape[0], width = tensor.shape[1] / parts, size = tensor.dtype.size
     guard let owned = OwnedBytes(checkedCount: rows * width * size) else { return nil }
     for r in 0..<rows {

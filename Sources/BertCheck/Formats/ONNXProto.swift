@@ -10,7 +10,7 @@ public struct ONNXTensorProto: Sendable {
     public var dataType: Int64 = 0
     /// `raw_data`, as a span of the file.
     public var rawData: Range<Int>?
-    /// `float_data` (packed fixed32) spans and unpacked values.
+    /// The typed fields' values, decoded (packed or not); `has…` says whether the field appeared.
     public var floatData: [Float] = []
     public var hasFloatData = false
     public var int32Data: [Int64] = []

@@ -113,6 +113,19 @@ import Testing
         #expect(try problem(Proto.model(initializers: [q, perRow, zeroPoint])) == .quantizationShapeMismatch(tensor: "w_quantized", reason: "3 scales but 2 zero points"))
     }
 
+    @Test func cyclesAndFanOutInTheGraphEnd() throws {
+        // Identity nodes feeding themselves and each other, and 2,000 Cast nodes all reading and
+        // writing the same value: the walk visits each value once.
+        let w = Proto.tensor("w", dims: [2], raw: Proto.floats([1, 2]))
+        var nodes = [Proto.node("Identity", inputs: ["w"], outputs: ["encoder.layer.0.output.dense.bias"]),
+                     Proto.node("Identity", inputs: ["encoder.layer.0.output.dense.bias"], outputs: ["encoder.layer.0.output.dense.bias"]),
+                     Proto.node("Identity", inputs: ["encoder.layer.0.output.dense.bias"], outputs: ["w"])]
+        nodes += (0..<2000).map { _ in Proto.node("Cast", inputs: ["w"], outputs: ["w"]) }
+        let path = try writeONNX(Proto.model(initializers: [w], nodes: nodes))
+        let contents = try ONNXFormat.read(path)
+        #expect(contents.tensors.map(\.name) == ["encoder.layer.0.output.dense.bias"])
+    }
+
     @Test func theCLIRefusesInOneLine() throws {
         let truncated = try writeONNX([0x08, 0x80])
         expectInputError(try CLI.run(["params", truncated]), naming: truncated, containing: "varint")
