@@ -19,6 +19,9 @@ public struct ONNXRecovery {
     public var dequantized: [String: DequantizedWeight] = [:]
     /// How many of them have one scale per channel.
     public var perChannel = 0
+    /// Linear biases the graph does not add (exporters drop an all-zero bias: a Gemm without C),
+    /// present as zeros so that `diff` compares what the graph computes with the checkpoint.
+    public var zeroBiases: [String] = []
 
     public var details: [(key: String, value: String)] {
         var out: [(key: String, value: String)] = [("exporter", forms.joined(separator: " + "))]
@@ -31,6 +34,9 @@ public struct ONNXRecovery {
         if !constants.isEmpty {
             let shown = constants.prefix(6).joined(separator: ", ") + (constants.count > 6 ? ", …" : "")
             out.append(("not weights", "\(constants.count) integer or scalar initializers (\(shown))"))
+        }
+        if !zeroBiases.isEmpty {
+            out.append(("zero biases", zeroBiases.joined(separator: ", ") + " (the graph adds none; read as zeros)"))
         }
         for entry in unmapped { out.append(("unmapped", "\(entry.name) (consumed by \(entry.consumer))")) }
         return out
@@ -90,8 +96,21 @@ public struct ONNXRecovery {
             }
         }
         dequantized = renamedDequantized
+        addZeroBiases()
         if onnx.graph.sparseInitializers > 0 {
             unmapped.append(("\(onnx.graph.sparseInitializers) sparse initializers", "not read"))
+        }
+    }
+
+    mutating func addZeroBiases() {
+        let present = Set(tensors.map(\.name))
+        for weight in tensors where weight.name.hasSuffix(".weight") && weight.shape.count == 2 && weight.dtype.isFloatingPoint {
+            let bias = String(weight.name.dropLast("weight".count)) + "bias"
+            guard !present.contains(bias), ONNXGraphIndex.linearModule(ofBias: bias) != nil,
+                  let bytes = weight.dtype.byteCount(elements: weight.shape[0]), let zeros = OwnedBytes(checkedCount: bytes) else { continue }
+            zeros.mutableBytes.initializeMemory(as: UInt8.self, repeating: 0)
+            tensors.append(Tensor(name: bias, dtype: weight.dtype, shape: [weight.shape[0]], data: UnsafeRawBufferPointer(zeros.bytes), storage: zeros))
+            zeroBiases.append(bias)
         }
     }
 

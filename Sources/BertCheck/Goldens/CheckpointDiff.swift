@@ -29,6 +29,9 @@ public struct CheckpointDiffReport: Sendable {
     /// In B, not in A.
     public var extra: [String]
     public var tensors: [TensorDiff]
+    /// Buffers (`embeddings.position_ids`) in only one of the two: not parameters, so neither
+    /// missing nor extra (transformers 5 no longer saves them; ONNX exports fold them into the graph).
+    public var buffersInOne: [String] = []
     public var profile: ToleranceProfile
     public var tolerance: Tolerance
 
@@ -69,7 +72,7 @@ public func diffCheckpoints(_ pathA: String, _ pathB: String, settings: Toleranc
         let name = canonical(ta)
         guard seen.insert(name).inserted else { continue }
         guard let tb = namedB[name] else {
-            report.missing.append(name)
+            if case .buffer = parameterRole(ofStoredName: ta.name) { report.buffersInOne.append(name) } else { report.missing.append(name) }
             continue
         }
         var perTensor = settings.perTensor[name] ?? tolerance
@@ -83,7 +86,8 @@ public func diffCheckpoints(_ pathA: String, _ pathB: String, settings: Toleranc
     var seenB = Set<String>()
     for tb in b.tensors {
         let name = canonical(tb)
-        if !namesA.contains(name) && seenB.insert(name).inserted { report.extra.append(name) }
+        guard !namesA.contains(name) && seenB.insert(name).inserted else { continue }
+        if case .buffer = parameterRole(ofStoredName: tb.name) { report.buffersInOne.append(name) } else { report.extra.append(name) }
     }
     return report
 }
@@ -163,6 +167,7 @@ public enum CheckpointDiffRenderer {
                      (report.profile == .int8 ? "; dequantized weights within half their quantization step" : ""), ""]
         if !report.missing.isEmpty { lines.append("Missing in B (\(report.missing.count)): " + report.missing.joined(separator: ", ")) }
         if !report.extra.isEmpty { lines.append("Extra in B (\(report.extra.count)): " + report.extra.joined(separator: ", ")) }
+        if !report.buffersInOne.isEmpty { lines.append("Buffers in one only (not parameters, not compared): " + report.buffersInOne.joined(separator: ", ")) }
         for t in report.tensors where t.shapeDiffers {
             lines.append("Shape differs: \(t.name) \(Tensor.describe(shape: t.shapeA)) → \(Tensor.describe(shape: t.shapeB))" +
                          (t.transposedEqual ? " (transposed: the values are equal after transposing)" : ""))
@@ -210,6 +215,7 @@ public enum CheckpointDiffRenderer {
             ("atol", .number(report.tolerance.atol)), ("rtol", .number(report.tolerance.rtol)),
             ("missing", .array(report.missing.map { .string($0) })),
             ("extra", .array(report.extra.map { .string($0) })),
+            ("buffers_in_one", .array(report.buffersInOne.map { .string($0) })),
             ("tensors", .array(report.tensors.map { t in
                 .object([
                     ("name", .string(t.name)), ("status", .string(t.status.rawValue)),

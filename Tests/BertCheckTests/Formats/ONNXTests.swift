@@ -78,11 +78,16 @@ import Testing
         let torchscript = try diffCheckpoints(TinyCheckpoints.path("tiny-bert"), Self.export("merged-torchscript"), settings: ToleranceSettings())
         #expect(torchscript.status == .pass)
         #expect(torchscript.tensors.count == 55 && torchscript.tensors.allSatisfy { $0.maxAbsErr == 0 })
-        // dynamo drops the pooler's Gemm bias (all zeros) from the graph: reported, not invented.
+        // dynamo drops the pooler's Gemm bias (all zeros) from the graph: the graph adds none, so it
+        // is read as zeros, and said so.
         let dynamo = try diffCheckpoints(TinyCheckpoints.path("tiny-bert"), Self.export("merged-dynamo"), settings: ToleranceSettings())
-        #expect(dynamo.missing == ["pooler.dense.bias"])
-        #expect(dynamo.extra.isEmpty)
-        #expect(dynamo.tensors.count == 54 && dynamo.tensors.allSatisfy { $0.maxAbsErr == 0 })
+        #expect(dynamo.status == .pass)
+        #expect(dynamo.tensors.count == 55 && dynamo.tensors.allSatisfy { $0.maxAbsErr == 0 })
+        let details = try loadCheckpoint(Self.export("merged-dynamo")).details
+        #expect(details.contains { $0.key == "zero biases" && $0.value.hasPrefix("pooler.dense.bias ") })
+        // A checkpoint whose pooler bias is not zero fails on exactly that tensor.
+        let distinct = try diffCheckpoints(Self.source, Self.export("merged-dynamo"), settings: ToleranceSettings())
+        #expect(distinct.tensors.first { $0.name == "pooler.dense.bias" }?.status == .fail)
     }
 
     @Test func aTransposedButEqualWeightIsReportedAsSuch() throws {
@@ -104,6 +109,14 @@ import Testing
         ]))
         let otherEntry = try diffCheckpoints(Self.source, other, settings: ToleranceSettings()).tensors.first { $0.name == weight.name }
         #expect(otherEntry?.transposedEqual == false)
+    }
+
+    @Test func buffersInOneCheckpointAreNeitherMissingNorExtra() throws {
+        // tiny-bert-legacy saves embeddings.position_ids and token_type_ids; ONNX folds them away.
+        let report = try diffCheckpoints(TinyCheckpoints.path("tiny-bert-legacy"), Self.export("merged-torchscript"), settings: ToleranceSettings())
+        #expect(report.buffersInOne == ["embeddings.position_ids", "embeddings.token_type_ids"])
+        #expect(!report.missing.contains("embeddings.position_ids"))
+        #expect(CheckpointDiffRenderer.table(report, all: false).contains("Buffers in one only (not parameters, not compared): embeddings.position_ids"))
     }
 
     @Test func paramsShowsTheExporterForm() throws {
