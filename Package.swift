@@ -6,6 +6,7 @@ let package = Package(
     platforms: [.macOS(.v13)],
     products: [
         .library(name: "BertCheck", targets: ["BertCheck"]),
+        .library(name: "BertCheckRendering", targets: ["BertCheckRendering"]),
         .executable(name: "bertcheck", targets: ["bertcheck"]),
     ],
     dependencies: [
@@ -23,16 +24,23 @@ let package = Package(
         .target(name: "CKernels", path: "Sources/CKernels", cSettings: [.unsafeFlags(["-O3"])]),
         // Plain Swift with the default flags: the readers of untrusted files keep their checks.
         .target(name: "BertCheck", dependencies: ["CZlib", "COpenBLAS", "CKernels"]),
+        // Tables, JSON, JUnit and torch-style printing of the values BertCheck computes.
+        .target(name: "BertCheckRendering", dependencies: ["BertCheck"]),
         .executableTarget(
             name: "bertcheck",
-            dependencies: ["BertCheck", .product(name: "ArgumentParser", package: "swift-argument-parser")]
+            dependencies: ["BertCheck", "BertCheckRendering", .product(name: "ArgumentParser", package: "swift-argument-parser")]
         ),
         // The kernels against their references (Tests/KernelTests).
         .testTarget(name: "KernelTests", dependencies: ["BertCheck", "CKernels"]),
         .testTarget(
             name: "BertCheckTests",
-            dependencies: ["BertCheck"],
+            dependencies: ["BertCheck", "BertCheckRendering"],
             resources: [.copy("Fixtures")]
+        ),
+        // Uses only the public API (no @testable): how another package's tests gate a model.
+        .testTarget(
+            name: "PublicAPITests",
+            dependencies: ["BertCheck"]
         ),
     ],
     swiftLanguageModes: [.v5]

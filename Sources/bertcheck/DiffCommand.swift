@@ -1,5 +1,6 @@
 import ArgumentParser
 import BertCheck
+import BertCheckRendering
 
 struct DiffCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -28,7 +29,12 @@ struct DiffCommand: ParsableCommand {
 
     func run() throws {
         let settings = try tolerances.settings { _ in true }
-        let report = try diffCheckpoints(a, b, settings: settings)
+        let report: CheckpointDiffReport
+        do {
+            report = try diffCheckpoints(a, b, settings: settings)
+        } catch let problem as ComparisonRequestProblem {
+            throw UsageError(problem)
+        }
         print(json ? CheckpointDiffRenderer.json(report).serialized() : CheckpointDiffRenderer.table(report, all: all), terminator: json ? "\n" : "")
         if report.status == .fail { throw ExitCode(1) }
     }

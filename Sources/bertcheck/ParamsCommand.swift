@@ -1,5 +1,6 @@
 import ArgumentParser
 import BertCheck
+import BertCheckRendering
 
 struct ParamsCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -32,12 +33,17 @@ struct ParamsCommand: ParsableCommand {
     var json = false
 
     func run() throws {
-        let strategy = try FreezeStrategy.parse(freeze)
-        let checkpoint = try loadCheckpoint(model)
-        let report = try ParamsReport(checkpoint: checkpoint, freeze: strategy, headClasses: head, computeStats: stats)
-        print(json ? report.json() : report.human(all: all), terminator: "")
+        let report: ParamsReport
+        do {
+            let strategy = try FreezeStrategy.parse(freeze)
+            let checkpoint = try loadCheckpoint(model)
+            report = try ParamsReport(checkpoint: checkpoint, freeze: strategy, headClasses: head, computeStats: stats)
+        } catch let problem as FineTuningProblem {
+            throw UsageError(problem, freeze: freeze)
+        }
+        print(json ? ParamsReportRenderer.json(report).serialized() + "\n" : ParamsReportRenderer.text(report, all: all), terminator: "")
         if !report.schemaOK {
-            writeStderr("bertcheck: \(report.schemaSummary); first: \(report.firstFault ?? "")\n")
+            writeStderr("bertcheck: \(ParamsReportRenderer.schemaSummary(report)); first: \(report.firstFault ?? "")\n")
             throw ExitCode(1)
         }
     }

@@ -1,7 +1,11 @@
-/// Element types, named as safetensors names them.
+/// Element types, named as safetensors names them. Block-quantized types (GGML's Q8_0, Q4_K, …)
+/// join this enum as cases whose `block` packs several elements with their scales, and whose
+/// `dequantize` the format that carries them provides (see Docs/architecture.md).
 public enum DType: String, CaseIterable, Sendable, Codable {
     case F64, F32, F16, BF16, I64, I32, I16, I8, U8, BOOL
 
+    /// Bytes per element of a plain type (a block type's size is `block.bytes` per
+    /// `block.elements`: use `byteCount(elements:)`).
     public var size: Int {
         switch self {
         case .F64, .I64: return 8
@@ -11,12 +15,33 @@ public enum DType: String, CaseIterable, Sendable, Codable {
         }
     }
 
+    /// How elements are stored: one element of `size` bytes per block for plain types.
+    public var block: (elements: Int, bytes: Int) { (1, size) }
+
+    /// The types stored one element at a time (what safetensors, PyTorch and numpy hold).
+    public static var plainTypes: [DType] { allCases.filter { !$0.isQuantized } }
+
+    /// Whether elements are stored in blocks with shared scales (and need dequantizing).
+    public var isQuantized: Bool { block.elements > 1 }
+
+    /// Bytes holding `elements` values, or nil when that overflows or is not a whole number of
+    /// blocks.
+    public func byteCount(elements: Int) -> Int? {
+        let (perBlock, blockBytes) = block
+        guard elements >= 0, elements % perBlock == 0 else { return nil }
+        let (bytes, overflow) = (elements / perBlock).multipliedReportingOverflow(by: blockBytes)
+        return overflow ? nil : bytes
+    }
+
     public var isFloatingPoint: Bool {
         switch self {
         case .F64, .F32, .F16, .BF16: return true
         default: return false
         }
     }
+
+    /// Whether the values are real numbers a weight can hold: floating point or quantized.
+    public var isRealValued: Bool { isFloatingPoint || isQuantized }
 }
 
 /// A named, contiguous, row-major, little-endian tensor whose bytes live in a `ByteStorage`
@@ -49,8 +74,8 @@ public struct Tensor: @unchecked Sendable {
         shape.count == 1 ? "(\(shape[0]),)" : "(" + shape.map(String.init).joined(separator: ", ") + ")"
     }
 
-    /// Calls `body` with the elements as Float: zero-copy for aligned F32, converted otherwise
-    /// (F16/BF16/F64 and integers).
+    /// Calls `body` with the elements as Float: zero-copy for aligned F32, decoded otherwise
+    /// (F16/BF16/F64, integers, quantized blocks).
     public func withFloats<R>(_ body: (UnsafeBufferPointer<Float>) throws -> R) rethrows -> R {
         if dtype == .F32, Int(bitPattern: data.baseAddress) % MemoryLayout<Float>.alignment == 0 {
             let p = data.baseAddress.map { $0.assumingMemoryBound(to: Float.self) }
@@ -60,11 +85,11 @@ public struct Tensor: @unchecked Sendable {
         return try converted.withUnsafeBufferPointer(body)
     }
 
-    /// The elements converted to Float (a copy).
+    /// The elements decoded to Float (a copy).
     public func floats() -> [Float] {
         let n = elementCount
         return [Float](unsafeUninitializedCapacity: n) { out, initialized in
-            for i in 0..<n { out[i] = element(i) }
+            dtype.decode(data, into: UnsafeMutableBufferPointer(rebasing: out[0..<n]))
             initialized = n
         }
     }
@@ -79,21 +104,35 @@ public struct Tensor: @unchecked Sendable {
             case .I16: return Int64(data.loadUnaligned(fromByteOffset: i * 2, as: Int16.self))
             case .I8: return Int64(data.load(fromByteOffset: i, as: Int8.self))
             case .U8, .BOOL: return Int64(data[i])
-            case .F64, .F32, .F16, .BF16:
+            default:
                 let v = element(i)
                 return v.isFinite ? Int64(exactly: v.rounded()) ?? 0 : 0
             }
         }
     }
 
-    /// Element `i` as Float.
-    @inline(__always)
+    /// Element `i` as Float (for a block type, its block is decoded).
     public func element(_ i: Int) -> Float {
-        switch dtype {
+        let (perBlock, blockBytes) = dtype.block
+        if perBlock == 1 { return dtype.scalar(data, at: i) }
+        let block = i / perBlock
+        var values = [Float](repeating: 0, count: perBlock)
+        values.withUnsafeMutableBufferPointer { out in
+            dtype.decode(UnsafeRawBufferPointer(rebasing: data[block * blockBytes..<(block + 1) * blockBytes]), into: out)
+        }
+        return values[i % perBlock]
+    }
+}
+
+extension DType {
+    /// Element `i` of a plain (one element per block) type as Float.
+    @inline(__always)
+    func scalar(_ data: UnsafeRawBufferPointer, at i: Int) -> Float {
+        switch self {
         case .F32: return data.loadUnaligned(fromByteOffset: i * 4, as: Float.self)
         case .F64: return Float(data.loadUnaligned(fromByteOffset: i * 8, as: Double.self))
         case .F16: return halfToFloat(data.loadUnaligned(fromByteOffset: i * 2, as: UInt16.self))
-        case .BF16: return Float(bitPattern: UInt32(data.loadUnaligned(fromByteOffset: i * 2, as: UInt16.self)) << 16)
+        case .BF16: return bfloat16ToFloat(data.loadUnaligned(fromByteOffset: i * 2, as: UInt16.self))
         case .I64: return Float(data.loadUnaligned(fromByteOffset: i * 8, as: Int64.self))
         case .I32: return Float(data.loadUnaligned(fromByteOffset: i * 4, as: Int32.self))
         case .I16: return Float(data.loadUnaligned(fromByteOffset: i * 2, as: Int16.self))
@@ -101,6 +140,28 @@ public struct Tensor: @unchecked Sendable {
         case .U8, .BOOL: return Float(data[i])
         }
     }
+
+    /// Decodes `out.count` elements from `bytes`, which hold at least
+    /// `byteCount(elements: out.count)` bytes. The one place every dtype becomes Float.
+    public func decode(_ bytes: UnsafeRawBufferPointer, into out: UnsafeMutableBufferPointer<Float>) {
+        let n = out.count
+        switch self {
+        case .F32:
+            if let src = bytes.baseAddress, let dst = out.baseAddress { UnsafeMutableRawPointer(dst).copyMemory(from: src, byteCount: n * 4) }
+        case .F16:
+            for i in 0..<n { out[i] = halfToFloat(bytes.loadUnaligned(fromByteOffset: i * 2, as: UInt16.self)) }
+        case .BF16:
+            for i in 0..<n { out[i] = bfloat16ToFloat(bytes.loadUnaligned(fromByteOffset: i * 2, as: UInt16.self)) }
+        default:
+            for i in 0..<n { out[i] = scalar(bytes, at: i) }
+        }
+    }
+}
+
+/// bfloat16 to binary32: the upper half of the float's bits, exact.
+@inline(__always)
+public func bfloat16ToFloat(_ b: UInt16) -> Float {
+    Float(bitPattern: UInt32(b) << 16)
 }
 
 /// IEEE 754 binary16 to binary32, exact (subnormals, infinities and NaN included).

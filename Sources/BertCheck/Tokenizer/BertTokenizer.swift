@@ -85,13 +85,13 @@ public final class BertTokenizer: @unchecked Sendable {
         guard let directory else {
             return try BertTokenizer(vocabularyPath: modelOrVocab, options: Options())
         }
-        var vocabPath = join(directory, "vocab.txt")
+        var vocabPath = joinPath(directory, "vocab.txt")
         if access(vocabPath, F_OK) != 0 {
-            vocabPath = join(directory, "tokenizer.json")
+            vocabPath = joinPath(directory, "tokenizer.json")
             guard access(vocabPath, F_OK) == 0 else { throw FileError(directory, VocabProblem.noVocabulary) }
         }
         var options = Options()
-        let configPath = join(directory, "config.json")
+        let configPath = joinPath(directory, "config.json")
         if access(configPath, F_OK) == 0 {
             let config = try readObject(configPath)
             if let value = config["max_position_embeddings"] {
@@ -101,7 +101,7 @@ public final class BertTokenizer: @unchecked Sendable {
                 options.modelMaxLength = positions
             }
         }
-        let tokenizerConfigPath = join(directory, "tokenizer_config.json")
+        let tokenizerConfigPath = joinPath(directory, "tokenizer_config.json")
         if access(tokenizerConfigPath, F_OK) == 0 {
             try readTokenizerConfig(tokenizerConfigPath, into: &options)
         }
@@ -310,14 +310,5 @@ public final class BertTokenizer: @unchecked Sendable {
         }
         guard case .object = value else { throw FileError(path, TokenizerConfigProblem.notAnObject) }
         return value
-    }
-
-    private static func parentDirectory(of path: String) -> String {
-        guard let slash = path.lastIndex(of: "/") else { return "." }
-        return slash == path.startIndex ? "/" : String(path[..<slash])
-    }
-
-    private static func join(_ directory: String, _ name: String) -> String {
-        directory.hasSuffix("/") ? directory + name : directory + "/" + name
     }
 }
