@@ -23,7 +23,7 @@ struct ParamsCommand: ParsableCommand {
     @Option(help: ArgumentHelp("Fine-tuning strategy: none (train everything), all (freeze the model, train only the head), or comma-separated name prefixes with A-B layer ranges to freeze, e.g. embeddings,encoder.layer.0-7.", valueName: "strategy"))
     var freeze = "none"
 
-    @Option(help: ArgumentHelp("Add a classification head of N classes on the pooled output (N*H + N parameters, always trainable).", valueName: "N"))
+    @Option(parsing: .unconditional, help: ArgumentHelp("Add a classification head of N classes on the pooled output (N*H + N parameters, always trainable).", valueName: "N"))
     var head: Int?
 
     @Flag(help: "Per-tensor min, max, mean, std and NaN/Inf counts (reads every weight).")

@@ -20,7 +20,7 @@ struct RecordCommand: ParsableCommand {
     @Flag(name: .customLong("hidden-states"), help: "Also record hidden_states.0 … hidden_states.L.")
     var hiddenStates = false
 
-    @Option(help: "Threads for the forward pass (default: all cores).")
+    @Option(parsing: .unconditional, help: "Threads for the forward pass (default: all cores).")
     var threads: Int?
 
     func run() throws {

@@ -30,7 +30,7 @@ struct RunCommand: ParsableCommand {
     @Flag(name: .customLong("hidden-states"), help: "Also compute hidden_states.0 … hidden_states.L (0 = embeddings, N = output of layer N-1); written with --out.")
     var hiddenStates = false
 
-    @Option(help: "Threads for the forward pass (default: all cores).")
+    @Option(parsing: .unconditional, help: "Threads for the forward pass (default: all cores).")
     var threads: Int?
 
     @Flag(help: "Print inputs and outputs as JSON (nested arrays).")

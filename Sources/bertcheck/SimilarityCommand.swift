@@ -23,7 +23,7 @@ struct SimilarityCommand: ParsableCommand {
     @Option(help: "Sentence vector: cls (the [CLS] row), mean (attention-masked mean, as sentence-transformers), pooler (pooler_output).")
     var pooling: Pooling = .mean
 
-    @Option(help: "Threads for the forward pass (default: all cores).")
+    @Option(parsing: .unconditional, help: "Threads for the forward pass (default: all cores).")
     var threads: Int?
 
     @Flag(help: "Print {\"similarity\", \"pooling\"}.")

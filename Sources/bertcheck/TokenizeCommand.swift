@@ -28,7 +28,7 @@ struct TokenizeCommand: ParsableCommand {
     @Option(help: "A UTF-8 file with one text per line (split on \\n only); prints JSON Lines.")
     var file: String?
 
-    @Option(help: "Truncate longest-first to this many tokens, special tokens included (default: the model's maximum, none for a bare vocab.txt).")
+    @Option(parsing: .unconditional, help: "Truncate longest-first to this many tokens, special tokens included (default: the model's maximum, none for a bare vocab.txt).")
     var maxLength: Int?
 
     @Flag(help: "Print one JSON object {\"input_ids\", \"tokens\", \"token_type_ids\"}.")

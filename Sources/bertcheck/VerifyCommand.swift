@@ -35,7 +35,7 @@ struct VerifyCommand: ParsableCommand {
     @Option(help: "Also write the report as JUnit XML to this file.")
     var junit: String?
 
-    @Option(help: "Threads for the forward pass (default: all cores).")
+    @Option(parsing: .unconditional, help: "Threads for the forward pass (default: all cores).")
     var threads: Int?
 
     func run() throws {
