@@ -36,6 +36,6 @@ struct BenchCommand: ParsableCommand {
         } catch let problem as BenchmarkProblem {
             throw UsageError(problem)
         }
-        print(json ? BenchmarkRenderer.json(result).serialized(.oneLine) : BenchmarkRenderer.text(result))
+        try writeStdout(json ? BenchmarkRenderer.json(result).serialized(.oneLine) : BenchmarkRenderer.text(result))
     }
 }

@@ -41,7 +41,7 @@ struct ParamsCommand: ParsableCommand {
         } catch let problem as FineTuningProblem {
             throw UsageError(problem, freeze: freeze)
         }
-        print(json ? ParamsReportRenderer.json(report).serialized() + "\n" : ParamsReportRenderer.text(report, all: all), terminator: "")
+        try writeStdout(json ? ParamsReportRenderer.json(report).serialized() + "\n" : ParamsReportRenderer.text(report, all: all), terminator: "")
         if !report.schemaOK {
             writeStderr("bertcheck: \(ParamsReportRenderer.schemaSummary(report)); first: \(report.firstFault ?? "")\n")
             throw ExitCode(1)

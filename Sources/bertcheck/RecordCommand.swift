@@ -30,6 +30,6 @@ struct RecordCommand: ParsableCommand {
         let golden = try recordGolden(modelPath: model, texts: texts, hiddenStates: hiddenStates, threads: threads)
         try golden.write(to: out)
         let states = golden.outputs.hiddenStates.isEmpty ? "" : ", \(golden.outputs.hiddenStates.count) hidden states"
-        print("wrote \(out): \(golden.batch) rows × \(golden.seq) tokens, hidden \(golden.hidden)\(states)")
+        try writeStdout("wrote \(out): \(golden.batch) rows × \(golden.seq) tokens, hidden \(golden.hidden)\(states)")
     }
 }

@@ -53,7 +53,7 @@ struct VerifyCommand: ParsableCommand {
             throw UsageError(problem)
         }
         if let junit { try VerifyReportRenderer.writeJUnit(report, to: junit) }
-        print(json ? VerifyReportRenderer.json(report).serialized() : VerifyReportRenderer.table(report), terminator: json ? "\n" : "")
+        try writeStdout(json ? VerifyReportRenderer.json(report).serialized() : VerifyReportRenderer.table(report), terminator: json ? "\n" : "")
         if report.status == .fail { throw ExitCode(1) }
     }
 }
