@@ -205,3 +205,26 @@ func writeTexts(_ root: URL, _ json: String = #"["a tiny text", ["a pair", "of t
         #expect(result.stderr.split(separator: "\n").count == 1)
     }
 }
+
+@Suite struct DiffDuplicateTests {
+    /// A garbage `bert.pooler.dense.weight` beside the real `pooler.dense.weight`: `params` fails
+    /// it, and so must `diff`, whichever copy it would otherwise have compared.
+    @Test func aParameterStoredTwiceFailsDiffAsItFailsParams() throws {
+        let root = TestPaths.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: root) }
+        let good = TestPaths.goldens.appendingPathComponent("models/tiny-bert").path
+        let model = try tinyModelCopy(root)
+        let weights = model + "/model.safetensors"
+        var tensors = try SafetensorsFile.read(weights).tensors.map { Tensor.makeTensor(name: $0.name, floats: $0.floats(), shape: $0.shape) }
+        tensors.append(Tensor.makeTensor(name: "bert.pooler.dense.weight", floats: [Float](repeating: 7, count: 32 * 32), shape: [32, 32]))
+        try FileManager.default.removeItem(atPath: weights)
+        try SafetensorsWriter.write(tensors, metadata: [:], to: weights)
+        #expect(try CLI.run(["params", model]).status == 1)
+        for (a, b, side) in [(good, model, "B"), (model, good, "A")] {
+            let result = try CLI.run(["diff", a, b])
+            #expect(result.status == 1, "\(result.stdout)\(result.stderr)")
+            #expect(result.stdout.contains("Stored twice in \(side): pooler.dense.weight (stored as pooler.dense.weight, bert.pooler.dense.weight)"), "\(result.stdout)")
+            #expect(result.stdout.contains("1 stored twice"))
+        }
+    }
+}
