@@ -200,7 +200,8 @@ public func compareTensor(name: String, expected: FloatArray, actual: FloatArray
                 var cosine = CosineAccumulator(), vectorFinite = true
                 let base = v * width
                 for h in 0..<width {
-                    let ge = Double(g[base + h]), ac = Double(a[base + h])
+                    let ge = expected.doubles?[base + h] ?? Double(g[base + h])
+                    let ac = actual.doubles?[base + h] ?? Double(a[base + h])
                     result.compared += 1
                     var score: Double
                     if !ge.isFinite {
