@@ -32,11 +32,15 @@ public struct CheckpointDiffReport: Sendable {
     /// Buffers (`embeddings.position_ids`) in only one of the two: not parameters, so neither
     /// missing nor extra (transformers 5 no longer saves them; ONNX exports fold them into the graph).
     public var buffersInOne: [String] = []
+    /// Parameters stored under two names in one checkpoint (`bert.pooler.dense.weight` and
+    /// `pooler.dense.weight`): which copy a loader takes is arbitrary, so it is a failure, as in
+    /// `params` (issue 18). Each entry: "A: name (stored as x, y)".
+    public var duplicated: [String] = []
     public var profile: ToleranceProfile
     public var tolerance: Tolerance
 
     public var status: CheckStatus {
-        missing.isEmpty && extra.isEmpty && tensors.allSatisfy({ $0.status == .pass }) ? .pass : .fail
+        missing.isEmpty && extra.isEmpty && duplicated.isEmpty && tensors.allSatisfy({ $0.status == .pass }) ? .pass : .fail
     }
 }
 
@@ -67,6 +71,8 @@ public func diffCheckpoints(_ pathA: String, _ pathB: String, settings: Toleranc
     if let rtol = settings.rtol { tolerance.rtol = rtol }
 
     var report = CheckpointDiffReport(pathA: pathA, pathB: pathB, missing: [], extra: [], tensors: [], profile: profile, tolerance: tolerance)
+    report.duplicated = storedTwice(a.tensors, canonical: canonical).map { "A: " + $0 }
+        + storedTwice(b.tensors, canonical: canonical).map { "B: " + $0 }
     var seen = Set<String>()
     for ta in a.tensors {
         let name = canonical(ta)
@@ -90,6 +96,21 @@ public func diffCheckpoints(_ pathA: String, _ pathB: String, settings: Toleranc
         if case .buffer = parameterRole(ofStoredName: tb.name) { report.buffersInOne.append(name) } else { report.extra.append(name) }
     }
     return report
+}
+
+/// Canonical names that more than one stored tensor maps to: "name (stored as x, y)".
+func storedTwice(_ tensors: [Tensor], canonical: (Tensor) -> String) -> [String] {
+    var stored: [String: [String]] = [:]
+    var order: [String] = []
+    for tensor in tensors {
+        let name = canonical(tensor)
+        if stored[name] == nil { order.append(name) }
+        stored[name, default: []].append(tensor.name)
+    }
+    return order.compactMap { name in
+        guard let names = stored[name], names.count > 1 else { return nil }
+        return "\(name) (stored as \(names.joined(separator: ", ")))"
+    }
 }
 
 func looseness(_ profile: ToleranceProfile) -> Int {
