@@ -2,12 +2,12 @@ import Foundation
 import Testing
 @testable import BertCheck
 
-/// The six fuzz targets (Tests/Fuzz/Fuzz<Target>.swift). Each folder
+/// The fuzz targets (Tests/Fuzz/Fuzz<Target>.swift). Each folder
 /// Tests/BertCheckTests/Fixtures/hostile/TARGET/ holds inputs in the very shape that target
 /// consumes (Scripts/make_hostile_seeds.py writes the seeds and says what each byte means), so a
 /// crashing input libFuzzer writes to fuzz-artifacts/TARGET/ is added there as it is.
 enum FuzzTarget: String, CaseIterable, Sendable {
-    case safetensors, zip, pickle, tokenizer, golden, config
+    case safetensors, zip, pickle, tokenizer, golden, config, onnx
 }
 
 extension HostileInputTests {
@@ -48,6 +48,7 @@ struct FuzzReplay {
         case .tokenizer: try tokenizer(bytes)
         case .golden: try golden(bytes)
         case .config: try config(bytes)
+        case .onnx: try onnx(bytes)
         }
     }
 
@@ -172,5 +173,18 @@ struct FuzzReplay {
             _ = try write(rest, to: "model.safetensors.index.json")
             try expectNoCrash(["params", scratch.path], naming: scratch.path)
         }
+    }
+
+    /// The wire parser in memory, then the file beside a `weights.bin` of its first 64 bytes (an
+    /// external `location` may name it), as in FuzzONNX.swift.
+    func onnx(_ bytes: [UInt8]) throws {
+        do {
+            _ = try bytes.withUnsafeBytes { try ONNXParser.parseModel($0) }
+        } catch {
+            #expect(error is ONNXProblem, "\(label): refused without an ONNXProblem: \(error)")
+        }
+        _ = try write(Array(bytes.prefix(64)), to: "weights.bin")
+        let model = try write(bytes, to: "model.onnx")
+        try expectNoCrash(["params", model], naming: scratch.path)
     }
 }
