@@ -29,6 +29,16 @@ extension HostileInputTests {
             try FuzzReplay(label: "\(target.rawValue)/\(input)", scratch: scratch).run(target, bytes)
         }
     }
+
+    /// Every target Scripts/fuzz.sh runs has a replay here (and so a corpus folder the test above
+    /// requires): a new fuzz target fails this until it gets both.
+    @Test func everyFuzzTargetIsReplayed() throws {
+        let script = try String(contentsOf: TestPaths.repoRoot.appendingPathComponent("Scripts/fuzz.sh"), encoding: .utf8)
+        let line = try #require(script.split(separator: "\n").first { $0.hasPrefix("targets=(") })
+        let names = line.dropFirst("targets=(".count).prefix { $0 != ")" }.split(separator: " ").map(String.init)
+        #expect(!names.isEmpty)
+        #expect(Set(names) == Set(FuzzTarget.allCases.map(\.rawValue)), "fuzz.sh targets \(names)")
+    }
 }
 
 /// One input of one target, replayed in its own scratch directory.
