@@ -65,8 +65,11 @@ public func verifyGolden(_ options: VerifyOptions) throws -> VerifyReport {
         report.notes.insert(contentsOf: notes, at: 0)
         return report
     } else if let outputsPath = options.outputsPath {
-        let outputs = try readCandidateOutputs(outputsPath, for: golden)
+        let (outputs, unknown) = try readCandidateOutputsListingUnknown(outputsPath, for: golden)
         var candidate = Candidate(outputs: outputs, label: "outputs \(outputsPath)", fromFile: true)
+        for name in unknown {
+            candidate.notes.append("the outputs file's tensor \(name) is not an output bertcheck knows (OutputRegistry): not compared")
+        }
         if golden.outputs.poolerOutput != nil {
             candidate.notes.append("pooler_invariant needs the model's pooler weights: use --model to check it")
         }
@@ -97,6 +100,8 @@ public func verifyGolden(_ golden: GoldenFile, model: BertModel, tokenizer: Bert
     candidate.tokenizer = tokenizer
     candidate.maxPositions = tokenizer.map { min($0.modelMaxLength ?? Int.max, model.config.maxPositionEmbeddings) }
     candidate.produces = { spec in spec.produce(output) != nil }
+    candidate.labelNames = model.config.id2label
+    candidate.architecture = model.taskHead?.rawValue
     if model.hasPooler {
         candidate.pool = { rows, count in model.pool(rows, rows: count) }
     } else if golden.outputs.poolerOutput != nil {
@@ -119,6 +124,9 @@ struct Candidate {
     var maxPositions: Int?
     /// Whether the model computes an output at all (nil when unknown, as for an outputs file).
     var produces: ((OutputSpec) -> Bool)?
+    /// config.json `id2label` and `architectures` of the model, for the head checks.
+    var labelNames: [String]?
+    var architecture: String?
     var notes: [String] = []
 
     init(outputs: ModelOutputs, label: String, fromFile: Bool) {
@@ -161,9 +169,18 @@ func compare(_ golden: GoldenFile, _ candidate: Candidate, tolerances: Tolerance
             notes.append("\(name) is not in the outputs file: not compared")
             continue
         }
-        checks.append(compareTensor(name: name, expected: expected, actual: actual, layout: layout, perToken: spec.rank == .perToken,
-                                    tolerance: tolerance(name),
-                                    minCosine: spec.checks.contains(.cosine) ? tolerances.minCosine : nil))
+        let rowCosine = spec.checks.contains(.rowCosine) ? (tolerances.minCosine ?? profile.minRowCosine) : nil
+        checks.append(compareTensor(name: name, expected: shapedForComparison(expected, spec), actual: actual.map { shapedForComparison($0, spec) },
+                                    layout: layout, perToken: spec.rank.isPerToken(expected.shape), tolerance: tolerance(name),
+                                    minCosine: spec.checks.contains(.cosine) ? tolerances.minCosine : rowCosine))
+        if let actual {
+            checks += headChecks(spec, expected: expected, actual: actual, golden: golden, candidate: candidate,
+                                 context: HeadCheckContext(golden: golden, layout: layout, tolerance: tolerance,
+                                                           labelNames: candidate.labelNames,
+                                                           maskTokenId: golden.metadata.maskTokenId
+                                                               ?? candidate.tokenizer?.id(for: "[MASK]").map(Int64.init),
+                                                           tokenForId: candidate.tokenizer.map { t in { t.token(for: $0) } }))
+        }
     }
     for name in candidate.outputs.namesInStackOrder where golden.outputs[name] == nil {
         notes.append("the golden has no \(name): the candidate's is not compared")
@@ -179,6 +196,36 @@ func compare(_ golden: GoldenFile, _ candidate: Candidate, tolerances: Tolerance
         .min { (OutputRegistry.stackOrder(of: $0.name) ?? 0) < (OutputRegistry.stackOrder(of: $1.name) ?? 0) }?.name
     return VerifyReport(goldenPath: golden.path, golden: golden, candidate: candidate.label, weightDType: weightDType,
                         profile: profile, checks: checks, firstDivergence: firstDivergence, notes: notes)
+}
+
+/// [batch, seq] outputs are compared as [batch, seq, 1], so padded tokens are skipped as for
+/// other per-token outputs.
+func shapedForComparison(_ array: FloatArray, _ spec: OutputSpec) -> FloatArray {
+    spec.rank == .perTokenScalar && array.shape.count == 2 ? FloatArray(shape: array.shape + [1], values: array.values) : array
+}
+
+/// The head checks of one output (HeadChecks.swift): `labels` for classification outputs,
+/// `top_k` for a masked LM's, `best_span` for QA.
+func headChecks(_ spec: OutputSpec, expected: FloatArray, actual: FloatArray, golden: GoldenFile, candidate: Candidate,
+                context: HeadCheckContext) -> [CheckResult] {
+    let architecture = golden.metadata.architecture ?? candidate.architecture
+    let maskedLM = architecture == TaskHead.maskedLM.rawValue || spec.name == OutputRegistry.predictionLogits.name
+    var results: [CheckResult?] = []
+    if spec.checks.contains(.topK) && maskedLM && expected.shape.count == 3 {
+        results.append(topKCheck(tensor: spec.name, expected: expected, actual: actual, context: context))
+    } else if spec.checks.contains(.labels) {
+        let name = spec.name == OutputRegistry.logits.name ? "labels" : "\(spec.name).labels"
+        // Next-sentence logits are not the config's labels.
+        var context = context
+        if spec.name != OutputRegistry.logits.name || architecture == TaskHead.nextSentencePrediction.rawValue {
+            context.labelNames = ["is next", "not next"]
+        }
+        results.append(labelsCheck(name: name, tensor: spec.name, expected: expected, actual: actual, context: context))
+    }
+    if spec.checks.contains(.bestSpan) {
+        results.append(bestSpanCheck(golden: golden.outputs, candidate: candidate.outputs, context: context))
+    }
+    return results.compactMap { $0 }
 }
 
 /// A golden that cannot be run through this model is unusable input (exit 2), named by the golden.

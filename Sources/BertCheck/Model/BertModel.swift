@@ -38,6 +38,7 @@ public final class BertModel: @unchecked Sendable {
     let embeddings: BertEmbeddings
     let encoder: BertEncoder
     let pooler: BertPooler?
+    let head: LoadedTaskHead?
     public let weightDType: DType
     /// Worker threads for every part of the forward pass.
     public let threads: Int
@@ -82,6 +83,13 @@ public final class BertModel: @unchecked Sendable {
         } else {
             self.pooler = nil
         }
+        if let kind = TaskHead.of(architectures: config.architectures, storedModules: table.storedHeadModules,
+                                  hasPooler: self.pooler != nil) {
+            head = try LoadedTaskHead.load(kind, table: table, wordEmbeddings: embeddings.wordEmbeddings, activation: activation,
+                                           hasPooler: self.pooler != nil)
+        } else {
+            head = nil
+        }
         weightDType = table.dominantDType
         let cores = ProcessInfo.processInfo.activeProcessorCount
         self.threads = max(1, threads ?? cores)
@@ -111,6 +119,9 @@ public final class BertModel: @unchecked Sendable {
     }
 
     public var hasPooler: Bool { pooler != nil }
+
+    /// The task head computed after the encoder (nil for a bare `BertModel`).
+    public var taskHead: TaskHead? { head?.kind }
 
     /// `tanh(W x + b)` of the pooler for `rows` rows of hidden size (nil without pooler weights).
     public func pool(_ clsRows: [Float], rows: Int) -> [Float]? {
@@ -198,7 +209,13 @@ public final class BertModel: @unchecked Sendable {
                 p.baseAddress.map { pooler.forward($0, count: batch.batch) } ?? []
             }
         }
-        return BertOutput(batch: batch.batch, seq: batch.seq, hidden: hiddenSize, lastHiddenState: snapshot(),
-                          poolerOutput: pooled, hiddenStates: states)
+        var output = BertOutput(batch: batch.batch, seq: batch.seq, hidden: hiddenSize, lastHiddenState: snapshot(),
+                                poolerOutput: pooled, hiddenStates: states)
+        if let head {
+            let encoderOutputs = EncoderOutputs(batch: batch.batch, seq: batch.seq, hidden: hiddenSize,
+                                                lastHiddenState: output.lastHiddenState, pooled: pooled)
+            output.headOutputs = head.module.outputs(encoderOutputs, workers: threads)
+        }
+        return output
     }
 }

@@ -90,14 +90,22 @@ struct WeightTable {
     let config: BertConfig
     private var tensors: [String: Tensor] = [:]
     private var fileOfTensor: [String: String] = [:]
+    /// Task-head parameters (HeadSpec.swift) by canonical name.
+    private var headTensors: [String: Tensor] = [:]
     let defaultFile: String
 
     init(checkpoint: Checkpoint, config: BertConfig) throws {
         self.config = config
         defaultFile = checkpoint.files.first ?? checkpoint.path
         for tensor in checkpoint.tensors {
-            guard case .parameter(let name) = parameterRole(ofStoredName: tensor.name) else { continue }
             let file = (tensor.storage as? MappedFile)?.path ?? defaultFile
+            if let head = HeadParameterName(storedName: tensor.name) {
+                if headTensors[head.description] != nil { throw FileError(file, WeightProblem.duplicate(head.description)) }
+                headTensors[head.description] = tensor
+                fileOfTensor[head.description] = file
+                continue
+            }
+            guard case .parameter(let name) = parameterRole(ofStoredName: tensor.name) else { continue }
             if tensors[name] != nil { throw FileError(file, WeightProblem.duplicate(name)) }
             tensors[name] = tensor
             fileOfTensor[name] = file
@@ -121,6 +129,29 @@ struct WeightTable {
         }
         return FloatWeight(tensor: tensor)
     }
+
+    func contains(_ name: HeadParameterName) -> Bool { headTensors[name.description] != nil }
+
+    /// The head modules with at least one stored parameter.
+    var storedHeadModules: Set<HeadModule> {
+        Set(headTensors.keys.compactMap { HeadParameterName(storedName: $0)?.module })
+    }
+
+    /// A task head's parameter, its shape checked against `shape`.
+    func weight(_ name: HeadParameterName, shape: [Int]) throws -> FloatWeight {
+        let key = name.description
+        guard let tensor = headTensors[key] else { throw FileError(defaultFile, WeightProblem.missing(key)) }
+        guard tensor.dtype.isRealValued else {
+            throw FileError(file(of: key), WeightProblem.notFloatingPoint(name: key, dtype: tensor.dtype))
+        }
+        guard tensor.shape == shape else {
+            throw FileError(file(of: key), WeightProblem.wrongShape(name: key, expected: shape, actual: tensor.shape))
+        }
+        return FloatWeight(tensor: tensor)
+    }
+
+    /// The stored shape of a head parameter (nil when absent).
+    func storedShape(_ name: HeadParameterName) -> [Int]? { headTensors[name.description]?.shape }
 
     /// The dtype holding most parameter elements.
     var dominantDType: DType { BertCheck.dominantDType(Array(tensors.values)) ?? .F32 }
