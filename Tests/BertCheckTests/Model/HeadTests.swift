@@ -139,3 +139,32 @@ import Testing
         #expect(result.stdout.contains("labels: logits: the predicted label flipped in 4 of 5 rows"))
     }
 }
+
+/// `params` and `run` on the task-head checkpoints.
+@Suite struct HeadCommandTests {
+    @Test func paramsShowsTheHeadWithItsLabelsAndCountsItInFreeze() throws {
+        let path = HeadTests.checkpoint("seqcls")
+        let text = try CLI.run(["params", path])
+        #expect(text.status == 0)
+        #expect(text.stdout.contains("Task Head (BertForSequenceClassification)"))
+        #expect(text.stdout.contains("classifier.weight"))
+        #expect(text.stdout.contains("labels: 0 negative, 1 neutral, 2 positive"))
+        #expect(!text.stdout.contains("Ignored"))
+        let json = jsonObject(try CLI.run(["params", path, "--json"]).stdout)
+        let head = try #require(json["head"] as? [String: Any])
+        #expect(head["labels"] as? [String] == ["negative", "neutral", "positive"])
+        #expect(head["total"] as? Int == 3 * 32 + 3)
+        let total = try #require(json["total_parameters"] as? Int)
+        // The notebook's three strategies, on a real fine-tuned checkpoint: the head always trains.
+        let all = jsonObject(try CLI.run(["params", path, "--json", "--freeze", "all"]).stdout)
+        #expect(all["trainable"] as? Int == 99)
+        #expect(all["frozen"] as? Int == total)
+        let none = jsonObject(try CLI.run(["params", path, "--json", "--freeze", "none"]).stdout)
+        #expect(none["trainable"] as? Int == total + 99)
+        let partial = jsonObject(try CLI.run(["params", path, "--json", "--freeze", "embeddings,encoder.layer.0-1,classifier"]).stdout)
+        let frozenPartial = try #require(partial["frozen"] as? Int)
+        #expect(partial["trainable"] as? Int == total + 99 - frozenPartial)
+        let embeddingsAndTwo = jsonObject(try CLI.run(["params", path, "--json", "--freeze", "embeddings,encoder.layer.0-1"]).stdout)
+        #expect(frozenPartial == (embeddingsAndTwo["frozen"] as? Int ?? 0) + 99)
+    }
+}
