@@ -5,10 +5,13 @@ import BertCheckRendering
 struct RunCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "run",
-        abstract: "Run the FP32 forward pass and show last_hidden_state and pooler_output.",
+        abstract: "Run the FP32 forward pass and show last_hidden_state, pooler_output and the task head's predictions.",
         discussion: """
         Shows the token ids, last_hidden_state and pooler_output as torch prints them, and the check \
-        pooler(CLS) == pooler_output recomputed from the pooler weights and the [CLS] rows.
+        pooler(CLS) == pooler_output recomputed from the pooler weights and the [CLS] rows. A checkpoint \
+        with a task head (config.json architectures) also shows what a pipeline would: the label and \
+        its probability (a score for regression), a label per token, the best answer span in the \
+        --pair, the top-5 tokens at each [MASK]; --json carries the head's tensors.
         """
     )
 
@@ -68,7 +71,7 @@ struct RunCommand: ParsableCommand {
                                     metadata: GoldenMetadata(texts: items, model: model, producer: "bertcheck run"))
             try golden.write(to: out)
         }
-        let report = RunReport(model: model, batch: batch, tokens: encodings.map(\.tokens), output: output, bert: bert)
+        let report = RunReport(model: model, batch: batch, tokens: encodings.map(\.tokens), output: output, bert: bert, tokenizer: tokenizer)
         print(json ? RunReportRenderer.json(report).serialized(.oneLine) : RunReportRenderer.text(report))
     }
 }

@@ -168,3 +168,36 @@ import Testing
         #expect(frozenPartial == (embeddingsAndTwo["frozen"] as? Int ?? 0) + 99)
     }
 }
+
+extension HeadCommandTests {
+    @Test func runShowsWhatAPipelineWould() throws {
+        let seqcls = try CLI.run(["run", HeadTests.checkpoint("seqcls"), "the cat sat on the mat"])
+        #expect(seqcls.status == 0)
+        #expect(seqcls.stdout.contains("task head: BertForSequenceClassification"))
+        #expect(seqcls.stdout.contains("label: "))
+        #expect(try CLI.run(["run", HeadTests.checkpoint("regression"), "test"]).stdout.contains("score: "))
+        #expect(try CLI.run(["run", HeadTests.checkpoint("tokcls"), "the cat"]).stdout.contains("token labels: [CLS]/"))
+        let mlm = try CLI.run(["run", HeadTests.checkpoint("mlm"), "the [MASK] sat"]).stdout
+        #expect(mlm.contains("[MASK] at token 2: "))
+        let qa = try CLI.run(["run", HeadTests.checkpoint("qa"), "where is the dog?", "--pair", "the dog ran to the tree."]).stdout
+        #expect(qa.contains("answer: \""))
+        let json = jsonObject(try CLI.run(["run", HeadTests.checkpoint("seqcls"), "the cat", "--json"]).stdout)
+        #expect(json["task"] as? String == "BertForSequenceClassification")
+        #expect((json["logits"] as? [String: Any])?["shape"] as? [Int] == [1, 3])
+    }
+
+    /// The predictions agree with the golden's logits recorded by transformers: the label is the
+    /// argmax with the softmax probability, the masks' top token is the argmax at [MASK].
+    @Test func predictionsFollowTheReferenceLogits() throws {
+        let golden = try GoldenFile.read(HeadTests.golden("seqcls"))
+        let model = try BertModel(checkpoint: try loadCheckpoint(HeadTests.checkpoint("seqcls")))
+        var output = try model.forward(golden.inputBatch)
+        output.headOutputs = ["logits": try #require(golden.outputs["logits"])]
+        let rows = try #require(headPredictions(task: .sequenceClassification, config: model.config, batch: golden.inputBatch,
+                                                output: output, tokenText: { _ in nil }))
+        #expect(rows.map { $0.label?.name } == ["negative", "neutral", "neutral", "positive", "negative"])
+        let logits = try #require(golden.outputs["logits"]).values
+        let first = softmax(Array(logits[0..<3]))
+        #expect(abs((rows[0].label?.probability ?? 0) - first[0]) < 1e-12)
+    }
+}
