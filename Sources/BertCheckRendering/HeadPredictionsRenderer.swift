@@ -7,9 +7,13 @@ enum HeadPredictionsRenderer {
     static func percent(_ p: Double) -> String { String(format: "%.2f%%", p * 100) }
 
     static func text(_ report: RunReport) -> [String] {
-        guard let task = report.task, let rows = report.predictions else { return [] }
-        var lines = ["", "task head: \(task.rawValue)"]
-        for (name, value) in report.output.headOutputs.sorted(by: { $0.key < $1.key }) {
+        var lines: [String] = []
+        if let embedding = report.output.headOutputs[OutputRegistry.sentenceEmbedding.name] {
+            lines += ["", "sentence_embedding: " + TorchFormat.size(embedding.shape), TorchFormat.tensor(embedding.values, shape: embedding.shape)]
+        }
+        guard let task = report.task, let rows = report.predictions else { return lines }
+        lines += ["", "task head: \(task.rawValue)"]
+        for (name, value) in report.output.headOutputs.sorted(by: { $0.key < $1.key }) where name != OutputRegistry.sentenceEmbedding.name {
             lines.append("\(name): " + TorchFormat.size(value.shape))
         }
         let many = rows.count > 1
@@ -34,7 +38,11 @@ enum HeadPredictionsRenderer {
     }
 
     static func json(_ report: RunReport) -> [(key: String, value: JSONValue)] {
-        guard let task = report.task, let rows = report.predictions else { return [] }
+        guard let task = report.task, let rows = report.predictions else {
+            return report.output.headOutputs.sorted(by: { $0.key < $1.key }).map { name, value in
+                (name, .object([("shape", .array(value.shape.map { .int($0) })), ("values", .array(value.values, shape: value.shape))]))
+            }
+        }
         func label(_ l: PredictedLabel?) -> JSONValue {
             l.map { .object([("id", .int($0.id)), ("label", .string($0.name)), ("probability", .number($0.probability))]) } ?? .null
         }

@@ -60,7 +60,7 @@ struct RunCommand: ParsableCommand {
         let checkpoint = try loadCheckpoint(model)
         let tokenizer = try BertTokenizer.load(model)
         let bert = try BertModel(checkpoint: checkpoint, threads: threads)
-        let maxLength = bert.config.maxPositionEmbeddings
+        let maxLength = min(bert.config.maxPositionEmbeddings, bert.sentencePipeline?.maxSeqLength ?? Int.max)
         let encodings = items.map { tokenizer.encode($0.text, pair: $0.pair, maxLength: maxLength) }
         let batch = tokenizer.batch(items.map { ($0.text, $0.pair) }, maxLength: maxLength)
         let output = try bert.forward(batch, outputHiddenStates: hiddenStates)

@@ -9,8 +9,10 @@ public func recordGolden(modelPath: String, texts: [TextItem], hiddenStates: Boo
     }
     let tokenizer = try BertTokenizer.load(directory)
     let model = try BertModel(checkpoint: checkpoint, threads: threads)
-    let maxLength = min(tokenizer.modelMaxLength ?? Int.max, model.config.maxPositionEmbeddings)
-    let batch = tokenizer.batch(texts.map { ($0.text, $0.pair) }, maxLength: maxLength)
+    let maxLength = model.inputLength(tokenizer: tokenizer)
+    // sentence_bert_config.json do_lower_case: sentence-transformers lowercases before tokenizing.
+    let lower = model.sentencePipeline?.doLowerCase == true
+    let batch = tokenizer.batch(texts.map { lower ? ($0.text.lowercased(), $0.pair?.lowercased()) : ($0.text, $0.pair) }, maxLength: maxLength)
     let output = try model.forward(batch, outputHiddenStates: hiddenStates)
     return GoldenFile(path: "", batch: batch.batch, seq: batch.seq, hidden: output.hidden,
                       inputIds: batch.inputIds.map(Int64.init), attentionMask: batch.attentionMask.map(Int64.init),

@@ -98,7 +98,7 @@ public func verifyGolden(_ golden: GoldenFile, model: BertModel, tokenizer: Bert
     var candidate = Candidate(outputs: ModelOutputs(output), label: label, fromFile: false)
     candidate.weightDType = model.weightDType
     candidate.tokenizer = tokenizer
-    candidate.maxPositions = tokenizer.map { min($0.modelMaxLength ?? Int.max, model.config.maxPositionEmbeddings) }
+    candidate.maxPositions = tokenizer.map { model.inputLength(tokenizer: $0) }
     candidate.produces = { spec in spec.produce(output) != nil }
     candidate.labelNames = model.config.id2label
     candidate.architecture = model.taskHead?.rawValue

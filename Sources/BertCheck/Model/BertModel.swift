@@ -39,6 +39,8 @@ public final class BertModel: @unchecked Sendable {
     let encoder: BertEncoder
     let pooler: BertPooler?
     let head: LoadedTaskHead?
+    /// A sentence-transformers folder's pooling, Dense and Normalize modules (modules.json).
+    public let sentencePipeline: SentenceTransformerPipeline?
     public let weightDType: DType
     /// Worker threads for every part of the forward pass.
     public let threads: Int
@@ -90,6 +92,10 @@ public final class BertModel: @unchecked Sendable {
         } else {
             head = nil
         }
+        var isDirectory: ObjCBool = false
+        let directory = FileManager.default.fileExists(atPath: checkpoint.path, isDirectory: &isDirectory) && isDirectory.boolValue
+            ? checkpoint.path : (checkpoint.path as NSString).deletingLastPathComponent
+        sentencePipeline = try SentenceTransformerPipeline.load(directory: directory.isEmpty ? "." : directory, hidden: config.hiddenSize)
         weightDType = table.dominantDType
         let cores = ProcessInfo.processInfo.activeProcessorCount
         self.threads = max(1, threads ?? cores)
@@ -119,6 +125,12 @@ public final class BertModel: @unchecked Sendable {
     }
 
     public var hasPooler: Bool { pooler != nil }
+
+    /// The longest input the model takes from `tokenizer`: its model_max_length, the position
+    /// table, and a sentence-transformers folder's max_seq_length, whichever is least.
+    public func inputLength(tokenizer: BertTokenizer?) -> Int {
+        min(tokenizer?.modelMaxLength ?? Int.max, config.maxPositionEmbeddings, sentencePipeline?.maxSeqLength ?? Int.max)
+    }
 
     /// The task head computed after the encoder (nil for a bare `BertModel`).
     public var taskHead: TaskHead? { head?.kind }
@@ -215,6 +227,11 @@ public final class BertModel: @unchecked Sendable {
             let encoderOutputs = EncoderOutputs(batch: batch.batch, seq: batch.seq, hidden: hiddenSize,
                                                 lastHiddenState: output.lastHiddenState, pooled: pooled)
             output.headOutputs = head.module.outputs(encoderOutputs, workers: threads)
+        }
+        if let sentencePipeline {
+            output.headOutputs[OutputRegistry.sentenceEmbedding.name] = sentencePipeline.embed(
+                lastHiddenState: output.lastHiddenState, attentionMask: batch.attentionMask, batch: batch.batch, seq: batch.seq,
+                hidden: hiddenSize)
         }
         return output
     }
