@@ -8,6 +8,11 @@ public enum CheckpointDiffRenderer {
                      "tolerance  profile \(report.profile.rawValue): |b − a| ≤ \(formatNumber(report.tolerance.atol)) + \(formatNumber(report.tolerance.rtol))·|a|", ""]
         if !report.missing.isEmpty { lines.append("Missing in B (\(report.missing.count)): " + report.missing.joined(separator: ", ")) }
         if !report.extra.isEmpty { lines.append("Extra in B (\(report.extra.count)): " + report.extra.joined(separator: ", ")) }
+        for twice in report.storedTwice {
+            lines.append("Stored twice in \(twice.checkpoint): \(twice.name) as " + twice.storedNames.joined(separator: " and "))
+        }
+        if !report.buffersOnlyInA.isEmpty { lines.append("Buffers only in A (not parameters, not compared): " + report.buffersOnlyInA.joined(separator: ", ")) }
+        if !report.buffersOnlyInB.isEmpty { lines.append("Buffers only in B (not parameters, not compared): " + report.buffersOnlyInB.joined(separator: ", ")) }
         for t in report.tensors where t.shapeDiffers {
             lines.append("Shape differs: \(t.name) \(Tensor.describe(shape: t.shapeA)) → \(Tensor.describe(shape: t.shapeB))")
         }
@@ -41,7 +46,8 @@ public enum CheckpointDiffRenderer {
         if report.status == .pass {
             lines.append("PASS: \(report.tensors.count) tensors within tolerance, none missing or extra")
         } else {
-            lines.append("FAIL: \(report.missing.count) missing, \(report.extra.count) extra, \(failing) differing beyond tolerance or in shape")
+            lines.append("FAIL: \(report.missing.count) missing, \(report.extra.count) extra, \(failing) differing beyond tolerance or in shape"
+                         + (report.storedTwice.isEmpty ? "" : ", \(report.storedTwice.count) stored twice"))
         }
         return lines.joined(separator: "\n") + "\n"
     }
@@ -54,6 +60,12 @@ public enum CheckpointDiffRenderer {
             ("atol", .number(report.tolerance.atol)), ("rtol", .number(report.tolerance.rtol)),
             ("missing", .array(report.missing.map { .string($0) })),
             ("extra", .array(report.extra.map { .string($0) })),
+            ("buffers_only_in_a", .array(report.buffersOnlyInA.map { .string($0) })),
+            ("buffers_only_in_b", .array(report.buffersOnlyInB.map { .string($0) })),
+            ("stored_twice", .array(report.storedTwice.map { twice in
+                .object([("checkpoint", .string(twice.checkpoint)), ("name", .string(twice.name)),
+                         ("stored_names", .array(twice.storedNames.map { .string($0) }))])
+            })),
             ("tensors", .array(report.tensors.map { t in
                 .object([
                     ("name", .string(t.name)), ("status", .string(t.status.rawValue)),

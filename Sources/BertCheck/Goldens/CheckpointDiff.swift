@@ -29,9 +29,16 @@ public struct CheckpointDiffReport: Sendable {
     public var tensors: [TensorDiff]
     public var profile: ToleranceProfile
     public var tolerance: Tolerance
+    /// Registered buffers (`embeddings.position_ids`, …) present on one side only: reported,
+    /// never a failure (transformers 5 no longer saves them; they are not parameters).
+    public var buffersOnlyInA: [String] = []
+    public var buffersOnlyInB: [String] = []
+    /// Parameters a checkpoint stores twice under names that map to one (legacy `bert.…gamma`
+    /// and modern `…weight`): a failure, as `params` reports it.
+    public var storedTwice: [(checkpoint: String, name: String, storedNames: [String])] = []
 
     public var status: CheckStatus {
-        missing.isEmpty && extra.isEmpty && tensors.allSatisfy({ $0.status == .pass }) ? .pass : .fail
+        missing.isEmpty && extra.isEmpty && storedTwice.isEmpty && tensors.allSatisfy({ $0.status == .pass }) ? .pass : .fail
     }
 }
 
@@ -41,10 +48,15 @@ public struct CheckpointDiffReport: Sendable {
 public func diffCheckpoints(_ pathA: String, _ pathB: String, settings: ToleranceSettings) throws -> CheckpointDiffReport {
     let a = try loadCheckpoint(pathA), b = try loadCheckpoint(pathB)
     func canonical(_ t: Tensor) -> String {
+        if let head = HeadParameterName(storedName: t.name) { return head.description }
         switch parameterRole(ofStoredName: t.name) {
         case .parameter(let n), .buffer(let n): return n
         case .ignored(let n): return n
         }
+    }
+    func isBuffer(_ t: Tensor) -> Bool {
+        if case .buffer = parameterRole(ofStoredName: t.name) { return true }
+        return false
     }
     let namedB = Dictionary(b.tensors.map { (canonical($0), $0) }, uniquingKeysWith: { first, _ in first })
     let namesA = Set(a.tensors.map(canonical))
@@ -61,12 +73,18 @@ public func diffCheckpoints(_ pathA: String, _ pathB: String, settings: Toleranc
     if let rtol = settings.rtol { tolerance.rtol = rtol }
 
     var report = CheckpointDiffReport(pathA: pathA, pathB: pathB, missing: [], extra: [], tensors: [], profile: profile, tolerance: tolerance)
+    for (path, checkpoint) in [(pathA, a), (pathB, b)] {
+        let byName = Dictionary(grouping: checkpoint.tensors.filter { !isBuffer($0) }, by: canonical)
+        for (name, stored) in byName.sorted(by: { $0.key < $1.key }) where stored.count > 1 {
+            report.storedTwice.append((path, name, stored.map(\.name)))
+        }
+    }
     var seen = Set<String>()
     for ta in a.tensors {
         let name = canonical(ta)
         guard seen.insert(name).inserted else { continue }
         guard let tb = namedB[name] else {
-            report.missing.append(name)
+            if isBuffer(ta) { report.buffersOnlyInA.append(name) } else { report.missing.append(name) }
             continue
         }
         let perTensor = settings.perTensor[name] ?? tolerance
@@ -75,7 +93,8 @@ public func diffCheckpoints(_ pathA: String, _ pathB: String, settings: Toleranc
     var seenB = Set<String>()
     for tb in b.tensors {
         let name = canonical(tb)
-        if !namesA.contains(name) && seenB.insert(name).inserted { report.extra.append(name) }
+        guard !namesA.contains(name) && seenB.insert(name).inserted else { continue }
+        if isBuffer(tb) { report.buffersOnlyInB.append(name) } else { report.extra.append(name) }
     }
     return report
 }
