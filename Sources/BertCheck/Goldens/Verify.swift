@@ -53,10 +53,10 @@ public func verifyGolden(_ options: VerifyOptions) throws -> VerifyReport {
         try checkFits(golden, model.config, modelPath: modelPath)
         var notes: [String] = []
         var tokenizer: BertTokenizer?
-        if let directory = vocabularyDirectory(near: checkpoint) {
+        if let directory = tokenizerDirectory(near: checkpoint) {
             tokenizer = try BertTokenizer.load(directory)
         } else {
-            notes.append("no vocab.txt beside the model: the tokenizer check (input_ids) and token texts are skipped")
+            notes.append("no vocab.txt or tokenizer.json beside the model: the tokenizer check (input_ids) and token texts are skipped")
         }
         var report = try verifyGolden(golden, model: model, tokenizer: tokenizer,
                                       label: "model \(modelPath) (\(model.weightDType.rawValue) weights)",
@@ -251,17 +251,6 @@ func checkFits(_ golden: GoldenFile, _ config: BertConfig, modelPath: String) th
                                                typeVocabSize: config.typeVocabSize, modelPath: modelPath))
         }
     }
-}
-
-/// The model's directory (or the named weight file's) when it holds a vocab.txt: the tokenizer
-/// loads from there with tokenizer_config.json and config.json, as `from_pretrained` does.
-func vocabularyDirectory(near checkpoint: Checkpoint) -> String? {
-    var isDirectory: ObjCBool = false
-    let path = checkpoint.path
-    let dir = FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) && isDirectory.boolValue
-        ? path : (path as NSString).deletingLastPathComponent
-    let directory = dir.isEmpty ? "." : dir
-    return FileManager.default.fileExists(atPath: directory + "/vocab.txt") ? directory : nil
 }
 
 /// Does the tokenizer turn the golden's texts into the golden's ids and token types?

@@ -85,6 +85,7 @@ public final class BertTokenizer: @unchecked Sendable {
         guard let directory else {
             return try BertTokenizer(vocabularyPath: modelOrVocab, options: Options())
         }
+        try checkVocabularyFilesAgree(directory: directory)
         var vocabPath = joinPath(directory, "vocab.txt")
         if access(vocabPath, F_OK) != 0 {
             vocabPath = joinPath(directory, "tokenizer.json")
