@@ -119,8 +119,12 @@ struct WeightTable {
     /// `module`'s `leaf` parameter (of encoder layer `layer` for a per-layer module), as Float.
     func weight(_ module: BertModule, layer: Int? = nil, leaf: String) throws -> FloatWeight {
         let name = ParameterName(module, layer: layer, leaf: leaf).description
-        let shape = module.shape(of: leaf, config: config)
-        guard let tensor = tensors[name] else { throw FileError(defaultFile, WeightProblem.missing(name)) }
+        return try checked(name, tensors[name], shape: module.shape(of: leaf, config: config))
+    }
+
+    /// The tensor stored as `name` as Float, once it is there, real-valued and of `shape`.
+    private func checked(_ name: String, _ tensor: Tensor?, shape: [Int]) throws -> FloatWeight {
+        guard let tensor else { throw FileError(defaultFile, WeightProblem.missing(name)) }
         guard tensor.dtype.isRealValued else {
             throw FileError(file(of: name), WeightProblem.notFloatingPoint(name: name, dtype: tensor.dtype))
         }
@@ -139,15 +143,7 @@ struct WeightTable {
 
     /// A task head's parameter, its shape checked against `shape`.
     func weight(_ name: HeadParameterName, shape: [Int]) throws -> FloatWeight {
-        let key = name.description
-        guard let tensor = headTensors[key] else { throw FileError(defaultFile, WeightProblem.missing(key)) }
-        guard tensor.dtype.isRealValued else {
-            throw FileError(file(of: key), WeightProblem.notFloatingPoint(name: key, dtype: tensor.dtype))
-        }
-        guard tensor.shape == shape else {
-            throw FileError(file(of: key), WeightProblem.wrongShape(name: key, expected: shape, actual: tensor.shape))
-        }
-        return FloatWeight(tensor: tensor)
+        try checked(name.description, headTensors[name.description], shape: shape)
     }
 
     /// The stored shape of a head parameter (nil when absent).
