@@ -2,7 +2,9 @@
 """Records a `bertcheck-golden/1` file with the Hugging Face reference (transformers + BertTokenizer,
 torch, fp32): ids, mask, token types, last_hidden_state, pooler_output (only when the checkpoint
 has a pooler) and every hidden state, the task head's outputs under transformers' field names
-(logits, start_logits, end_logits, prediction_logits, seq_relationship_logits), plus metadata.
+(logits, start_logits, end_logits, prediction_logits, seq_relationship_logits), for a
+sentence-transformers folder (modules.json) `sentence_embedding` from `SentenceTransformer.encode`
+with the folder's max_seq_length, plus metadata.
 The model class is the checkpoint's own (config.json `architectures`, BertModel when absent), so
 a pooler-less checkpoint is never given a randomly initialised pooler. Written with the
 `safetensors` package.
@@ -96,6 +98,16 @@ def main():
     tokenizer = BertTokenizer.from_pretrained(args.model_dir)
     architecture, model, encoder = load_model(args.model_dir)
     max_length = min(tokenizer.model_max_length, model.config.max_position_embeddings)
+    # A sentence-transformers folder: its pipeline's max_seq_length, and sentence_embedding from encode().
+    sentence_model = None
+    if os.path.exists(os.path.join(args.model_dir, "modules.json")):
+        from sentence_transformers import SentenceTransformer
+        sentence_model = SentenceTransformer(args.model_dir, device="cpu").eval()
+        if any(pair is not None for _, pair in parsed):
+            raise SystemExit(f"{args.texts}: a sentence-transformers folder encodes single texts, not [text, pair] arrays")
+        max_length = min(max_length, sentence_model.max_seq_length)
+        if getattr(sentence_model[0], "do_lower_case", False):
+            parsed = [(text.lower(), None) for text, _ in parsed]
     ids, mask, types = encode_batch(tokenizer, parsed, max_length)
 
     inputs = dict(input_ids=torch.from_numpy(ids), attention_mask=torch.from_numpy(mask),
@@ -116,6 +128,10 @@ def main():
         tensors[f"hidden_states.{n}"] = h.float().numpy()
     for field in HEAD_OUTPUTS[architecture]:
         tensors[field] = getattr(head, field).float().numpy()
+    if sentence_model is not None:
+        with torch.no_grad():
+            tensors["sentence_embedding"] = sentence_model.encode([t for t, _ in parsed], convert_to_numpy=True,
+                                                                  batch_size=len(parsed)).astype(np.float32)
     tensors = {k: np.ascontiguousarray(v) for k, v in tensors.items()}
     metadata = {
         "format": FORMAT,

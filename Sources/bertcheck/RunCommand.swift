@@ -56,11 +56,13 @@ struct RunCommand: ParsableCommand {
     func run() throws {
         try checkThreads(threads)
         if let out { try refuseOverwritingInputs(output: out, option: "--out", inputs: textsFile.map { [$0] } ?? [], modelPath: model) }
-        let items = try items()
+        // sentence_bert_config.json do_lower_case: sentence-transformers lowercases before tokenizing.
+        var items = try items()
         let checkpoint = try loadCheckpoint(model)
         let tokenizer = try BertTokenizer.load(model)
         let bert = try BertModel(checkpoint: checkpoint, threads: threads)
         let maxLength = min(bert.config.maxPositionEmbeddings, bert.sentencePipeline?.maxSeqLength ?? Int.max)
+        if bert.sentencePipeline?.doLowerCase == true { items = items.map { TextItem($0.text.lowercased(), pair: $0.pair?.lowercased()) } }
         let encodings = items.map { tokenizer.encode($0.text, pair: $0.pair, maxLength: maxLength) }
         let batch = tokenizer.batch(items.map { ($0.text, $0.pair) }, maxLength: maxLength)
         let output = try bert.forward(batch, outputHiddenStates: hiddenStates)

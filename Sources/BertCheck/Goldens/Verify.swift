@@ -102,6 +102,7 @@ public func verifyGolden(_ golden: GoldenFile, model: BertModel, tokenizer: Bert
     candidate.produces = { spec in spec.produce(output) != nil }
     candidate.labelNames = model.config.id2label
     candidate.architecture = model.taskHead?.rawValue
+    candidate.lowercasesTexts = model.sentencePipeline?.doLowerCase == true
     if model.hasPooler {
         candidate.pool = { rows, count in model.pool(rows, rows: count) }
     } else if golden.outputs.poolerOutput != nil {
@@ -127,6 +128,8 @@ struct Candidate {
     /// config.json `id2label` and `architectures` of the model, for the head checks.
     var labelNames: [String]?
     var architecture: String?
+    /// A sentence-transformers folder with do_lower_case: texts are lowercased before tokenizing.
+    var lowercasesTexts = false
     var notes: [String] = []
 
     init(outputs: ModelOutputs, label: String, fromFile: Bool) {
@@ -154,7 +157,10 @@ func compare(_ golden: GoldenFile, _ candidate: Candidate, tolerances: Tolerance
     let layout = TokenLayout(batch: golden.batch, seq: golden.seq, mask: includePadding ? nil : golden.attentionMask,
                              tokenText: tokenText)
 
-    if let tokenizer = candidate.tokenizer, let texts = golden.metadata.texts {
+    if let tokenizer = candidate.tokenizer, let goldenTexts = golden.metadata.texts {
+        // sentence_bert_config.json do_lower_case: sentence-transformers lowercases before tokenizing.
+        let texts = candidate.lowercasesTexts
+            ? goldenTexts.map { TextItem($0.text.lowercased(), pair: $0.pair?.lowercased()) } : goldenTexts
         checks.append(tokenizerCheck(golden, texts: texts, tokenizer: tokenizer, maxLength: candidate.maxPositions))
     }
     // Every output the golden holds, in stack order, against the candidate's.

@@ -72,6 +72,23 @@ import Testing
         expectInputError(result, naming: modules.path, containing: "LayerNorm")
     }
 
+    /// The real all-MiniLM-L6-v2 against `SentenceTransformer.encode` (golden recorded by
+    /// Scripts/record_goldens.py, which uses sentence-transformers for a folder with modules.json).
+    @Test func miniLMEmbeddingAndSimilarityMatchSentenceTransformers() throws {
+        let path = TestPaths.goldens.appendingPathComponent("st/all-MiniLM-L6-v2.golden.safetensors").path
+        let report = try verifyGolden(VerifyOptions(goldenPath: path, modelPath: TestPaths.miniLM))
+        #expect(report.status == .pass)
+        let check = try #require(report.checks.first { $0.name == "sentence_embedding" })
+        #expect((check.maxAbsErr ?? 1) <= 1e-5)
+        let golden = try GoldenFile.read(path)
+        let texts = try #require(golden.metadata.texts)
+        let embedding = try #require(golden.outputs["sentence_embedding"])
+        let width = embedding.shape[1]
+        let expected = cosineSimilarity(Array(embedding.values[0..<width]), Array(embedding.values[width..<(2 * width)]))
+        let got = jsonObject(try CLI.run(["similarity", TestPaths.miniLM, texts[0].text, texts[1].text, "--json"]).stdout)["similarity"] as? Double
+        #expect(abs((got ?? .nan) - expected) < 1e-5)
+    }
+
     @Test func legacyPoolingConfigIsRead() throws {
         // all-MiniLM-L6-v2 has the older layout: pooling_mode_mean_tokens and sentence_bert_config max_seq_length 256.
         let model = try BertModel(checkpoint: try loadCheckpoint(TestPaths.miniLM))
