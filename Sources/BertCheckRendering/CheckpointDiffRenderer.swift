@@ -9,8 +9,11 @@ public enum CheckpointDiffRenderer {
                      (report.profile == .int8 ? "; dequantized weights within half their quantization step" : ""), ""]
         if !report.missing.isEmpty { lines.append("Missing in B (\(report.missing.count)): " + report.missing.joined(separator: ", ")) }
         if !report.extra.isEmpty { lines.append("Extra in B (\(report.extra.count)): " + report.extra.joined(separator: ", ")) }
-        if !report.buffersInOne.isEmpty { lines.append("Buffers in one only (not parameters, not compared): " + report.buffersInOne.joined(separator: ", ")) }
-        for duplicate in report.duplicated { lines.append("Stored twice in \(duplicate)") }
+        for twice in report.storedTwice {
+            lines.append("Stored twice in \(twice.checkpoint): \(twice.name) as " + twice.storedNames.joined(separator: " and "))
+        }
+        if !report.buffersOnlyInA.isEmpty { lines.append("Buffers only in A (not parameters, not compared): " + report.buffersOnlyInA.joined(separator: ", ")) }
+        if !report.buffersOnlyInB.isEmpty { lines.append("Buffers only in B (not parameters, not compared): " + report.buffersOnlyInB.joined(separator: ", ")) }
         for t in report.tensors where t.shapeDiffers {
             lines.append("Shape differs: \(t.name) \(Tensor.describe(shape: t.shapeA)) → \(Tensor.describe(shape: t.shapeB))" +
                          (t.transposedEqual ? " (transposed: the values are equal after transposing)" : ""))
@@ -45,9 +48,8 @@ public enum CheckpointDiffRenderer {
         if report.status == .pass {
             lines.append("PASS: \(report.tensors.count) tensors within tolerance, none missing or extra")
         } else {
-            lines.append("FAIL: \(report.missing.count) missing, \(report.extra.count) extra, " +
-                         (report.duplicated.isEmpty ? "" : "\(report.duplicated.count) stored twice, ") +
-                         "\(failing) differing beyond tolerance or in shape")
+            lines.append("FAIL: \(report.missing.count) missing, \(report.extra.count) extra, \(failing) differing beyond tolerance or in shape"
+                         + (report.storedTwice.isEmpty ? "" : ", \(report.storedTwice.count) stored twice"))
         }
         return lines.joined(separator: "\n") + "\n"
     }
@@ -60,8 +62,12 @@ public enum CheckpointDiffRenderer {
             ("atol", .number(report.tolerance.atol)), ("rtol", .number(report.tolerance.rtol)),
             ("missing", .array(report.missing.map { .string($0) })),
             ("extra", .array(report.extra.map { .string($0) })),
-            ("buffers_in_one", .array(report.buffersInOne.map { .string($0) })),
-            ("duplicated", .array(report.duplicated.map { .string($0) })),
+            ("buffers_only_in_a", .array(report.buffersOnlyInA.map { .string($0) })),
+            ("buffers_only_in_b", .array(report.buffersOnlyInB.map { .string($0) })),
+            ("stored_twice", .array(report.storedTwice.map { twice in
+                .object([("checkpoint", .string(twice.checkpoint)), ("name", .string(twice.name)),
+                         ("stored_names", .array(twice.storedNames.map { .string($0) }))])
+            })),
             ("tensors", .array(report.tensors.map { t in
                 .object([
                     ("name", .string(t.name)), ("status", .string(t.status.rawValue)),

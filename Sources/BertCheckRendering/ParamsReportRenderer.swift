@@ -35,17 +35,28 @@ public enum ParamsReportRenderer {
         }
         let others = inGroup(.other)
         if all && !others.isEmpty { section("Other", others) }
+        if !inventory.headParameters.isEmpty {
+            section("Task Head (\(inventory.task?.rawValue ?? "not computed: no task class fits"))", inventory.headParameters)
+            if let labels = report.checkpoint.config?.id2label, !labels.isEmpty {
+                out += "\nlabels: " + labels.enumerated().map { "\($0.offset) \($0.element)" }.joined(separator: ", ") + "\n"
+            }
+        }
 
         out += "\nTotals\n\n"
         out += row("all parameters", thousands(inventory.totalParameters)) + "\n"
         out += row("parameters in 2-D matrices", thousands(inventory.matrixParameters)) + "\n"
         for (group, count) in inventory.groups { out += row("  " + group.description, thousands(count)) + "\n" }
+        if !inventory.headParameters.isEmpty {
+            out += row("task head parameters", thousands(inventory.headTotal)) + "\n"
+            out += row("model with its head", thousands(inventory.totalParameters + inventory.headTotal)) + "\n"
+        }
         for (dtype, bytes, tensors) in inventory.bytesByDType {
             out += row("bytes in \(dtype.rawValue) (\(tensors) tensors)", thousands(bytes)) + "\n"
         }
         if report.freeze != .none || report.headClasses != nil {
             out += "\nFine-tuning (--freeze \(report.freeze))\n\n"
             if let n = report.headClasses { out += row("head parameters (\(n) classes, N*H + N)", thousands(report.headParameters)) + "\n" }
+            if report.storedHeadParameters > 0 { out += row("task head parameters (the checkpoint's)", thousands(report.storedHeadParameters)) + "\n" }
             out += row("trainable parameters", thousands(report.trainable)) + "\n"
             out += row("frozen parameters", thousands(report.frozen)) + "\n"
         }
@@ -141,6 +152,12 @@ public enum ParamsReportRenderer {
             ("parameters", .array(parameters)),
             ("buffers", .array(inventory.buffers.map { tensorEntry($0.name, $0.tensor) })),
             ("ignored", .array(inventory.ignored.map { tensorEntry($0.name, $0) })),
+            ("head", inventory.headParameters.isEmpty ? .null : .object([
+                ("architecture", inventory.task.map { .string($0.rawValue) } ?? .null),
+                ("labels", checkpoint.config?.id2label.map { .array($0.map(JSONValue.string)) } ?? .null),
+                ("total", .int(inventory.headTotal)),
+                ("parameters", .array(inventory.headParameters.map { tensorEntry($0.name, $0.tensor) })),
+            ])),
             ("schema", schema),
         ])
         return root

@@ -46,6 +46,7 @@ public enum RunReportRenderer {
         } else {
             lines.append("\(OutputRegistry.poolerOutput.name): none (the checkpoint has no pooler weights)")
         }
+        lines += HeadPredictionsRenderer.text(report)
         return lines.joined(separator: "\n")
     }
 
@@ -75,6 +76,7 @@ public enum RunReportRenderer {
             members.append((OutputRegistry.hiddenStates.name, .array(hiddenStates.map { .array($0, shape: states) })))
         }
         members.append(("pooler_check", report.poolerCheck.map { .bool($0) } ?? .null))
+        members += HeadPredictionsRenderer.json(report)
         return .object(members)
     }
 

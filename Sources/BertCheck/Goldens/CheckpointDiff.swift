@@ -29,18 +29,18 @@ public struct CheckpointDiffReport: Sendable {
     /// In B, not in A.
     public var extra: [String]
     public var tensors: [TensorDiff]
-    /// Buffers (`embeddings.position_ids`) in only one of the two: not parameters, so neither
-    /// missing nor extra (transformers 5 no longer saves them; ONNX exports fold them into the graph).
-    public var buffersInOne: [String] = []
-    /// Parameters stored under two names in one checkpoint (`bert.pooler.dense.weight` and
-    /// `pooler.dense.weight`): which copy a loader takes is arbitrary, so it is a failure, as in
-    /// `params` (issue 18). Each entry: "A: name (stored as x, y)".
-    public var duplicated: [String] = []
     public var profile: ToleranceProfile
     public var tolerance: Tolerance
+    /// Registered buffers (`embeddings.position_ids`, …) present on one side only: reported,
+    /// never a failure (transformers 5 no longer saves them; they are not parameters).
+    public var buffersOnlyInA: [String] = []
+    public var buffersOnlyInB: [String] = []
+    /// Parameters a checkpoint stores twice under names that map to one (legacy `bert.…gamma`
+    /// and modern `…weight`): a failure, as `params` reports it.
+    public var storedTwice: [(checkpoint: String, name: String, storedNames: [String])] = []
 
     public var status: CheckStatus {
-        missing.isEmpty && extra.isEmpty && duplicated.isEmpty && tensors.allSatisfy({ $0.status == .pass }) ? .pass : .fail
+        missing.isEmpty && extra.isEmpty && storedTwice.isEmpty && tensors.allSatisfy({ $0.status == .pass }) ? .pass : .fail
     }
 }
 
@@ -50,10 +50,15 @@ public struct CheckpointDiffReport: Sendable {
 public func diffCheckpoints(_ pathA: String, _ pathB: String, settings: ToleranceSettings) throws -> CheckpointDiffReport {
     let a = try loadCheckpoint(pathA), b = try loadCheckpoint(pathB)
     func canonical(_ t: Tensor) -> String {
+        if let head = HeadParameterName(storedName: t.name) { return head.description }
         switch parameterRole(ofStoredName: t.name) {
         case .parameter(let n), .buffer(let n): return n
         case .ignored(let n): return n
         }
+    }
+    func isBuffer(_ t: Tensor) -> Bool {
+        if case .buffer = parameterRole(ofStoredName: t.name) { return true }
+        return false
     }
     let namedB = Dictionary(b.tensors.map { (canonical($0), $0) }, uniquingKeysWith: { first, _ in first })
     let namesA = Set(a.tensors.map(canonical))
@@ -71,14 +76,18 @@ public func diffCheckpoints(_ pathA: String, _ pathB: String, settings: Toleranc
     if let rtol = settings.rtol { tolerance.rtol = rtol }
 
     var report = CheckpointDiffReport(pathA: pathA, pathB: pathB, missing: [], extra: [], tensors: [], profile: profile, tolerance: tolerance)
-    report.duplicated = storedTwice(a.tensors, canonical: canonical).map { "A: " + $0 }
-        + storedTwice(b.tensors, canonical: canonical).map { "B: " + $0 }
+    for (path, checkpoint) in [(pathA, a), (pathB, b)] {
+        let byName = Dictionary(grouping: checkpoint.tensors.filter { !isBuffer($0) }, by: canonical)
+        for (name, stored) in byName.sorted(by: { $0.key < $1.key }) where stored.count > 1 {
+            report.storedTwice.append((path, name, stored.map(\.name)))
+        }
+    }
     var seen = Set<String>()
     for ta in a.tensors {
         let name = canonical(ta)
         guard seen.insert(name).inserted else { continue }
         guard let tb = namedB[name] else {
-            if case .buffer = parameterRole(ofStoredName: ta.name) { report.buffersInOne.append(name) } else { report.missing.append(name) }
+            if isBuffer(ta) { report.buffersOnlyInA.append(name) } else { report.missing.append(name) }
             continue
         }
         var perTensor = settings.perTensor[name] ?? tolerance
@@ -93,24 +102,9 @@ public func diffCheckpoints(_ pathA: String, _ pathB: String, settings: Toleranc
     for tb in b.tensors {
         let name = canonical(tb)
         guard !namesA.contains(name) && seenB.insert(name).inserted else { continue }
-        if case .buffer = parameterRole(ofStoredName: tb.name) { report.buffersInOne.append(name) } else { report.extra.append(name) }
+        if isBuffer(tb) { report.buffersOnlyInB.append(name) } else { report.extra.append(name) }
     }
     return report
-}
-
-/// Canonical names that more than one stored tensor maps to: "name (stored as x, y)".
-func storedTwice(_ tensors: [Tensor], canonical: (Tensor) -> String) -> [String] {
-    var stored: [String: [String]] = [:]
-    var order: [String] = []
-    for tensor in tensors {
-        let name = canonical(tensor)
-        if stored[name] == nil { order.append(name) }
-        stored[name, default: []].append(tensor.name)
-    }
-    return order.compactMap { name in
-        guard let names = stored[name], names.count > 1 else { return nil }
-        return "\(name) (stored as \(names.joined(separator: ", ")))"
-    }
 }
 
 func looseness(_ profile: ToleranceProfile) -> Int {

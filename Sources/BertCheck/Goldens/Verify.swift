@@ -53,10 +53,10 @@ public func verifyGolden(_ options: VerifyOptions) throws -> VerifyReport {
         try checkFits(golden, model.config, modelPath: modelPath)
         var notes: [String] = []
         var tokenizer: BertTokenizer?
-        if let directory = vocabularyDirectory(near: checkpoint) {
+        if let directory = tokenizerDirectory(near: checkpoint) {
             tokenizer = try BertTokenizer.load(directory)
         } else {
-            notes.append("no vocab.txt beside the model: the tokenizer check (input_ids) and token texts are skipped")
+            notes.append("no vocab.txt or tokenizer.json beside the model: the tokenizer check (input_ids) and token texts are skipped")
         }
         var report = try verifyGolden(golden, model: model, tokenizer: tokenizer,
                                       label: "model \(modelPath) (\(model.weightDType.rawValue) weights)",
@@ -65,8 +65,11 @@ public func verifyGolden(_ options: VerifyOptions) throws -> VerifyReport {
         report.notes.insert(contentsOf: notes, at: 0)
         return report
     } else if let outputsPath = options.outputsPath {
-        let outputs = try readCandidateOutputs(outputsPath, for: golden)
+        let (outputs, unknown) = try readCandidateOutputsListingUnknown(outputsPath, for: golden)
         var candidate = Candidate(outputs: outputs, label: "outputs \(outputsPath)", fromFile: true)
+        for name in unknown {
+            candidate.notes.append("the outputs file's tensor \(name) is not an output bertcheck knows (OutputRegistry): not compared")
+        }
         if golden.outputs.poolerOutput != nil {
             candidate.notes.append("pooler_invariant needs the model's pooler weights: verify against the model to check it")
         }
@@ -95,8 +98,11 @@ public func verifyGolden(_ golden: GoldenFile, model: BertModel, tokenizer: Bert
     var candidate = Candidate(outputs: ModelOutputs(output), label: label, fromFile: false)
     candidate.weightDType = model.weightDType
     candidate.tokenizer = tokenizer
-    candidate.maxPositions = tokenizer.map { $0.truncationLength(maxPositionEmbeddings: model.config.maxPositionEmbeddings) }
+    candidate.maxPositions = tokenizer.map { model.inputLength(tokenizer: $0) }
     candidate.produces = { spec in spec.produce(output) != nil }
+    candidate.labelNames = model.config.id2label
+    candidate.architecture = model.taskHead?.rawValue
+    candidate.lowercasesTexts = model.sentencePipeline?.doLowerCase == true
     if model.hasPooler {
         candidate.pool = { rows, count in model.pool(rows, rows: count) }
     } else if golden.outputs.poolerOutput != nil {
@@ -119,6 +125,11 @@ struct Candidate {
     var maxPositions: Int?
     /// Whether the model computes an output at all (nil when unknown, as for an outputs file).
     var produces: ((OutputSpec) -> Bool)?
+    /// config.json `id2label` and `architectures` of the model, for the head checks.
+    var labelNames: [String]?
+    var architecture: String?
+    /// A sentence-transformers folder with do_lower_case: texts are lowercased before tokenizing.
+    var lowercasesTexts = false
     var notes: [String] = []
 
     init(outputs: ModelOutputs, label: String, fromFile: Bool) {
@@ -146,7 +157,10 @@ func compare(_ golden: GoldenFile, _ candidate: Candidate, tolerances: Tolerance
     let layout = TokenLayout(batch: golden.batch, seq: golden.seq, mask: includePadding ? nil : golden.attentionMask,
                              tokenText: tokenText)
 
-    if let tokenizer = candidate.tokenizer, let texts = golden.metadata.texts {
+    if let tokenizer = candidate.tokenizer, let goldenTexts = golden.metadata.texts {
+        // sentence_bert_config.json do_lower_case: sentence-transformers lowercases before tokenizing.
+        let texts = candidate.lowercasesTexts
+            ? goldenTexts.map { TextItem($0.text.lowercased(), pair: $0.pair?.lowercased()) } : goldenTexts
         checks.append(tokenizerCheck(golden, texts: texts, tokenizer: tokenizer, maxLength: candidate.maxPositions))
     }
     // Every output the golden holds, in stack order, against the candidate's.
@@ -161,9 +175,18 @@ func compare(_ golden: GoldenFile, _ candidate: Candidate, tolerances: Tolerance
             notes.append("\(name) is not in the outputs file: not compared")
             continue
         }
-        checks.append(compareTensor(name: name, expected: expected, actual: actual, layout: layout, perToken: spec.rank == .perToken,
-                                    tolerance: tolerance(name),
-                                    minCosine: spec.checks.contains(.cosine) ? tolerances.minCosine : nil))
+        let rowCosine = spec.checks.contains(.rowCosine) ? (tolerances.minCosine ?? profile.minRowCosine) : nil
+        checks.append(compareTensor(name: name, expected: shapedForComparison(expected, spec), actual: actual.map { shapedForComparison($0, spec) },
+                                    layout: layout, perToken: spec.rank.isPerToken(expected.shape), tolerance: tolerance(name),
+                                    minCosine: spec.checks.contains(.cosine) ? tolerances.minCosine : rowCosine))
+        if let actual {
+            checks += headChecks(spec, expected: expected, actual: actual, golden: golden, candidate: candidate,
+                                 context: HeadCheckContext(golden: golden, layout: layout, tolerance: tolerance,
+                                                           labelNames: candidate.labelNames,
+                                                           maskTokenId: golden.metadata.maskTokenId
+                                                               ?? candidate.tokenizer?.id(for: "[MASK]").map(Int64.init),
+                                                           tokenForId: candidate.tokenizer.map { t in { t.token(for: $0) } }))
+        }
     }
     for name in candidate.outputs.namesInStackOrder where golden.outputs[name] == nil {
         notes.append("the golden has no \(name): the candidate's is not compared")
@@ -179,6 +202,36 @@ func compare(_ golden: GoldenFile, _ candidate: Candidate, tolerances: Tolerance
         .min { (OutputRegistry.stackOrder(of: $0.name) ?? 0) < (OutputRegistry.stackOrder(of: $1.name) ?? 0) }?.name
     return VerifyReport(goldenPath: golden.path, golden: golden, candidate: candidate.label, weightDType: weightDType,
                         profile: profile, checks: checks, firstDivergence: firstDivergence, notes: notes)
+}
+
+/// [batch, seq] outputs are compared as [batch, seq, 1], so padded tokens are skipped as for
+/// other per-token outputs.
+func shapedForComparison(_ array: FloatArray, _ spec: OutputSpec) -> FloatArray {
+    spec.rank == .perTokenScalar && array.shape.count == 2 ? FloatArray(shape: array.shape + [1], values: array.values) : array
+}
+
+/// The head checks of one output (HeadChecks.swift): `labels` for classification outputs,
+/// `top_k` for a masked LM's, `best_span` for QA.
+func headChecks(_ spec: OutputSpec, expected: FloatArray, actual: FloatArray, golden: GoldenFile, candidate: Candidate,
+                context: HeadCheckContext) -> [CheckResult] {
+    let architecture = golden.metadata.architecture ?? candidate.architecture
+    let maskedLM = architecture == TaskHead.maskedLM.rawValue || spec.name == OutputRegistry.predictionLogits.name
+    var results: [CheckResult?] = []
+    if spec.checks.contains(.topK) && maskedLM && expected.shape.count == 3 {
+        results.append(topKCheck(tensor: spec.name, expected: expected, actual: actual, context: context))
+    } else if spec.checks.contains(.labels) {
+        let name = spec.name == OutputRegistry.logits.name ? "labels" : "\(spec.name).labels"
+        // Next-sentence logits are not the config's labels.
+        var context = context
+        if spec.name != OutputRegistry.logits.name || architecture == TaskHead.nextSentencePrediction.rawValue {
+            context.labelNames = ["is next", "not next"]
+        }
+        results.append(labelsCheck(name: name, tensor: spec.name, expected: expected, actual: actual, context: context))
+    }
+    if spec.checks.contains(.bestSpan) {
+        results.append(bestSpanCheck(golden: golden.outputs, candidate: candidate.outputs, context: context))
+    }
+    return results.compactMap { $0 }
 }
 
 /// A golden that cannot be run through this model is unusable input (exit 2), named by the golden.
@@ -203,17 +256,6 @@ func checkFits(_ golden: GoldenFile, _ config: BertConfig, modelPath: String) th
     case nil:
         break
     }
-}
-
-/// The model's directory (or the named weight file's) when it holds a vocab.txt: the tokenizer
-/// loads from there with tokenizer_config.json and config.json, as `from_pretrained` does.
-func vocabularyDirectory(near checkpoint: Checkpoint) -> String? {
-    var isDirectory: ObjCBool = false
-    let path = checkpoint.path
-    let dir = FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) && isDirectory.boolValue
-        ? path : (path as NSString).deletingLastPathComponent
-    let directory = dir.isEmpty ? "." : dir
-    return FileManager.default.fileExists(atPath: directory + "/vocab.txt") ? directory : nil
 }
 
 /// Does the tokenizer turn the golden's texts into the golden's ids and token types?

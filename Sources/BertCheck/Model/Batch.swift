@@ -27,6 +27,10 @@ public struct BertOutput: Sendable {
     public var lastHiddenState: [Float]
     public var poolerOutput: [Float]?
     public var hiddenStates: [[Float]]?
+    /// The task head's outputs under transformers' field names (`logits`, `start_logits`, …;
+    /// OutputRegistry), empty for a bare `BertModel`. A sentence-transformers pipeline adds
+    /// `sentence_embedding`.
+    public var headOutputs: [String: FloatArray] = [:]
 
     public init(batch: Int, seq: Int, hidden: Int, lastHiddenState: [Float], poolerOutput: [Float]?, hiddenStates: [[Float]]?) {
         self.batch = batch

@@ -94,6 +94,7 @@ public final class BertTokenizer: @unchecked Sendable {
         guard let directory else {
             return try BertTokenizer(vocabularyPath: modelOrVocab, options: Options())
         }
+        try checkVocabularyFilesAgree(directory: directory)
         var vocabPath = joinPath(directory, "vocab.txt")
         if !entryExists(vocabPath) {
             vocabPath = joinPath(directory, "tokenizer.json")

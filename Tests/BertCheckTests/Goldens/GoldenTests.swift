@@ -109,8 +109,12 @@ import Testing
             t["hidden_states.01"] = Tensor.makeTensor(name: "hidden_states.01", floats: [0], shape: [1])
         } == .badHiddenStateName("hidden_states.01"))
         #expect(try Self.problem { t, _ in
+            t["attentions"] = Tensor.makeTensor(name: "attentions", floats: [0], shape: [1])
+        } == .unexpectedTensor("attentions"))
+        // Head outputs are goldens' tensors now; one whose shape does not fit the batch is refused.
+        #expect(try Self.problem { t, _ in
             t["logits"] = Tensor.makeTensor(name: "logits", floats: [0], shape: [1])
-        } == .unexpectedTensor("logits"))
+        } == .shapeMismatch(name: "logits", shape: [1], expected: [b, h]))
         #expect(try Self.problem { _, m in m["format"] = nil } == .missingFormat)
         #expect(try Self.problem { _, m in m["format"] = "bertcheck-golden/2" } == .wrongFormat("bertcheck-golden/2"))
         #expect(try Self.problem { _, m in m["texts"] = "[\"one\", \"two\"]" } == .textsCount(texts: 2, rows: b))

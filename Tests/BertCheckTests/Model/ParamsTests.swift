@@ -147,8 +147,12 @@ func bertBaseDirectory(_ tensors: [(String, [Int])] = bertBaseShapes(), config: 
         #expect(inventory.parameters.first?.storedName == "bert.embeddings.word_embeddings.weight")
         #expect(inventory.parameters.contains { $0.storedName == "bert.embeddings.LayerNorm.gamma" && $0.name == "embeddings.LayerNorm.weight" })
         #expect(inventory.buffers.map(\.name) == ["embeddings.position_ids", "embeddings.token_type_ids"])
-        #expect(inventory.ignored.count == 9)
-        #expect(inventory.ignored.allSatisfy { $0.name.hasPrefix("cls.") })
+        // The cls.* tensors are BertForPreTraining's heads: part of the model, not ignored.
+        #expect(inventory.ignored.isEmpty)
+        #expect(inventory.headParameters.count == 9)
+        #expect(inventory.headParameters.allSatisfy { $0.storedName.hasPrefix("cls.") })
+        #expect(inventory.headParameters.contains { $0.storedName == "cls.predictions.transform.LayerNorm.gamma" && $0.name == "cls.predictions.transform.LayerNorm.weight" })
+        #expect(inventory.task == .preTraining)
         #expect(inventory.schema?.ok == true)
     }
 
