@@ -54,11 +54,11 @@ struct ErrorPlot {
         let errorAxis = LogAxis(values: errorSeries.flatMap(\.values) + tolerance, maxDecades: 14)
         func yError(_ v: Double) -> Double { y1 - errorAxis.fraction(v) * (y1 - y0) }
         let cosineAxis = cosine.map { values in
-            LogAxis(values: (values + [requiredCosine]).map { $0.map { min(max(1 - $0, 1e-12), 2) } }, maxDecades: 12)
+            LogAxis(values: (values + [requiredCosine]).map { $0.map { min(max(1 - $0, 1e-8), 2) } }, maxDecades: 8)
         }
-        func yCosine(_ c: Double) -> Double { y1 - (cosineAxis?.fraction(min(max(1 - c, 1e-12), 2)) ?? 0) * (y1 - y0) }
+        func yCosine(_ c: Double) -> Double { y1 - (cosineAxis?.fraction(min(max(1 - c, 1e-8), 2)) ?? 0) * (y1 - y0) }
 
-        var s = "<svg viewBox=\"0 0 \(f(width)) \(f(height))\" role=\"img\" aria-labelledby=\"plot-title\" font-family=\"system-ui, sans-serif\" font-size=\"12\">\n"
+        var s = "<svg viewBox=\"0 0 \(f(width)) \(f(height))\" role=\"img\" aria-labelledby=\"plot-title\" font-family=\"system-ui, sans-serif\" font-size=\"13\">\n"
         s += "<title id=\"plot-title\">\(HTML.escape(title))</title>\n"
         s += "<rect x=\"0\" y=\"0\" width=\"\(f(width))\" height=\"\(f(height))\" fill=\"#ffffff\"/>\n"
         // Grid and left axis: one line per decade (every second when there are many).
@@ -75,14 +75,14 @@ struct ErrorPlot {
             for k in stride(from: cosineAxis.low, through: cosineAxis.high, by: kStep) {
                 let y = y1 - cosineAxis.fraction(pow(10, Double(k))) * (y1 - y0)
                 s += "<line x1=\"\(f(x1))\" y1=\"\(f(y))\" x2=\"\(f(x1 + 4))\" y2=\"\(f(y))\" stroke=\"\(Self.cosineColour)\"/>\n"
-                s += "<text x=\"\(f(x1 + 6))\" y=\"\(f(y + 4))\" fill=\"\(Self.cosineColour)\" font-size=\"10.5\">\(cosineTick(k))</text>\n"
+                s += "<text x=\"\(f(x1 + 6))\" y=\"\(f(y + 4))\" fill=\"\(Self.cosineColour)\" font-size=\"11.5\">\(cosineTick(k))</text>\n"
             }
-            s += "<text transform=\"translate(\(f(width - 10)) \(f((y0 + y1) / 2))) rotate(90)\" text-anchor=\"middle\" fill=\"\(Self.cosineColour)\">min cosine (scale: 1 − cosine, log)</text>\n"
+            s += "<text transform=\"translate(\(f(width - 8)) \(f((y0 + y1) / 2))) rotate(90)\" text-anchor=\"middle\" fill=\"\(Self.cosineColour)\">min cosine (scale: 1 − cosine, log)</text>\n"
         }
         // X labels, rotated so 24 layers and the heads fit.
         for (i, label) in labels.enumerated() {
             let colour = failing.indices.contains(i) && failing[i] ? Self.toleranceColour : "#333"
-            s += "<text transform=\"translate(\(f(x(i) + 3)) \(f(y1 + 12))) rotate(-45)\" text-anchor=\"end\" font-size=\"11\" fill=\"\(colour)\">\(HTML.escape(label))</text>\n"
+            s += "<text transform=\"translate(\(f(x(i) + 3)) \(f(y1 + 12))) rotate(-45)\" text-anchor=\"end\" font-size=\"12\" fill=\"\(colour)\">\(HTML.escape(label))</text>\n"
         }
         s += "<text x=\"\(f((x0 + x1) / 2))\" y=\"\(f(height - 6))\" text-anchor=\"middle\" fill=\"#333\">\(HTML.escape(xTitle))</text>\n"
 
@@ -117,7 +117,7 @@ struct ErrorPlot {
                 s += "<circle cx=\"\(f(x(i)))\" cy=\"\(f(yError(max(value, errorAxis.minimum))))\" r=\"3.6\" fill=\"\(bad ? Self.toleranceColour : main.colour)\" stroke=\"#fff\" stroke-width=\"0.8\"/>\n"
             }
         }
-        s += "<rect x=\"\(f(x0))\" y=\"\(f(y0))\" width=\"\(f(x1 - x0))\" height=\"\(f(y1 - y0))\" fill=\"none\" stroke=\"\(Self.frameColour)\" stroke-width=\"1\" shape-rendering=\"crispEdges\"/>\n"
+        s += "<rect x=\"\(f(x0))\" y=\"\(f(y0))\" width=\"\(f(x1 - x0))\" height=\"\(f(y1 - y0))\" fill=\"none\" stroke=\"\(Self.frameColour)\" stroke-width=\"1\" vector-effect=\"non-scaling-stroke\" shape-rendering=\"crispEdges\"/>\n"
         s += legend()
         return s + "</svg>\n"
     }
@@ -130,7 +130,7 @@ struct ErrorPlot {
         for (name, colour, dash) in entries {
             s += "<line x1=\"\(f(cursor))\" y1=\"18\" x2=\"\(f(cursor + 26))\" y2=\"18\" stroke=\"\(colour)\" stroke-width=\"2.4\"\(dash.map { " stroke-dasharray=\"\($0)\"" } ?? "")/>\n"
             s += "<text x=\"\(f(cursor + 31))\" y=\"22\" fill=\"#333\">\(HTML.escape(name))</text>\n"
-            cursor += 46 + Double(name.count) * 6.6
+            cursor += 46 + Double(name.count) * 7.2
         }
         if marker != nil {
             s += "<rect x=\"\(f(cursor))\" y=\"11\" width=\"4\" height=\"14\" fill=\"#8a0078\"/>\n"
@@ -179,7 +179,8 @@ struct LogAxis {
             return
         }
         high = Int(ceil(log10(hi)))
-        low = max(Int(floor(log10(lo))), high - maxDecades)
+        // A value on a decade (the tolerance) keeps a little room below it.
+        low = max(Int(floor(log10(lo) - 0.25)), high - maxDecades)
         if low == high { low -= 1 }
     }
 

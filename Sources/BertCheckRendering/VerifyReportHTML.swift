@@ -13,7 +13,7 @@ extension VerifyReportRenderer {
         body += "<h2>Golden and candidate</h2>\n" + HTML.facts(provenance(report))
         let points = plotChecks(report)
         if !points.isEmpty {
-            body += "<h2>Error through the stack</h2>\n<figure>\n" + plot(report, points).svg()
+            body += "<h2>Error through the stack</h2>\n<figure>\n<div class=\"scroll\">\n" + plot(report, points).svg() + "</div>\n"
             body += "<figcaption>Max and mean abs error of each output against the golden (log scale, left), the tolerance in force (dashed red), and the lowest per-token cosine (right). Red dots fail their check; the magenta bar marks the first divergence.</figcaption>\n</figure>\n"
         }
         body += "<h2>Checks</h2>\n" + checksTable(report)
@@ -112,7 +112,7 @@ extension VerifyReportRenderer {
             classes.append(check.name == report.firstDivergence ? "divergence" : check.status == .fail ? "fail" : nil)
         }
         return HTML.table(header: ["check", "layer", "status", "max abs", "max rel", "mean abs", "min cos", "growth", "mismatched", "atol", "rtol", "why"],
-                          rows: rows, numeric: [3, 4, 5, 6, 7, 8, 9, 10], rowClasses: classes)
+                          rows: rows, numeric: [3, 4, 5, 6, 7, 8, 9, 10], wide: [11], rowClasses: classes)
     }
 
     /// The check whose rows and tokens are shown: where the error starts, else the first failing
@@ -162,8 +162,11 @@ extension VerifyReportRenderer {
 
     static func worstTokensSection(_ report: VerifyReport) -> String {
         guard let key = keyCheck(report) else { return "" }
-        func distance(_ w: WorstElement) -> Double { let d = abs(w.actual - w.expected); return d.isNaN ? .infinity : d }
-        let worst = key.rows.compactMap(\.worst).sorted { distance($0) > distance($1) }.prefix(10)
+        // Worst first as the check ranks them: by how far outside the tolerance (NaN and Inf first).
+        func excess(_ w: WorstElement) -> Double {
+            VerifyVerdict.excess(w, key.tolerance) ?? (w.actual.isFinite && w.expected.isFinite ? abs(w.actual - w.expected) : .infinity)
+        }
+        let worst = key.rows.compactMap(\.worst).sorted { excess($0) > excess($1) }.prefix(10)
         guard !worst.isEmpty else { return "" }
         var out = "<h2>Worst tokens</h2>\n<p>The element furthest outside its tolerance in each row of <code>\(HTML.escape(key.name))</code>, worst first.</p>\n"
         var rows: [[String]] = []

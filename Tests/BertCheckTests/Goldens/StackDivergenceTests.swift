@@ -1,0 +1,98 @@
+import Foundation
+import Testing
+@testable import BertCheck
+
+/// A layer is the first divergence only when its error jumps; steady growth is precision drift
+/// (issue 15, item 5). Figures shaped like measured gates (Docs/ci-gating.md).
+@Suite struct StackDivergenceTests {
+    /// hidden_states.0…N with these mean abs errors; a check fails when its max abs (10 × the
+    /// mean) is beyond atol.
+    static func layers(_ means: [Double], atol: Double = 1e-4) -> [CheckResult] {
+        means.enumerated().map { i, mean in
+            var check = CheckResult(name: "hidden_states.\(i)", status: mean * 10 > atol ? .fail : .pass)
+            check.meanAbsErr = mean
+            check.maxAbsErr = mean * 10
+            check.tolerance = Tolerance(atol: atol, rtol: atol)
+            return check
+        }
+    }
+
+    static func divergence(_ checks: [CheckResult]) -> Divergence {
+        StackErrorGrowth.divergence(outputChecks: checks, growth: StackErrorGrowth.measure(checks))
+    }
+
+    @Test func oneBrokenLayerIsNamed() {
+        // MiniLM with encoder.layer.3.output.dense.weight × 1.02 (fp32 noise, then a jump).
+        let checks = Self.layers([1.8e-8, 1.24e-7, 1.72e-7, 2.0e-7, 3.6e-3, 3.38e-3, 3.1e-3])
+        #expect(Self.divergence(checks) == .output("hidden_states.4"))
+        let growth = StackErrorGrowth.measure(checks)
+        #expect(growth?.layers[4].jumps == true)
+        #expect(growth?.layers[1].jumps == false, "×6.9 in round-off is not a jump next to ×1.2 typical")
+    }
+
+    @Test func exactZerosBeforeTheBrokenLayerDoNotMakeInfiniteGrowth() {
+        // A golden recorded by bertcheck itself: the layers before the broken one match exactly.
+        let checks = Self.layers([0, 0, 0, 0, 0, 2e-2, 2.1e-2, 2.0e-2, 1.9e-2])
+        #expect(Self.divergence(checks) == .output("hidden_states.5"))
+        #expect(StackErrorGrowth.measure(checks)?.layers.allSatisfy { $0.growth?.isFinite ?? true } == true)
+    }
+
+    @Test func steadyGrowthIsPrecisionDrift() {
+        // MiniLM in fp16 gated at fp32: every layer fails, growing ×1.0–1.6 per layer.
+        #expect(Self.divergence(Self.layers([1.05e-4, 1.71e-4, 2.13e-4, 2.45e-4, 3.05e-4, 3.07e-4, 3.16e-4])) == .precisionDrift)
+        // bf16 arithmetic from layer 0 on (the embeddings in fp32): a big step at layer 0, then
+        // steady growth that crosses the tolerance at layer 2. No single layer.
+        #expect(Self.divergence(Self.layers([1e-8, 3e-6, 6e-6, 1.1e-5, 2e-5, 3.6e-5, 6.5e-5])) == .precisionDrift)
+    }
+
+    @Test func aBrokenLayerInsideDriftIsStillNamed() {
+        // An fp16 candidate (drift ×1.2) with one layer broken: the jump stands out.
+        let checks = Self.layers([2e-6, 2.4e-6, 2.9e-6, 3.4e-6, 4e-4, 4.1e-4, 4.2e-4], atol: 1e-3)
+        #expect(Self.divergence(checks) == .output("hidden_states.4"))
+    }
+
+    @Test func aFailureAfterAPassingStackIsThatOutput() {
+        var checks = Self.layers([1e-8, 2e-8, 3e-8])
+        var pooler = CheckResult(name: "pooler_output", status: .fail)
+        pooler.meanAbsErr = 0.5
+        checks.append(pooler)
+        #expect(Self.divergence(checks) == .output("pooler_output"))
+        // Without hidden states there is nothing to judge growth on: the first failing output.
+        #expect(Self.divergence([pooler]) == .output("pooler_output"))
+        #expect(Self.divergence(Self.layers([1e-8, 2e-8])) == .none)
+    }
+
+    @Test func nonFiniteValuesAppearingAtALayerAreItsDivergence() {
+        var checks = Self.layers([1e-6, 1.2e-6, 1.5e-6, 1.8e-6])
+        checks[2].nonFinite = 4
+        checks[2].status = .fail
+        checks[3].nonFinite = 9
+        checks[3].status = .fail
+        #expect(Self.divergence(checks) == .output("hidden_states.2"))
+    }
+
+    @Test func aLayerWithoutFiguresIsNamedNotDrift() {
+        var checks = Self.layers([1e-8, 2e-8, 3e-8])
+        checks[1] = CheckResult(name: "hidden_states.1", status: .fail, message: "shape [1] differs")
+        #expect(Self.divergence(checks) == .output("hidden_states.1"))
+    }
+
+    @Test func perRowResultsNameTheFailingRow() {
+        // Two rows of three tokens, hidden 2; only row 1, position 2 is off.
+        let expected = FloatArray(shape: [2, 3, 2], values: [Float](repeating: 0.5, count: 12))
+        var values = expected.values
+        values[(1 * 3 + 2) * 2 + 1] += 0.25
+        let result = compareTensor(name: "hidden_states.1", expected: expected, actual: FloatArray(shape: [2, 3, 2], values: values),
+                                   layout: TokenLayout(batch: 2, seq: 3, mask: [1, 1, 0, 1, 1, 1], tokenText: { "t\($0)\($1)" }),
+                                   perToken: true, tolerance: Tolerance(atol: 1e-4, rtol: 0), minCosine: 0.9999)
+        #expect(result.rows.map(\.row) == [0, 1])
+        #expect(result.rows.map(\.status) == [.pass, .fail])
+        #expect(result.rows[0].compared == 4 && result.rows[1].compared == 6, "padding is not compared")
+        #expect(result.rows[1].maxAbsErr == 0.25 && result.rows[0].maxAbsErr == 0)
+        #expect(result.rows[1].worst?.position == 2 && result.rows[1].worst?.token == "t12")
+        #expect((result.rows[1].minCosine ?? 1) < 0.9999 && (result.rows[0].minCosine ?? 0) > 1 - 1e-12)
+        // The tensor's figures are its rows' together.
+        #expect(result.compared == 10 && result.mismatched == 1 && result.maxAbsErr == 0.25)
+        #expect(result.worst == result.rows[1].worst)
+    }
+}
