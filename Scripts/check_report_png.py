@@ -6,7 +6,8 @@ Standard library only: a small PNG decoder over zlib.
 
   check_report_png.py SHOT.png --marker yes|no [--max-width PX] [--crop OUT.png]
 
---crop also writes the screenshot cut below the page's last non-white row (for Docs/img/).
+--crop also writes the screenshot cut below the page's last non-white row, at most --crop-height
+rows (for Docs/img/).
 Exit 0 when every check holds; 1 with one line per failed check otherwise."""
 import argparse
 import struct
@@ -112,6 +113,7 @@ def main():
     parser.add_argument("--marker", choices=["yes", "no"], required=True)
     parser.add_argument("--max-width", type=int)
     parser.add_argument("--crop")
+    parser.add_argument("--crop-height", type=int, default=1500, help="at most this many rows in the cropped copy")
     args = parser.parse_args()
     width, height, rows = read_png(args.png)
     problems = []
@@ -146,7 +148,7 @@ def main():
     if args.crop:
         white = b"\xff" * (3 * width)
         last = max((y for y in range(height) if rows[y] != white), default=0)
-        write_png(args.crop, rows[:min(height, last + 16)])
+        write_png(args.crop, rows[:min(height, last + 16, args.crop_height)])
     return 1 if problems else 0
 
 

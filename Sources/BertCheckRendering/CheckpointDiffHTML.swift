@@ -84,7 +84,8 @@ extension CheckpointDiffRenderer {
             requiredCosine: nil, marker: marker, note: nil,
             title: "Weight error of each layer's tensors, B against A",
             xTitle: "along the stack: embeddings, encoder layers, what follows",
-            yTitle: "max abs error (log)")
+            yTitle: "max abs error (log)",
+            markerName: "first failing layer")
     }
 
     static func tensorTable(_ tensors: [TensorDiff]) -> String {

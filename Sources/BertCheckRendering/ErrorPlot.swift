@@ -29,6 +29,8 @@ struct ErrorPlot {
     var title: String
     var xTitle: String
     var yTitle: String
+    /// What the legend calls the marked place.
+    var markerName = "first divergence"
 
     /// Colours the browser check looks for (Scripts/check-report-browser.sh): the marker's and
     /// the plot frame's are used nowhere else on the page.
@@ -91,7 +93,7 @@ struct ErrorPlot {
             s += "<rect x=\"\(f(x(marker.index) - 2))\" y=\"\(f(y0))\" width=\"4\" height=\"\(f(y1 - y0))\" fill=\"\(Self.markerColour)\" shape-rendering=\"crispEdges\"/>\n"
             let anchor = marker.index > n / 2 ? "end" : "start"
             let dx = marker.index > n / 2 ? -6.0 : 6.0
-            s += "<text x=\"\(f(x(marker.index) + dx))\" y=\"\(f(y0 + 14))\" text-anchor=\"\(anchor)\" fill=\"#8a0078\" font-weight=\"600\">\(HTML.escape(marker.label))</text>\n"
+            s += "<text x=\"\(f(x(marker.index) + dx))\" y=\"\(f(y0 - 6))\" text-anchor=\"\(anchor)\" fill=\"#8a0078\" font-weight=\"600\">\(HTML.escape(marker.label))</text>\n"
         } else if let note {
             s += "<text x=\"\(f(x0 + 8))\" y=\"\(f(y0 + 16))\" fill=\"#8a0078\" font-weight=\"600\">\(HTML.escape(note))</text>\n"
         }
@@ -128,13 +130,13 @@ struct ErrorPlot {
         if cosine != nil { entries.append(("min cosine", Self.cosineColour, "2 3")) }
         var s = "", cursor = x0
         for (name, colour, dash) in entries {
-            s += "<line x1=\"\(f(cursor))\" y1=\"18\" x2=\"\(f(cursor + 26))\" y2=\"18\" stroke=\"\(colour)\" stroke-width=\"2.4\"\(dash.map { " stroke-dasharray=\"\($0)\"" } ?? "")/>\n"
-            s += "<text x=\"\(f(cursor + 31))\" y=\"22\" fill=\"#333\">\(HTML.escape(name))</text>\n"
+            s += "<line x1=\"\(f(cursor))\" y1=\"14\" x2=\"\(f(cursor + 26))\" y2=\"14\" stroke=\"\(colour)\" stroke-width=\"2.4\"\(dash.map { " stroke-dasharray=\"\($0)\"" } ?? "")/>\n"
+            s += "<text x=\"\(f(cursor + 31))\" y=\"18\" fill=\"#333\">\(HTML.escape(name))</text>\n"
             cursor += 46 + Double(name.count) * 7.2
         }
         if marker != nil {
-            s += "<rect x=\"\(f(cursor))\" y=\"11\" width=\"4\" height=\"14\" fill=\"#8a0078\"/>\n"
-            s += "<text x=\"\(f(cursor + 10))\" y=\"22\" fill=\"#333\">first divergence</text>\n"
+            s += "<rect x=\"\(f(cursor))\" y=\"7\" width=\"4\" height=\"14\" fill=\"#8a0078\"/>\n"
+            s += "<text x=\"\(f(cursor + 10))\" y=\"18\" fill=\"#333\">\(HTML.escape(markerName))</text>\n"
         }
         return s
     }

@@ -30,17 +30,14 @@ enum HTML {
     }
 
     /// A table; `cells` are HTML already (escape text with `escape`). Numeric columns align right.
-    static func table(header: [String], rows: [[String]], numeric: Set<Int> = [], wide: Set<Int> = [], rowClasses: [String?]? = nil) -> String {
+    static func table(header: [String], rows: [[String]], numeric: Set<Int> = [], rowClasses: [String?]? = nil) -> String {
         var out = "<div class=\"scroll\"><table>\n<thead><tr>"
         for (i, title) in header.enumerated() { out += "<th\(numeric.contains(i) ? " class=\"num\"" : "")>\(escape(title))</th>" }
         out += "</tr></thead>\n<tbody>\n"
         for (r, row) in rows.enumerated() {
             let rowClass = rowClasses?[r].map { " class=\"\($0)\"" } ?? ""
             out += "<tr\(rowClass)>"
-            for (i, cell) in row.enumerated() {
-                let cellClass = numeric.contains(i) ? " class=\"num\"" : wide.contains(i) ? " class=\"wide\"" : ""
-                out += "<td\(cellClass)>\(cell)</td>"
-            }
+            for (i, cell) in row.enumerated() { out += "<td\(numeric.contains(i) ? " class=\"num\"" : "")>\(cell)</td>" }
             out += "</tr>\n"
         }
         return out + "</tbody></table></div>\n"
@@ -89,7 +86,7 @@ enum HTML {
     .status.pass { color: #1a7f37; }
     .status.not_produced { color: #57606a; }
     td.text { max-width: 36em; overflow-wrap: anywhere; }
-    td.wide { min-width: 18em; }
+    ul.failures { font-size: 0.9em; padding-left: 1.2em; }
     mark { background: #ffd8f7; outline: 1px solid #b0009b; padding: 0 2px; }
     figure { margin: 0.5em 0; }
     figure svg { width: 100%; height: auto; display: block; max-width: 980px; min-width: 640px; }

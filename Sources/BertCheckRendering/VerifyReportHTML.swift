@@ -14,7 +14,7 @@ extension VerifyReportRenderer {
         let points = plotChecks(report)
         if !points.isEmpty {
             body += "<h2>Error through the stack</h2>\n<figure>\n<div class=\"scroll\">\n" + plot(report, points).svg() + "</div>\n"
-            body += "<figcaption>Max and mean abs error of each output against the golden (log scale, left), the tolerance in force (dashed red), and the lowest per-token cosine (right). Red dots fail their check; the magenta bar marks the first divergence.</figcaption>\n</figure>\n"
+            body += "<figcaption>Max and mean abs error of each output against the golden (log scale, left), the tolerance in force (dashed red), and the lowest per-token cosine (right). Red dots fail their check; the magenta bar marks the first divergence. An exact 0 is drawn at the bottom of the axis.</figcaption>\n</figure>\n"
         }
         body += "<h2>Checks</h2>\n" + checksTable(report)
         body += rowsSection(report)
@@ -107,12 +107,18 @@ extension VerifyReportRenderer {
                 "\(check.mismatched)/\(check.compared)",
                 HTML.number(check.tolerance?.atol),
                 HTML.number(check.tolerance?.rtol),
-                check.status == .pass ? "" : HTML.escape(check.message ?? ""),
             ])
             classes.append(check.name == report.firstDivergence ? "divergence" : check.status == .fail ? "fail" : nil)
         }
-        return HTML.table(header: ["check", "layer", "status", "max abs", "max rel", "mean abs", "min cos", "growth", "mismatched", "atol", "rtol", "why"],
-                          rows: rows, numeric: [3, 4, 5, 6, 7, 8, 9, 10], wide: [11], rowClasses: classes)
+        var out = HTML.table(header: ["check", "layer", "status", "max abs", "max rel", "mean abs", "min cos", "growth", "mismatched", "atol", "rtol"],
+                             rows: rows, numeric: [3, 4, 5, 6, 7, 8, 9, 10], rowClasses: classes)
+        let failures = report.checks.filter { $0.status != .pass }
+        if !failures.isEmpty {
+            out += "<ul class=\"failures\">\n" + failures.map { check in
+                "<li><code>\(HTML.escape(check.name))</code>: \(HTML.escape(check.message ?? check.status.label))</li>\n"
+            }.joined() + "</ul>\n"
+        }
+        return out
     }
 
     /// The check whose rows and tokens are shown: where the error starts, else the first failing

@@ -37,7 +37,7 @@ extension VerifyReportRenderer {
             lines.append("")
             lines.append(contentsOf: mermaidChart(report, points))
             lines.append("")
-            lines.append("Lines, top to bottom in the legend order: max abs error, mean abs error, tolerance (atol); log10 scale." +
+            lines.append("The three lines, in order: max abs error, mean abs error, the tolerance (atol), as log10; an exact 0 sits at the bottom." +
                          (report.firstDivergence.map { " First divergence: \(md(plotLabel($0)))." } ?? "") +
                          (report.precisionDrift ? " Precision drift: no single layer." : ""))
         }

@@ -69,7 +69,7 @@ public enum VerifyReportRenderer {
             let worst = report.checks.first { $0.name == first }?.worst
             lines.append("First divergence: \(where_)" + (worst.map { ", at \(describe($0))" } ?? ""))
         } else if report.precisionDrift {
-            lines.append("Precision drift, no single layer: " + (VerifyVerdict(report).details.first ?? ""))
+            lines.append("Precision drift, no single layer. " + (VerifyVerdict(report).details.first ?? ""))
         }
         let failed = failures.count
         let ran = report.checks.filter { $0.status != .notProduced }.count

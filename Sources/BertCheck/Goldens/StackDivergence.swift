@@ -44,9 +44,11 @@ public struct StackErrorGrowth: Equatable, Sendable {
 
     /// A layer jumps when its growth is this many times the typical growth (and at least this).
     public static let jumpFactor = 8.0
-    /// After a broken layer the error only propagates (growth near 1, LayerNorm keeps it from
-    /// growing); when it keeps growing by this much per layer, every layer adds its own error.
-    public static let steadyGrowth = 1.1
+    /// After a broken layer the error only propagates: LayerNorm keeps it from growing (measured
+    /// ×0.91–1.01 per layer, geometric mean, on tiny-bert, MiniLM and a random bert-base with one
+    /// layer × 1.02). When it keeps growing by this much per layer, every layer adds error of its
+    /// own (fp16 weights measured ×1.07 on bert-base, ×1.2 on MiniLM, ×1.46 on tiny-bert).
+    public static let steadyGrowth = 1.04
 
     /// The layer a failure starts at, or precision drift; `.none` when every output passes.
     /// `outputChecks` are the failing-or-passing output checks in stack order.

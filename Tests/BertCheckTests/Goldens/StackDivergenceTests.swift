@@ -30,6 +30,12 @@ import Testing
         #expect(growth?.layers[1].jumps == false, "×6.9 in round-off is not a jump next to ×1.2 typical")
     }
 
+    @Test func aBrokenLayerWhoseErrorThenHoldsSteadyIsNamed() {
+        // The random bert-base with encoder layer 5 × 1.02: ×0.99–1.02 per layer after it.
+        let checks = Self.layers([0, 0, 0, 0, 0, 0, 1.317e-2, 1.307e-2, 1.319e-2, 1.351e-2, 1.374e-2, 1.381e-2, 1.362e-2])
+        #expect(Self.divergence(checks) == .output("hidden_states.6"))
+    }
+
     @Test func exactZerosBeforeTheBrokenLayerDoNotMakeInfiniteGrowth() {
         // A golden recorded by bertcheck itself: the layers before the broken one match exactly.
         let checks = Self.layers([0, 0, 0, 0, 0, 2e-2, 2.1e-2, 2.0e-2, 1.9e-2])
@@ -40,6 +46,10 @@ import Testing
     @Test func steadyGrowthIsPrecisionDrift() {
         // MiniLM in fp16 gated at fp32: every layer fails, growing ×1.0–1.6 per layer.
         #expect(Self.divergence(Self.layers([1.05e-4, 1.71e-4, 2.13e-4, 2.45e-4, 3.05e-4, 3.07e-4, 3.16e-4])) == .precisionDrift)
+        // A random bert-base stored in fp16, gated at fp32: slow growth (×1.03–1.18) from the
+        // embeddings on.
+        #expect(Self.divergence(Self.layers([1.594e-4, 1.877e-4, 2.071e-4, 2.286e-4, 2.437e-4, 2.65e-4, 2.816e-4, 2.892e-4,
+                                             3.069e-4, 3.246e-4, 3.45e-4, 3.632e-4, 3.725e-4])) == .precisionDrift)
         // bf16 arithmetic from layer 0 on (the embeddings in fp32): a big step at layer 0, then
         // steady growth that crosses the tolerance at layer 2. No single layer.
         #expect(Self.divergence(Self.layers([1e-8, 3e-6, 6e-6, 1.1e-5, 2e-5, 3.6e-5, 6.5e-5])) == .precisionDrift)

@@ -132,3 +132,23 @@ import Testing
         #expect(sorted.map(\.label) == ["embeddings", "layer 2", "layer 10", "pooler"])
     }
 }
+
+/// A 24-layer stack (bert-large) with its heads: every place gets its label and the marker lands
+/// on the right one.
+@Suite struct ErrorPlotTests {
+    @Test func twentyFourLayersAndTheHeadsAreAllLabelled() {
+        var labels = ["embeddings"] + (0..<24).map { "layer \($0)" }
+        labels.append("pooler_output")
+        let errors: [Double?] = labels.indices.map { $0 < 14 ? 1e-6 * Double($0 + 1) : 0.05 }
+        let plot = ErrorPlot(labels: labels, failing: errors.map { ($0 ?? 0) > 1e-4 },
+                             errorSeries: [.init(name: "max abs error", values: errors, colour: ErrorPlot.maxAbsColour, dash: nil, width: 2)],
+                             tolerance: labels.map { _ in 1e-4 }, cosine: nil, requiredCosine: nil,
+                             marker: (14, "first divergence: layer 13"), note: nil, title: "t", xTitle: "x", yTitle: "y")
+        let svg = plot.svg()
+        for label in labels { #expect(svg.contains(">\(label)</text>"), "\(label)") }
+        #expect(svg.components(separatedBy: "<circle").count - 1 == labels.count)
+        #expect(svg.contains("first divergence: layer 13"))
+        // The log axis spans the errors and the tolerance: 1e-6 … 1e-1 at least.
+        #expect(svg.contains(">1e-6</text>") && svg.contains(">1e-1</text>"))
+    }
+}
