@@ -180,8 +180,8 @@ struct LogAxis {
             low = -6; high = 0
             return
         }
-        high = Int(ceil(log10(hi)))
-        // A value on a decade (the tolerance) keeps a little room below it.
+        // A value on a decade (the tolerance) keeps a little room above and below it.
+        high = Int(ceil(log10(hi) + 0.25))
         low = max(Int(floor(log10(lo) - 0.25)), high - maxDecades)
         if low == high { low -= 1 }
     }

@@ -103,7 +103,9 @@ extension VerifyReportRenderer {
                 numeric ? HTML.number(check.maxRelErr) : "–",
                 numeric ? HTML.number(check.meanAbsErr) : "–",
                 HTML.cosine(check.minCosine),
-                layer?.growth.map { "×" + VerifyVerdict.factor($0) + (layer?.jumps == true ? " jump" : "") } ?? "",
+                // Growth between layers; the embeddings' (over the noise floor) says nothing to a reader.
+                check.name == report.errorGrowth?.layers.first?.name ? "–"
+                    : layer?.growth.map { "×" + VerifyVerdict.factor($0) + (check.name == report.firstDivergence ? " jump" : "") } ?? "",
                 "\(check.mismatched)/\(check.compared)",
                 HTML.number(check.tolerance?.atol),
                 HTML.number(check.tolerance?.rtol),

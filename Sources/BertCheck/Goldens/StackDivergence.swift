@@ -70,9 +70,10 @@ public struct StackErrorGrowth: Equatable, Sendable {
         return .precisionDrift
     }
 
-    /// The growth of the hidden-state checks (layer order); nil with fewer than two.
+    /// The growth of the hidden-state checks (layer order); nil with fewer than three (a
+    /// one-layer model has no layer-to-layer growth to call typical).
     static func measure(_ layerChecks: [CheckResult]) -> StackErrorGrowth? {
-        guard layerChecks.count >= 2 else { return nil }
+        guard layerChecks.count >= 3 else { return nil }
         let tightestAtol = layerChecks.compactMap { $0.tolerance?.atol }.filter { $0 > 0 }.min() ?? 1e-4
         let floor = max(tightestAtol * 1e-3, 1e-12)
         var layers = layerChecks.map { check in

@@ -38,7 +38,7 @@ public struct VerifyReport {
     public var notes: [String]
     /// The hidden states fail with steadily growing error and no single layer jumps.
     public var precisionDrift = false
-    /// How the error grows through the hidden states; nil when the golden has fewer than two.
+    /// How the error grows through the hidden states; nil when the golden has fewer than three.
     public var errorGrowth: StackErrorGrowth?
     /// The tolerance of an output without a `--tolerance` override, and the cosine floor.
     public var toleranceInForce: Tolerance?

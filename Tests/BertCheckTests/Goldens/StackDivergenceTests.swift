@@ -70,6 +70,8 @@ import Testing
         // Without hidden states there is nothing to judge growth on: the first failing output.
         #expect(Self.divergence([pooler]) == .output("pooler_output"))
         #expect(Self.divergence(Self.layers([1e-8, 2e-8])) == .none)
+        // A one-layer model: no typical growth to judge a jump by, the first failing layer is named.
+        #expect(Self.divergence(Self.layers([1e-6, 3e-5])) == .output("hidden_states.1"))
     }
 
     @Test func nonFiniteValuesAppearingAtALayerAreItsDivergence() {
