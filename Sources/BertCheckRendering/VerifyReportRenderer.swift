@@ -164,7 +164,8 @@ public enum VerifyReportRenderer {
         xml += "  <testsuite name=\"\(xmlEscape(suite))\" tests=\"\(report.checks.count)\" failures=\"\(failures)\" errors=\"0\" skipped=\"\(skipped)\">\n"
         xml += "    <properties>\n"
         for (name, value) in [("golden", report.goldenPath), ("candidate", report.candidate), ("profile", report.profile.rawValue),
-                              ("first_divergence", report.firstDivergence ?? "none")] {
+                              ("first_divergence", report.firstDivergence ?? "none"),
+                              ("precision_drift", report.precisionDrift ? "true" : "false")] {
             xml += "      <property name=\"\(name)\" value=\"\(xmlEscape(value))\"/>\n"
         }
         xml += "    </properties>\n"
