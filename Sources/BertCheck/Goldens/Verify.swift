@@ -199,6 +199,7 @@ func compare(_ golden: GoldenFile, _ candidate: Candidate, tolerances: Tolerance
         checks.append(invariant)
     }
 
+    if let note = pairRowsNote(checks, texts: golden.metadata.texts) { notes.append(note) }
     var report = VerifyReport(goldenPath: golden.path, golden: golden, candidate: candidate.label, weightDType: weightDType,
                               profile: profile, checks: checks, firstDivergence: nil, notes: notes)
     report.errorGrowth = StackErrorGrowth.measure(report.layerChecks)
@@ -214,6 +215,16 @@ func compare(_ golden: GoldenFile, _ candidate: Candidate, tolerances: Tolerance
         report.tokens = (0..<golden.batch).map { row in (0..<golden.seq).map { tokenText(row, $0) ?? "?" } }
     }
     return report
+}
+
+/// When the failing rows are exactly text pairs while single texts pass, the runtime likely
+/// ignores token_type_ids (llama.cpp's BERT graph adds type-0 embeddings to every token).
+func pairRowsNote(_ checks: [CheckResult], texts: [TextItem]?) -> String? {
+    guard let texts, texts.contains(where: { $0.pair == nil }) else { return nil }
+    let failing = Set(checks.flatMap { $0.rows.filter { $0.status == .fail }.map(\.row) })
+    guard !failing.isEmpty, failing.allSatisfy({ $0 < texts.count && texts[$0].pair != nil }) else { return nil }
+    let rows = failing.sorted().map(String.init).joined(separator: ", ")
+    return "only the text-pair rows fail (row\(failing.count == 1 ? "" : "s") \(rows)) while single texts pass: the candidate may ignore token_type_ids"
 }
 
 /// A golden that cannot be run through this model is unusable input (exit 2), named by the golden.

@@ -107,4 +107,28 @@ import Testing
         #expect(result.compared == 10 && result.mismatched == 1 && result.maxAbsErr == 0.25)
         #expect(result.worst == result.rows[1].worst)
     }
+
+    @Test func onlyPairRowsFailingIsSaid() throws {
+        let golden = try GoldenFile.read(GoldenFormatTests.tinyGolden)
+        let pairRows = (golden.metadata.texts ?? []).indices.filter { golden.metadata.texts?[$0].pair != nil }
+        #expect(!pairRows.isEmpty)
+        // Every token of the pair rows off a little, in every output: the single texts pass.
+        var outputs = golden.outputs
+        for name in outputs.tensors.keys {
+            guard var tensor = outputs[name] else { continue }
+            let perRow = tensor.values.count / golden.batch
+            for row in pairRows { for i in (row * perRow)..<((row + 1) * perRow) { tensor.values[i] += 0.01 } }
+            outputs[name] = tensor
+        }
+        let report = verifyGolden(golden, outputs: outputs)
+        #expect(report.status == .fail)
+        #expect(report.notes.contains { $0.hasPrefix("only the text-pair rows fail") && $0.contains("token_type_ids") }, "\(report.notes)")
+        // A failure in a single text says nothing of the kind.
+        var single = golden.outputs
+        var last = single.lastHiddenState
+        let singleRow = (0..<golden.batch).first { !pairRows.contains($0) } ?? 0
+        last.values[singleRow * golden.seq * golden.hidden] += 1
+        single.lastHiddenState = last
+        #expect(!verifyGolden(golden, outputs: single).notes.contains { $0.hasPrefix("only the text-pair rows") })
+    }
 }
