@@ -37,6 +37,11 @@ let package = Package(
             dependencies: ["BertCheck", "BertCheckRendering"],
             resources: [.copy("Fixtures")]
         ),
+        // Uses only the public API (no @testable): how another package's tests gate a model.
+        .testTarget(
+            name: "PublicAPITests",
+            dependencies: ["BertCheck"]
+        ),
     ],
     swiftLanguageModes: [.v5]
 )

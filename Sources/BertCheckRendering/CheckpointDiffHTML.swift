@@ -50,8 +50,9 @@ extension CheckpointDiffRenderer {
         if !report.extra.isEmpty { body += "<h2>Extra in B (\(report.extra.count))</h2>\n" + nameList(report.extra) }
         if !reshaped.isEmpty {
             body += "<h2>Reshaped (\(reshaped.count))</h2>\n"
-            body += HTML.table(header: ["tensor", "shape in A", "shape in B"], rows: reshaped.map { t in
-                ["<code>\(HTML.escape(t.name))</code>", HTML.escape(Tensor.describe(shape: t.shapeA)), HTML.escape(Tensor.describe(shape: t.shapeB))]
+            body += HTML.table(header: ["tensor", "shape in A", "shape in B", "note"], rows: reshaped.map { t in
+                ["<code>\(HTML.escape(t.name))</code>", HTML.escape(Tensor.describe(shape: t.shapeA)), HTML.escape(Tensor.describe(shape: t.shapeB)),
+                 t.transposedEqual ? "B is A transposed, with equal values" : ""]
             })
         }
         body += "<h2>Every common tensor, by layer (\(report.tensors.count))</h2>\n"

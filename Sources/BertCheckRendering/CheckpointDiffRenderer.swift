@@ -5,11 +5,14 @@ import Foundation
 public enum CheckpointDiffRenderer {
     public static func table(_ report: CheckpointDiffReport, all: Bool) -> String {
         var lines = ["A  \(report.pathA)", "B  \(report.pathB)",
-                     "tolerance  profile \(report.profile.rawValue): |b − a| ≤ \(formatNumber(report.tolerance.atol)) + \(formatNumber(report.tolerance.rtol))·|a|", ""]
+                     "tolerance  profile \(report.profile.rawValue): |b − a| ≤ \(formatNumber(report.tolerance.atol)) + \(formatNumber(report.tolerance.rtol))·|a|" +
+                     (report.profile == .int8 ? "; dequantized weights within half their quantization step" : ""), ""]
         if !report.missing.isEmpty { lines.append("Missing in B (\(report.missing.count)): " + report.missing.joined(separator: ", ")) }
         if !report.extra.isEmpty { lines.append("Extra in B (\(report.extra.count)): " + report.extra.joined(separator: ", ")) }
+        if !report.buffersInOne.isEmpty { lines.append("Buffers in one only (not parameters, not compared): " + report.buffersInOne.joined(separator: ", ")) }
         for t in report.tensors where t.shapeDiffers {
-            lines.append("Shape differs: \(t.name) \(Tensor.describe(shape: t.shapeA)) → \(Tensor.describe(shape: t.shapeB))")
+            lines.append("Shape differs: \(t.name) \(Tensor.describe(shape: t.shapeA)) → \(Tensor.describe(shape: t.shapeB))" +
+                         (t.transposedEqual ? " (transposed: the values are equal after transposing)" : ""))
         }
         let dtypeChanges = Dictionary(grouping: report.tensors.filter(\.dtypeDiffers), by: { "\($0.dtypeA.rawValue) → \($0.dtypeB.rawValue)" })
         for (change, tensors) in dtypeChanges.sorted(by: { $0.key < $1.key }) {
@@ -54,6 +57,7 @@ public enum CheckpointDiffRenderer {
             ("atol", .number(report.tolerance.atol)), ("rtol", .number(report.tolerance.rtol)),
             ("missing", .array(report.missing.map { .string($0) })),
             ("extra", .array(report.extra.map { .string($0) })),
+            ("buffers_in_one", .array(report.buffersInOne.map { .string($0) })),
             ("tensors", .array(report.tensors.map { t in
                 .object([
                     ("name", .string(t.name)), ("status", .string(t.status.rawValue)),
@@ -61,6 +65,7 @@ public enum CheckpointDiffRenderer {
                     ("shape_a", .array(t.shapeA.map { .int($0) })), ("shape_b", .array(t.shapeB.map { .int($0) })),
                     ("max_abs_err", .number(t.maxAbsErr)), ("max_rel_err", .number(t.maxRelErr)),
                     ("cosine", .number(t.cosine)), ("mismatched", .int(t.mismatched)), ("non_finite", .int(t.nonFinite)),
+                    ("transposed", .bool(t.transposedEqual)),
                 ])
             })),
         ])

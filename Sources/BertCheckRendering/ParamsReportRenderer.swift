@@ -7,6 +7,10 @@ public enum ParamsReportRenderer {
     public static func text(_ report: ParamsReport, all: Bool) -> String {
         let inventory = report.inventory, parameters = inventory.parameters
         var out = "The BERT model has \(parameters.count) different named parameters.\n"
+        if !report.checkpoint.details.isEmpty {
+            out += "\n\(report.checkpoint.format.rawValue) file\n\n"
+            for (key, value) in report.checkpoint.details { out += "  \(key): \(value)\n" }
+        }
         func section(_ title: String, _ items: [NamedParameter]) {
             out += "\n\(title)\n\n"
             for p in items { out += row(p.name, Tensor.describe(shape: p.shape)) + "\n" }
@@ -123,6 +127,7 @@ public enum ParamsReportRenderer {
             ("model", .string(checkpoint.path)),
             ("format", .string(checkpoint.format.rawValue)),
             ("files", .array(checkpoint.files.map(JSONValue.string))),
+            ("details", .array(checkpoint.details.map { .object([("key", .string($0.key)), ("value", .string($0.value))]) })),
             ("named_parameters", .int(inventory.parameters.count)),
             ("total_parameters", .int(inventory.totalParameters)),
             ("matrix_parameters", .int(inventory.matrixParameters)),

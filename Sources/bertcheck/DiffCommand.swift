@@ -9,7 +9,9 @@ struct DiffCommand: ParsableCommand {
         discussion: """
         Reports tensors missing from B or extra in B, shape and dtype differences, and per tensor \
         max abs / relative error and cosine. Exit 1 when anything is missing, extra, reshaped or \
-        beyond tolerance (default profile: the less precise of the two checkpoints' dtypes).
+        beyond tolerance (default profile: the less precise of the two checkpoints' dtypes; int8 \
+        for an ONNX quantize_dynamic export, whose dequantized weights may differ by half their \
+        quantization step). B may be an ONNX export: its weights are compared under HF names.
         """
     )
 

@@ -1,8 +1,14 @@
 import BertCheck
 import Foundation
 
-/// The library reports typed problems; these say them in terms of the command's flags, as one
-/// usage error line (exit 2).
+/// A problem with the command line itself (a bad flag value, conflicting options): one line on
+/// stderr, exit 2. The library never throws it; it throws typed problems, and the initializers
+/// below word them in terms of the command's flags.
+struct UsageError: Error, CustomStringConvertible {
+    let description: String
+    init(_ description: String) { self.description = description }
+}
+
 extension UsageError {
     /// `--freeze` / `--head` problems; `freeze` is the `--freeze` value as given.
     init(_ problem: FineTuningProblem, freeze: String) {

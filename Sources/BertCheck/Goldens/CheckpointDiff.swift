@@ -13,6 +13,8 @@ public struct TensorDiff: Sendable {
     public var mismatched: Int
     public var nonFinite: Int
     public var status: CheckStatus
+    /// B is A's matrix transposed, with equal values (an export that forgot to un-transpose).
+    public var transposedEqual = false
 
     public var shapeDiffers: Bool { shapeA != shapeB }
     public var dtypeDiffers: Bool { dtypeA != dtypeB }
@@ -27,6 +29,9 @@ public struct CheckpointDiffReport: Sendable {
     /// In B, not in A.
     public var extra: [String]
     public var tensors: [TensorDiff]
+    /// Buffers (`embeddings.position_ids`) in only one of the two: not parameters, so neither
+    /// missing nor extra (transformers 5 no longer saves them; ONNX exports fold them into the graph).
+    public var buffersInOne: [String] = []
     public var profile: ToleranceProfile
     public var tolerance: Tolerance
 
@@ -53,8 +58,9 @@ public func diffCheckpoints(_ pathA: String, _ pathB: String, settings: Toleranc
     for name in settings.perTensor.keys.sorted() where !namesA.contains(name) && namedB[name] == nil {
         throw ComparisonRequestProblem.toleranceForUnknownTensor(name, checkpoints: [pathA, pathB])
     }
-    let profile = settings.profile ?? [dominantDType(a.tensors), dominantDType(b.tensors)]
-        .map(ToleranceProfile.forWeights)
+    let quantized = a.dequantized.isEmpty && b.dequantized.isEmpty ? [] : [ToleranceProfile.int8]
+    let profile = settings.profile ?? ([dominantDType(a.tensors), dominantDType(b.tensors)]
+        .map(ToleranceProfile.forWeights) + quantized)
         .max { looseness($0) < looseness($1) } ?? .fp32
     var tolerance = profile.tolerance
     if let atol = settings.atol { tolerance.atol = atol }
@@ -66,16 +72,22 @@ public func diffCheckpoints(_ pathA: String, _ pathB: String, settings: Toleranc
         let name = canonical(ta)
         guard seen.insert(name).inserted else { continue }
         guard let tb = namedB[name] else {
-            report.missing.append(name)
+            if case .buffer = parameterRole(ofStoredName: ta.name) { report.buffersInOne.append(name) } else { report.missing.append(name) }
             continue
         }
-        let perTensor = settings.perTensor[name] ?? tolerance
+        var perTensor = settings.perTensor[name] ?? tolerance
+        // A dequantized weight is as close as its quantization step allows (half of it, rounded).
+        if profile == .int8, settings.perTensor[name] == nil, settings.atol == nil,
+           let step = (b.dequantized[tb.name] ?? a.dequantized[ta.name])?.largestStep {
+            perTensor.atol = max(perTensor.atol, step / 2 * 1.0001 + 1e-6)
+        }
         report.tensors.append(compareWeights(name: name, ta, tb, tolerance: perTensor, minCosine: settings.minCosine))
     }
     var seenB = Set<String>()
     for tb in b.tensors {
         let name = canonical(tb)
-        if !namesA.contains(name) && seenB.insert(name).inserted { report.extra.append(name) }
+        guard !namesA.contains(name) && seenB.insert(name).inserted else { continue }
+        if case .buffer = parameterRole(ofStoredName: tb.name) { report.buffersInOne.append(name) } else { report.extra.append(name) }
     }
     return report
 }
@@ -85,6 +97,7 @@ func looseness(_ profile: ToleranceProfile) -> Int {
     case .fp32: return 0
     case .fp16: return 1
     case .bf16: return 2
+    case .int8: return 3
     }
 }
 
@@ -94,6 +107,7 @@ func compareWeights(name: String, _ ta: Tensor, _ tb: Tensor, tolerance: Toleran
                           maxAbsErr: nil, maxRelErr: nil, cosine: nil, mismatched: 0, nonFinite: 0, status: .pass)
     guard ta.shape == tb.shape else {
         diff.status = .fail
+        diff.transposedEqual = isTransposeOf(ta, tb, tolerance: tolerance)
         return diff
     }
     var maxAbs = 0.0, maxRel = 0.0
@@ -120,6 +134,22 @@ func compareWeights(name: String, _ ta: Tensor, _ tb: Tensor, tolerance: Toleran
     if diff.mismatched > 0 { diff.status = .fail }
     if let minCosine, let cosine = diff.cosine, cosine < minCosine { diff.status = .fail }
     return diff
+}
+/// Whether 2-D `tb` equals `ta` transposed, within `tolerance`.
+func isTransposeOf(_ ta: Tensor, _ tb: Tensor, tolerance: Tolerance) -> Bool {
+    guard ta.shape.count == 2, tb.shape == [ta.shape[1], ta.shape[0]] else { return false }
+    let (rows, columns) = (ta.shape[0], ta.shape[1])
+    return ta.withFloats { fa in
+        tb.withFloats { fb in
+            for r in 0..<rows {
+                for c in 0..<columns {
+                    let x = Double(fa[r * columns + c]), y = Double(fb[c * rows + r])
+                    if !(abs(y - x) <= tolerance.atol + tolerance.rtol * abs(x)) { return false }
+                }
+            }
+            return true
+        }
+    }
 }
 
 /// Where a parameter sits along the stack, for error by layer: the embeddings first, then each

@@ -14,10 +14,13 @@ public struct Tolerance: Equatable, Sendable {
 /// Default tolerances by the candidate's weight dtype (Docs/golden-format.md, "Tolerances").
 public enum ToleranceProfile: String, CaseIterable, Sendable {
     case fp32, fp16, bf16
+    /// Weights stored as int8 and dequantized: fp32 tolerance for the float tensors, and for each
+    /// dequantized one half its quantization step (see `diffCheckpoints`).
+    case int8
 
     public var tolerance: Tolerance {
         switch self {
-        case .fp32: return Tolerance(atol: 1e-4, rtol: 1e-4)
+        case .fp32, .int8: return Tolerance(atol: 1e-4, rtol: 1e-4)
         case .fp16: return Tolerance(atol: 1e-2, rtol: 1e-2)
         case .bf16: return Tolerance(atol: 1e-1, rtol: 5e-2)
         }

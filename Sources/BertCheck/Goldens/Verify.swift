@@ -93,7 +93,7 @@ public func verifyGolden(_ options: VerifyOptions) throws -> VerifyReport {
         let outputs = try readCandidateOutputs(outputsPath, for: golden)
         var candidate = Candidate(outputs: outputs, label: "outputs \(outputsPath)", fromFile: true)
         if golden.outputs.poolerOutput != nil {
-            candidate.notes.append("pooler_invariant needs the model's pooler weights: use --model to check it")
+            candidate.notes.append("pooler_invariant needs the model's pooler weights: verify against the model to check it")
         }
         var report = compare(golden, candidate, tolerances: options.tolerances, includePadding: options.includePadding)
         report.goldenPath = options.goldenPath
@@ -240,15 +240,14 @@ func checkFits(_ golden: GoldenFile, _ config: BertConfig, modelPath: String) th
     guard golden.seq <= config.maxPositionEmbeddings else {
         throw problem(.sequenceTooLong(seq: golden.seq, maxPositions: config.maxPositionEmbeddings, modelPath: modelPath))
     }
-    for i in 0..<golden.inputIds.count {
-        if golden.inputIds[i] >= Int64(config.vocabSize) {
-            throw problem(.idOutOfRange(row: i / golden.seq, position: i % golden.seq, id: golden.inputIds[i],
-                                        vocabSize: config.vocabSize, modelPath: modelPath))
-        }
-        if golden.tokenTypeIds[i] >= Int64(config.typeVocabSize) {
-            throw problem(.tokenTypeOutOfRange(row: i / golden.seq, position: i % golden.seq, type: golden.tokenTypeIds[i],
-                                               typeVocabSize: config.typeVocabSize, modelPath: modelPath))
-        }
+    switch config.firstTokenOutOfRange(ids: golden.inputIds, types: golden.tokenTypeIds, seq: golden.seq) {
+    case .id(let row, let position, let id)?:
+        throw problem(.idOutOfRange(row: row, position: position, id: id, vocabSize: config.vocabSize, modelPath: modelPath))
+    case .type(let row, let position, let type)?:
+        throw problem(.tokenTypeOutOfRange(row: row, position: position, type: type, typeVocabSize: config.typeVocabSize,
+                                           modelPath: modelPath))
+    case nil:
+        break
     }
 }
 

@@ -138,17 +138,16 @@ public final class BertModel: @unchecked Sendable {
         guard batch.seq <= config.maxPositionEmbeddings else {
             throw InputProblem.sequenceTooLong(length: batch.seq, maximum: config.maxPositionEmbeddings)
         }
-        for t in 0..<tokens {
-            let id = batch.inputIds[t], type = batch.tokenTypeIds[t], mask = batch.attentionMask[t]
-            if id < 0 || id >= config.vocabSize {
-                throw InputProblem.tokenIdOutOfRange(row: t / batch.seq, position: t % batch.seq, id: id, vocabularySize: config.vocabSize)
-            }
-            if type < 0 || type >= config.typeVocabSize {
-                throw InputProblem.tokenTypeOutOfRange(row: t / batch.seq, position: t % batch.seq, tokenType: type, typeVocabularySize: config.typeVocabSize)
-            }
-            if mask != 0 && mask != 1 {
-                throw InputProblem.attentionMaskNotBinary(row: t / batch.seq, position: t % batch.seq, value: mask)
-            }
+        switch config.firstTokenOutOfRange(ids: batch.inputIds, types: batch.tokenTypeIds, seq: batch.seq) {
+        case .id(let row, let position, let id)?:
+            throw InputProblem.tokenIdOutOfRange(row: row, position: position, id: Int(id), vocabularySize: config.vocabSize)
+        case .type(let row, let position, let type)?:
+            throw InputProblem.tokenTypeOutOfRange(row: row, position: position, tokenType: Int(type), typeVocabularySize: config.typeVocabSize)
+        case nil:
+            break
+        }
+        for t in 0..<tokens where batch.attentionMask[t] != 0 && batch.attentionMask[t] != 1 {
+            throw InputProblem.attentionMaskNotBinary(row: t / batch.seq, position: t % batch.seq, value: batch.attentionMask[t])
         }
     }
 

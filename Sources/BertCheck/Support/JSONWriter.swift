@@ -69,37 +69,55 @@ extension JSONValue {
         case .number(let text): out.append(contentsOf: text.utf8)
         case .string(let s): StrictJSON.appendQuoted(s, to: &out)
         case .array(let items):
-            writeContainer(items.map { (nil, $0) }, open: UInt8(ascii: "["), close: UInt8(ascii: "]"), to: &out, layout: layout, indent: indent)
+            if layout == .pretty && fitsOnOneLine(count: items.count) { return write(to: &out, layout: .oneLine) }
+            out.append(UInt8(ascii: "["))
+            for (i, item) in items.enumerated() {
+                Self.separate(i, to: &out, layout: layout, indent: indent)
+                item.write(to: &out, layout: layout, indent: indent + 1)
+            }
+            Self.close(UInt8(ascii: "]"), empty: items.isEmpty, to: &out, layout: layout, indent: indent)
         case .object(let members):
-            writeContainer(members.map { ($0.key, $0.value) }, open: UInt8(ascii: "{"), close: UInt8(ascii: "}"), to: &out, layout: layout, indent: indent)
+            if layout == .pretty && fitsOnOneLine(count: members.count) { return write(to: &out, layout: .oneLine) }
+            out.append(UInt8(ascii: "{"))
+            for (i, member) in members.enumerated() {
+                Self.separate(i, to: &out, layout: layout, indent: indent)
+                StrictJSON.appendQuoted(member.key, to: &out)
+                out.append(UInt8(ascii: ":"))
+                if layout != .compact { out.append(UInt8(ascii: " ")) }
+                member.value.write(to: &out, layout: layout, indent: indent + 1)
+            }
+            Self.close(UInt8(ascii: "}"), empty: members.isEmpty, to: &out, layout: layout, indent: indent)
         }
     }
 
-    private func writeContainer(_ items: [(key: String?, value: JSONValue)], open: UInt8, close: UInt8,
-                                to out: inout [UInt8], layout: JSONLayout, indent: Int) {
-        if layout == .pretty && items.count <= 16 {
-            var probe: [UInt8] = []
-            write(to: &probe, layout: .compact)
-            if items.isEmpty || probe.count <= 100 { return write(to: &out, layout: .oneLine) }
+    /// Pretty layout keeps a container of at most 16 items on one line when its compact form fits
+    /// in 100 bytes.
+    private func fitsOnOneLine(count: Int) -> Bool {
+        guard count <= 16 else { return false }
+        var probe: [UInt8] = []
+        write(to: &probe, layout: .compact)
+        return count == 0 || probe.count <= 100
+    }
+
+    /// What goes before item `index` of a container: a comma after the first, then a space
+    /// (one-line) or a line break and indent (pretty).
+    private static func separate(_ index: Int, to out: inout [UInt8], layout: JSONLayout, indent: Int) {
+        if index > 0 {
+            out.append(UInt8(ascii: ","))
+            if layout == .oneLine { out.append(UInt8(ascii: " ")) }
         }
-        let pretty = layout == .pretty
-        let itemSeparator: String = layout == .oneLine ? ", " : ","
-        let keySeparator: String = layout == .compact ? ":" : ": "
-        let pad = pretty ? [UInt8](repeating: UInt8(ascii: " "), count: 2 * (indent + 1)) : []
-        out.append(open)
-        if pretty { out.append(UInt8(ascii: "\n")) }
-        for (i, item) in items.enumerated() {
-            out.append(contentsOf: pad)
-            if let key = item.key {
-                StrictJSON.appendQuoted(key, to: &out)
-                out.append(contentsOf: keySeparator.utf8)
-            }
-            item.value.write(to: &out, layout: layout, indent: indent + 1)
-            if i < items.count - 1 { out.append(contentsOf: itemSeparator.utf8) }
-            if pretty { out.append(UInt8(ascii: "\n")) }
+        if layout == .pretty {
+            out.append(UInt8(ascii: "\n"))
+            out.append(contentsOf: repeatElement(UInt8(ascii: " "), count: 2 * (indent + 1)))
         }
-        if pretty { out.append(contentsOf: [UInt8](repeating: UInt8(ascii: " "), count: 2 * indent)) }
-        out.append(close)
+    }
+
+    private static func close(_ bracket: UInt8, empty: Bool, to out: inout [UInt8], layout: JSONLayout, indent: Int) {
+        if layout == .pretty && !empty {
+            out.append(UInt8(ascii: "\n"))
+            out.append(contentsOf: repeatElement(UInt8(ascii: " "), count: 2 * indent))
+        }
+        out.append(bracket)
     }
 }
 
@@ -115,6 +133,12 @@ extension StrictJSON {
     static func appendQuoted(_ text: String, to out: inout [UInt8]) {
         let quote = UInt8(ascii: "\""), backslash = UInt8(ascii: "\\")
         out.append(quote)
+        // Most strings (names, tokens) need no escape: one copy.
+        if !text.utf8.contains(where: { $0 < 0x20 || $0 == quote || $0 == backslash }) {
+            out.append(contentsOf: text.utf8)
+            out.append(quote)
+            return
+        }
         for byte in text.utf8 {
             switch byte {
             case quote, backslash: out.append(contentsOf: [backslash, byte])

@@ -16,7 +16,7 @@ extension HostileInputTests {
     /// naming the file), the library for what has no file of its own (pickle streams, texts,
     /// tokenizer input). A target whose folder is missing or empty fails: the replay must
     /// never pass by having nothing to replay.
-    @Test(arguments: FuzzTarget.allCases)
+    @Test(.tags(.slow), .skippedInFastLoop, arguments: FuzzTarget.allCases)
     func fuzzFindingsNeverCrash(_ target: FuzzTarget) throws {
         let folder = TestPaths.fixtures.appendingPathComponent("hostile/" + target.rawValue)
         let inputs = ((try? FileManager.default.contentsOfDirectory(atPath: folder.path)) ?? [])

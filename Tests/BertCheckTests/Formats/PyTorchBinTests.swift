@@ -227,7 +227,7 @@ import Testing
 }
 
 @Suite struct PyTorchBinMutationTests {
-    @Test(arguments: ["tiny-bert", "deflated", "views", "dtypes"])
+    @Test(.tags(.slow), .skippedInFastLoop, arguments: ["tiny-bert", "deflated", "views", "dtypes"])
     func mutatedCheckpointsNeverTrap(directory: String) throws {
         let original = try PyTorchFixtures.bytes(directory + "/pytorch_model.bin")
         expectMutationsRefusedCleanly(original, count: 150, seed: UInt64(directory.utf8.count)) { bytes, storage in

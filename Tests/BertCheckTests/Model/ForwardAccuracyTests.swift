@@ -26,7 +26,7 @@ import Testing
         try golden.check(model)
     }
 
-    @Test func bertBaseShapedModelMatchesTransformers() throws {
+    @Test(.tags(.slow), .skippedInFastLoop) func bertBaseShapedModelMatchesTransformers() throws {
         // 440 MB: in memory (/dev/shm) when there is one, to spare the disk.
         let shm = URL(fileURLWithPath: "/dev/shm")
         let directory = FileManager.default.isWritableFile(atPath: shm.path)

@@ -70,7 +70,7 @@ import Testing
         }
     }
 
-    @Test func everyCorpusLineMatchesTransformers() throws {
+    @Test(.tags(.slow), .skippedInFastLoop) func everyCorpusLineMatchesTransformers() throws {
         let directory = TestPaths.temporaryDirectory()
         defer { try? FileManager.default.removeItem(at: directory) }
         let tokenizers = try Self.tokenizers(in: directory)
