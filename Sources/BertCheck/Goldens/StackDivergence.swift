@@ -31,6 +31,18 @@ public struct LayerError: Equatable, Sendable {
     public var jumps: Bool
     /// The geometric mean growth of the layers after this one.
     public var growthAfter: Double?
+    /// The growth from this layer to the last one.
+    public var totalGrowthAfter: Double?
+
+    /// A jump that starts the error: what follows only carries it (no steady growth), or grows it
+    /// far less than the jump did. The embeddings' growth is over the noise floor, not over a
+    /// layer, so only the first test applies to them.
+    func startsError(isEmbeddings: Bool) -> Bool {
+        guard jumps else { return false }
+        if (growthAfter ?? 1) < StackErrorGrowth.steadyGrowth { return true }
+        guard !isEmbeddings, let growth, let totalGrowthAfter else { return false }
+        return growth >= StackErrorGrowth.jumpFactor * max(totalGrowthAfter, 1)
+    }
 }
 
 /// The error of every hidden state, in layer order, with the judgement.
@@ -63,9 +75,7 @@ public struct StackErrorGrowth: Equatable, Sendable {
         // A failing layer without figures (a wrong shape) cannot be drift.
         if growth.layers[failingLayer].error == nil { return .output(growth.layers[failingLayer].name) }
         // The last single-layer jump at or before the first failing layer explains the failure.
-        let jump = growth.layers[...failingLayer].lastIndex { layer in
-            layer.jumps && (layer.growthAfter ?? 1) < steadyGrowth
-        }
+        let jump = growth.layers.indices[...failingLayer].last { growth.layers[$0].startsError(isEmbeddings: $0 == 0) }
         if let jump { return .output(growth.layers[jump].name) }
         return .precisionDrift
     }
@@ -78,7 +88,7 @@ public struct StackErrorGrowth: Equatable, Sendable {
         let floor = max(tightestAtol * 1e-3, 1e-12)
         var layers = layerChecks.map { check in
             LayerError(name: check.name, status: check.status, error: check.meanAbsErr.map { max($0, floor) },
-                       growth: nil, typicalGrowth: nil, jumps: false, growthAfter: nil)
+                       growth: nil, typicalGrowth: nil, jumps: false, growthAfter: nil, totalGrowthAfter: nil)
         }
         for i in layers.indices {
             let previous = i == 0 ? floor : layers[i - 1].error
@@ -99,7 +109,9 @@ public struct StackErrorGrowth: Equatable, Sendable {
             if nonFinite[i] && (i == 0 || !nonFinite[i - 1]) {
                 layers[i].jumps = true // what follows a NaN says nothing about growth
             } else if !after.isEmpty {
-                layers[i].growthAfter = exp(after.map { log($0) }.reduce(0, +) / Double(after.count))
+                let logSum = after.map { log($0) }.reduce(0, +)
+                layers[i].growthAfter = exp(logSum / Double(after.count))
+                layers[i].totalGrowthAfter = exp(logSum)
             }
         }
         return StackErrorGrowth(layers: layers, noiseFloor: floor, typicalGrowth: between.isEmpty ? nil : median(between.map(\.1)))
