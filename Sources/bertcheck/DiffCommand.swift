@@ -29,7 +29,14 @@ struct DiffCommand: ParsableCommand {
     @Flag(help: "Print the report as JSON.")
     var json = false
 
+    @Option(help: "Also write the report as one self-contained HTML page (error by layer, tensors beyond tolerance first, missing, extra and reshaped ones) to this file.")
+    var html: String?
+
     func run() throws {
+        // Either checkpoint's directory holds inputs (config.json, shards) the page must not replace.
+        for model in [a, b] {
+            if let html { try refuseOverwritingInputs(output: html, option: "--html", inputs: [a, b], modelPath: model) }
+        }
         let settings = try tolerances.settings { _ in true }
         let report: CheckpointDiffReport
         do {
@@ -37,6 +44,7 @@ struct DiffCommand: ParsableCommand {
         } catch let problem as ComparisonRequestProblem {
             throw UsageError(problem)
         }
+        if let html { try CheckpointDiffRenderer.writeHTML(report, to: html) }
         try writeStdout(json ? CheckpointDiffRenderer.json(report).serialized() : CheckpointDiffRenderer.table(report, all: all), terminator: json ? "\n" : "")
         if report.status == .fail { throw ExitCode(1) }
     }

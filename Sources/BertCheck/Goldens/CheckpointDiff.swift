@@ -166,3 +166,37 @@ func isTransposeOf(_ ta: Tensor, _ tb: Tensor, tolerance: Tolerance) -> Bool {
         }
     }
 }
+
+/// Where a parameter sits along the stack, for error by layer: the embeddings first, then each
+/// encoder layer, then whatever follows (pooler, heads) under its first name component.
+public struct StackPlace: Hashable, Sendable, Comparable {
+    public var order: Int
+    public var label: String
+
+    public static func < (a: StackPlace, b: StackPlace) -> Bool { (a.order, a.label) < (b.order, b.label) }
+
+    /// `embeddings.…` → embeddings; `encoder.layer.N.…` → layer N; `pooler.dense.weight` → pooler.
+    public init(ofParameter name: String) {
+        let parts = name.split(separator: ".", omittingEmptySubsequences: false)
+        if parts.first == "embeddings" {
+            self.init(order: 0, label: "embeddings")
+        } else if parts.count > 2, parts[0] == "encoder", parts[1] == "layer", let n = Int(parts[2]), n >= 0, n < 100_000 {
+            self.init(order: 1 + n, label: "layer \(n)")
+        } else {
+            self.init(order: 1_000_000, label: parts.first.map(String.init) ?? name)
+        }
+    }
+
+    init(order: Int, label: String) {
+        self.order = order
+        self.label = label
+    }
+}
+
+extension CheckpointDiffReport {
+    /// The common tensors grouped by place along the stack, in stack order.
+    public var byPlace: [(place: StackPlace, tensors: [TensorDiff])] {
+        Dictionary(grouping: tensors, by: { StackPlace(ofParameter: $0.name) })
+            .sorted { $0.key < $1.key }.map { ($0.key, $0.value) }
+    }
+}

@@ -31,15 +31,40 @@ public struct VerifyReport {
     public var weightDType: DType?
     public var profile: ToleranceProfile
     public var checks: [CheckResult]
-    /// The first output tensor, in stack order (`OutputRegistry`), that fails; nil when all pass.
+    /// The output where the error starts (`StackErrorGrowth.divergence`): the hidden state whose
+    /// error jumps, or the first failing output after a passing stack; nil when all pass and for
+    /// precision drift.
     public var firstDivergence: String?
     public var notes: [String]
+    /// The hidden states fail with steadily growing error and no single layer jumps.
+    public var precisionDrift = false
+    /// How the error grows through the hidden states; nil when the golden has fewer than three.
+    public var errorGrowth: StackErrorGrowth?
+    /// The tolerance of an output without a `--tolerance` override, and the cosine floor.
+    public var toleranceInForce: Tolerance?
+    public var requiredMinCosine: Double?
+    /// `--tolerance NAME=…` overrides.
+    public var toleranceOverrides: [String: Tolerance] = [:]
+    /// Token texts of every row (`tokens[row][position]`) when the vocabulary is known.
+    public var tokens: [[String]]?
 
     public var status: CheckStatus { checks.contains { $0.status == .fail } ? .fail : .pass }
+
+    public var divergence: Divergence {
+        if let firstDivergence { return .output(firstDivergence) }
+        return precisionDrift ? .precisionDrift : .none
+    }
 
     /// The hidden-state checks, in layer order: how error grows through the stack.
     public var layerChecks: [CheckResult] {
         checks.filter { OutputRegistry.index(of: $0.name, in: OutputRegistry.hiddenStates) != nil }
+    }
+
+    /// Every output check in stack order: the hidden states, then what follows them (the last
+    /// hidden state, the pooler, task heads).
+    public var stackChecks: [CheckResult] {
+        checks.compactMap { check in OutputRegistry.stackOrder(of: check.name).map { (check, $0) } }
+            .sorted { $0.1 < $1.1 }.map(\.0)
     }
 }
 
@@ -197,11 +222,32 @@ func compare(_ golden: GoldenFile, _ candidate: Candidate, tolerances: Tolerance
         checks.append(invariant)
     }
 
-    let firstDivergence = checks
-        .filter { $0.status == .fail && OutputRegistry.stackOrder(of: $0.name) != nil }
-        .min { (OutputRegistry.stackOrder(of: $0.name) ?? 0) < (OutputRegistry.stackOrder(of: $1.name) ?? 0) }?.name
-    return VerifyReport(goldenPath: golden.path, golden: golden, candidate: candidate.label, weightDType: weightDType,
-                        profile: profile, checks: checks, firstDivergence: firstDivergence, notes: notes)
+    if let note = pairRowsNote(checks, texts: golden.metadata.texts) { notes.append(note) }
+    var report = VerifyReport(goldenPath: golden.path, golden: golden, candidate: candidate.label, weightDType: weightDType,
+                              profile: profile, checks: checks, firstDivergence: nil, notes: notes)
+    report.errorGrowth = StackErrorGrowth.measure(report.layerChecks)
+    switch StackErrorGrowth.divergence(outputChecks: report.stackChecks, growth: report.errorGrowth) {
+    case .none: break
+    case .output(let name): report.firstDivergence = name
+    case .precisionDrift: report.precisionDrift = true
+    }
+    report.toleranceInForce = tolerances.tolerance(for: "", weightDType: weightDType, golden: golden.metadata)
+    report.requiredMinCosine = tolerances.minCosine
+    report.toleranceOverrides = tolerances.perTensor
+    if let tokenText {
+        report.tokens = (0..<golden.batch).map { row in (0..<golden.seq).map { tokenText(row, $0) ?? "?" } }
+    }
+    return report
+}
+
+/// When the failing rows are exactly text pairs while single texts pass, the runtime likely
+/// ignores token_type_ids (llama.cpp's BERT graph adds type-0 embeddings to every token).
+func pairRowsNote(_ checks: [CheckResult], texts: [TextItem]?) -> String? {
+    guard let texts, texts.contains(where: { $0.pair == nil }) else { return nil }
+    let failing = Set(checks.flatMap { $0.rows.filter { $0.status == .fail }.map(\.row) })
+    guard !failing.isEmpty, failing.allSatisfy({ $0 < texts.count && texts[$0].pair != nil }) else { return nil }
+    let rows = failing.sorted().map(String.init).joined(separator: ", ")
+    return "only the text-pair rows fail (row\(failing.count == 1 ? "" : "s") \(rows)) while single texts pass: the candidate may ignore token_type_ids"
 }
 
 /// [batch, seq] outputs are compared as [batch, seq, 1], so padded tokens are skipped as for
@@ -268,6 +314,11 @@ func tokenizerCheck(_ golden: GoldenFile, texts: [TextItem], tokenizer: BertToke
         let rowStart = row * golden.seq
         let realPositions = (0..<golden.seq).filter { golden.attentionMask[rowStart + $0] == 1 }
         let count = max(realPositions.count, encoding.inputIds.count)
+        var rowResult = RowResult(row: row, compared: count)
+        defer {
+            rowResult.status = rowResult.mismatched > 0 ? .fail : .pass
+            result.rows.append(rowResult)
+        }
         for i in 0..<count {
             result.compared += 1
             let expectedId: Int64? = i < realPositions.count ? golden.inputIds[rowStart + realPositions[i]] : nil
@@ -276,6 +327,7 @@ func tokenizerCheck(_ golden: GoldenFile, texts: [TextItem], tokenizer: BertToke
             let actualType = i < encoding.tokenTypeIds.count ? Int64(encoding.tokenTypeIds[i]) : nil
             guard expectedId != actualId || expectedType != actualType else { continue }
             result.mismatched += 1
+            rowResult.mismatched += 1
             if firstMismatch == nil {
                 let expectedText = expectedId.flatMap { tokenizer.token(for: Int($0)) }
                 let actualText = actualId.flatMap { tokenizer.token(for: Int($0)) }
