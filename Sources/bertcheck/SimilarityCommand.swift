@@ -31,7 +31,7 @@ struct SimilarityCommand: ParsableCommand {
     func run() throws {
         try checkThreads(threads)
         let checkpoint = try loadCheckpoint(model)
-        let tokenizer = try BertTokenizer.load(model)
+        let tokenizer = try BertTokenizer.load(checkpoint.tokenizer ?? .directory(model))
         let bert = try BertModel(checkpoint: checkpoint, threads: threads)
         if pooling == .pooler && !bert.hasPooler {
             throw UsageError("\(model): the model has no pooler weights: use --pooling cls or --pooling mean")

@@ -69,8 +69,7 @@ public func verifyGolden(_ options: VerifyOptions) throws -> VerifyReport {
         try checkFits(golden, model.config, modelPath: modelPath)
         weightDType = model.weightDType
         candidateLabel = "model \(modelPath) (\(model.weightDType.rawValue) weights)"
-        if let directory = vocabularyDirectory(near: checkpoint) {
-            let loaded = try BertTokenizer.load(directory)
+        if let loaded = try checkpointTokenizer(checkpoint) {
             tokenizer = loaded
             maxPositions = min(loaded.modelMaxLength ?? Int.max, model.config.maxPositionEmbeddings)
         } else {
@@ -165,6 +164,12 @@ func checkFits(_ golden: GoldenFile, _ config: BertConfig, modelPath: String) th
 
 /// The model's directory (or the named weight file's) when it holds a vocab.txt: the tokenizer
 /// loads from there with tokenizer_config.json and config.json, as `from_pretrained` does.
+/// The checkpoint's own tokenizer (a GGUF's), else the one beside it when there is a vocab.txt.
+func checkpointTokenizer(_ checkpoint: Checkpoint) throws -> BertTokenizer? {
+    if case .embedded(let vocabulary)? = checkpoint.tokenizer { return try BertTokenizer(embedded: vocabulary) }
+    return try vocabularyDirectory(near: checkpoint).map { try BertTokenizer.load($0) }
+}
+
 func vocabularyDirectory(near checkpoint: Checkpoint) -> String? {
     var isDirectory: ObjCBool = false
     let path = checkpoint.path

@@ -108,7 +108,7 @@ struct WeightTable {
 
     func weight(_ name: String, shape: [Int]) throws -> FloatWeight {
         guard let tensor = tensors[name] else { throw FileError(defaultFile, WeightProblem.missing(name)) }
-        guard tensor.dtype.isFloatingPoint else {
+        guard tensor.dtype.isRealValued else {
             throw FileError(file(of: name), WeightProblem.notFloatingPoint(name: name, dtype: tensor.dtype))
         }
         guard tensor.shape == shape else {

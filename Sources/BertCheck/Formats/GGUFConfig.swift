@@ -1,0 +1,107 @@
+/// The `BertConfig` and the WordPiece vocabulary a BERT GGUF carries in its metadata.
+enum GGUFConfig {
+    /// From `bert.*` (llama.cpp's `LLM_KV_*` keys); the vocabulary and type-vocabulary sizes from
+    /// the embedding tables' rows, as the converter writes no key for them.
+    static func bertConfig(_ metadata: GGUFMetadata, tensors: [Tensor]) throws -> BertConfig {
+        var config = BertConfig()
+        config.hiddenSize = try metadata.count("bert.embedding_length")
+        config.numHiddenLayers = try metadata.count("bert.block_count", minimum: 0)
+        config.numAttentionHeads = try metadata.count("bert.attention.head_count")
+        config.intermediateSize = try metadata.count("bert.feed_forward_length")
+        config.maxPositionEmbeddings = try metadata.count("bert.context_length")
+        if let eps = try metadata.real("bert.attention.layer_norm_epsilon") {
+            guard eps > 0, eps.isFinite else {
+                throw GGUFProblem.badMetadataValue(key: "bert.attention.layer_norm_epsilon", reason: "\(eps) is not a positive number")
+            }
+            config.layerNormEps = eps
+        }
+        func rows(_ name: String) -> Int? {
+            tensors.first { $0.name == name && $0.shape.count == 2 }?.shape[0]
+        }
+        let tokens = try metadata.strings("tokenizer.ggml.tokens")
+        if let vocab = rows("embeddings.word_embeddings.weight") ?? tokens?.count { config.vocabSize = vocab }
+        let typeCount = try metadata.integer("bert.token_type_count")
+        if let types = rows("embeddings.token_type_embeddings.weight") ?? typeCount {
+            config.typeVocabSize = types
+        }
+        if let pad = try metadata.integer("tokenizer.ggml.padding_token_id") { config.padTokenId = pad }
+        return config
+    }
+
+    /// The vocabulary of `tokenizer.ggml.tokens` back in WordPiece form: the converter writes
+    /// a word-start token `w` as `▁w`, a continuation `##w` as `w`, and `[X]` as is. Nil when
+    /// the file has no token list.
+    static func tokenizer(_ metadata: GGUFMetadata, config: BertConfig, path: String) throws -> EmbeddedVocabulary? {
+        guard let stored = try metadata.strings("tokenizer.ggml.tokens") else { return nil }
+        let model = try metadata.string("tokenizer.ggml.model") ?? "bert"
+        guard model == "bert" else { throw GGUFProblem.notWordPieceTokenizer(model: model) }
+        let tokens = stored.map(wordPieceToken)
+        func special(_ keys: [String], _ fallback: String) throws -> Int? {
+            for key in keys {
+                guard let id = try metadata.integer(key) else { continue }
+                guard tokens.indices.contains(id) else {
+                    throw GGUFProblem.badMetadataValue(key: key, reason: "token id \(id) is outside the vocabulary of \(tokens.count)")
+                }
+                return id
+            }
+            return tokens.firstIndex(of: fallback)
+        }
+        func required(_ keys: [String], _ fallback: String) throws -> Int {
+            guard let id = try special(keys, fallback) else { throw GGUFProblem.missingMetadata(keys[0]) }
+            return id
+        }
+        return EmbeddedVocabulary(
+            source: path, tokens: tokens, lowercase: true,
+            clsId: try required(["tokenizer.ggml.cls_token_id", "tokenizer.ggml.bos_token_id"], "[CLS]"),
+            sepId: try required(["tokenizer.ggml.seperator_token_id", "tokenizer.ggml.eos_token_id"], "[SEP]"),
+            unkId: try required(["tokenizer.ggml.unknown_token_id"], "[UNK]"),
+            padId: try required(["tokenizer.ggml.padding_token_id"], "[PAD]"),
+            maskId: try special(["tokenizer.ggml.mask_token_id"], "[MASK]"),
+            modelMaxLength: config.maxPositionEmbeddings)
+    }
+
+    static func wordPieceToken(_ stored: String) -> String {
+        if stored.hasPrefix("\u{2581}") { return String(stored.dropFirst()) }
+        if stored.hasPrefix("["), stored.hasSuffix("]") { return stored }
+        return "##" + stored
+    }
+}
+
+/// `gguf-split` output: `NAME-00001-of-00003.gguf`, … each a GGUF with `split.no` (0-based)
+/// and `split.count`; the first holds the model's metadata.
+enum GGUFSplit {
+    /// The shard number (1-based) of a `-NNNNN-of-MMMMM.gguf` name, nil for another name.
+    static func shardNumber(of name: String) -> Int? { parse(name)?.number }
+
+    private static func parse(_ path: String) -> (prefix: String, number: Int, count: Int)? {
+        guard path.hasSuffix(".gguf") else { return nil }
+        let stem = path.dropLast(5)
+        // "-00001-of-00003" is 15 characters.
+        guard stem.count > 15 else { return nil }
+        let tail = stem.suffix(15)
+        let parts = tail.split(separator: "-", omittingEmptySubsequences: false)
+        guard parts.count == 4, parts[0].isEmpty, parts[2] == "of", parts[1].count == 5, parts[3].count == 5,
+              let number = Int(parts[1]), let count = Int(parts[3]), number >= 1, count >= 1, number <= count else { return nil }
+        return (String(stem.dropLast(15)), number, count)
+    }
+
+    /// Every shard's path when `path` is a shard (read from the first, whichever was named),
+    /// else `[path]`.
+    static func shardPaths(forFirst path: String) throws -> [String] {
+        guard let (prefix, _, count) = parse(path), count > 1 else { return [path] }
+        func pad(_ n: Int) -> String { String(repeating: "0", count: max(0, 5 - String(n).count)) + String(n) }
+        return (1...count).map { "\(prefix)-\(pad($0))-of-\(pad(count)).gguf" }
+    }
+
+    /// Shard `index` (0-based) of `count` says so in its metadata.
+    static func check(_ metadata: GGUFMetadata, index: Int, count: Int) throws {
+        let number = try metadata.integer("split.no")
+        let total = try metadata.integer("split.count")
+        guard number == index else {
+            throw GGUFProblem.badMetadataValue(key: "split.no", reason: "is \(number.map(String.init) ?? "absent") in shard \(index + 1) of \(count)")
+        }
+        guard total == count else {
+            throw GGUFProblem.badMetadataValue(key: "split.count", reason: "is \(total.map(String.init) ?? "absent"), the file names say \(count)")
+        }
+    }
+}
