@@ -62,28 +62,6 @@ def write_expected(path, model):
         f.write("\n")
 
 
-torch.manual_seed(0)
-base = BertModel(config)
-base.eval()
-
-path = fresh(os.path.join(out_root, "tiny-bert"))
-base.save_pretrained(path)
-write_expected(path, base)
-
-path = fresh(os.path.join(out_root, "tiny-bert-sharded"))
-base.save_pretrained(path, max_shard_size="20KB")
-write_expected(path, base)
-
-path = fresh(os.path.join(out_root, "tiny-bert-bf16"))
-copy.deepcopy(base).to(torch.bfloat16).save_pretrained(path)
-write_expected(path, base)
-
-path = fresh(os.path.join(out_root, "tiny-bert-bin"))
-torch.save(base.state_dict(), os.path.join(path, "pytorch_model.bin"))
-base.config.save_pretrained(path)
-write_expected(path, base)
-
-
 def legacy_names(state):
     """TF-era names as old BERT checkpoints carry them."""
     renamed = {}
@@ -93,31 +71,57 @@ def legacy_names(state):
     return renamed
 
 
-torch.manual_seed(1)
-pretraining = BertForPreTraining(make_config())
-pretraining.eval()
-state = pretraining.state_dict()
-state["bert.embeddings.position_ids"] = torch.arange(config.max_position_embeddings).unsqueeze(0)
-state["bert.embeddings.token_type_ids"] = torch.zeros(1, config.max_position_embeddings, dtype=torch.long)
-legacy = legacy_names(state)
-path = fresh(os.path.join(out_root, "tiny-bert-legacy"))
-save_file(legacy, os.path.join(path, "model.safetensors"), metadata={"format": "pt"})
-torch.save(legacy, os.path.join(path, "pytorch_model.bin"))
-pretraining.config.save_pretrained(path)
-# The reference: transformers loads the legacy file (mapping gamma/beta) into the same weights.
-reloaded = BertForPreTraining.from_pretrained(path)
-for name, tensor in pretraining.state_dict().items():
-    assert torch.equal(reloaded.state_dict()[name], tensor), name
-write_expected(path, reloaded)
+def main():
+    torch.manual_seed(0)
+    base = BertModel(config)
+    base.eval()
 
-torch.manual_seed(2)
-mlm = BertForMaskedLM(make_config())
-path = fresh(os.path.join(out_root, "tiny-bert-mlm"))
-mlm.save_pretrained(path)
-write_expected(path, mlm)
+    path = fresh(os.path.join(out_root, "tiny-bert"))
+    base.save_pretrained(path)
+    write_expected(path, base)
 
-for name in sorted(os.listdir(out_root)):
-    d = os.path.join(out_root, name)
-    if os.path.isdir(d):
-        size = sum(os.path.getsize(os.path.join(d, f)) for f in os.listdir(d))
-        print(f"{name}: {sorted(os.listdir(d))} {size} bytes")
+    path = fresh(os.path.join(out_root, "tiny-bert-sharded"))
+    base.save_pretrained(path, max_shard_size="20KB")
+    write_expected(path, base)
+
+    path = fresh(os.path.join(out_root, "tiny-bert-bf16"))
+    copy.deepcopy(base).to(torch.bfloat16).save_pretrained(path)
+    write_expected(path, base)
+
+    path = fresh(os.path.join(out_root, "tiny-bert-bin"))
+    torch.save(base.state_dict(), os.path.join(path, "pytorch_model.bin"))
+    base.config.save_pretrained(path)
+    write_expected(path, base)
+
+    torch.manual_seed(1)
+    pretraining = BertForPreTraining(make_config())
+    pretraining.eval()
+    state = pretraining.state_dict()
+    state["bert.embeddings.position_ids"] = torch.arange(config.max_position_embeddings).unsqueeze(0)
+    state["bert.embeddings.token_type_ids"] = torch.zeros(1, config.max_position_embeddings, dtype=torch.long)
+    legacy = legacy_names(state)
+    path = fresh(os.path.join(out_root, "tiny-bert-legacy"))
+    save_file(legacy, os.path.join(path, "model.safetensors"), metadata={"format": "pt"})
+    torch.save(legacy, os.path.join(path, "pytorch_model.bin"))
+    pretraining.config.save_pretrained(path)
+    # The reference: transformers loads the legacy file (mapping gamma/beta) into the same weights.
+    reloaded = BertForPreTraining.from_pretrained(path)
+    for name, tensor in pretraining.state_dict().items():
+        assert torch.equal(reloaded.state_dict()[name], tensor), name
+    write_expected(path, reloaded)
+
+    torch.manual_seed(2)
+    mlm = BertForMaskedLM(make_config())
+    path = fresh(os.path.join(out_root, "tiny-bert-mlm"))
+    mlm.save_pretrained(path)
+    write_expected(path, mlm)
+
+    for name in sorted(os.listdir(out_root)):
+        d = os.path.join(out_root, name)
+        if os.path.isdir(d):
+            size = sum(os.path.getsize(os.path.join(d, f)) for f in os.listdir(d))
+            print(f"{name}: {sorted(os.listdir(d))} {size} bytes")
+
+
+if __name__ == "__main__":
+    main()
