@@ -154,6 +154,9 @@ public struct ParamsReport: @unchecked Sendable {
     public func human(all: Bool) -> String {
         let parameters = inventory.parameters
         var out = "The BERT model has \(parameters.count) different named parameters.\n"
+        if !checkpoint.details.isEmpty {
+            out += "Format: \(checkpoint.format) (" + checkpoint.details.map { "\($0.key) \($0.value)" }.joined(separator: ", ") + ")\n"
+        }
         func section(_ title: String, _ items: [NamedParameter]) {
             out += "\n\(title)\n\n"
             for p in items { out += row(p.name, Tensor.describe(shape: p.shape)) + "\n" }
@@ -174,7 +177,9 @@ public struct ParamsReport: @unchecked Sendable {
         if inventory.hasPooler {
             section("Output Layer", inGroup(.pooler))
         } else {
-            out += "\nOutput Layer\n\n(no pooler weights: a model saved with add_pooling_layer=False)\n"
+            out += checkpoint.format == .gguf
+                ? "\nOutput Layer\n\n(no pooler weights: not carried by GGUF, llama.cpp's converter drops pooler.dense)\n"
+                : "\nOutput Layer\n\n(no pooler weights: a model saved with add_pooling_layer=False)\n"
         }
         let others = inGroup(.other)
         if all && !others.isEmpty { section("Other", others) }
@@ -272,10 +277,15 @@ public struct ParamsReport: @unchecked Sendable {
             schema = .object([("checked", .bool(false)), ("config", .null), ("ok", .bool(true)),
                               ("missing", .array([])), ("unexpected", .array([])), ("mismatched", .array([]))])
         }
-        let root: JSONValue = .object([
+        var members: [(key: String, value: JSONValue)] = [
             ("model", .string(checkpoint.path)),
             ("format", .string(checkpoint.format.rawValue)),
             ("files", .array(checkpoint.files.map(JSONValue.string))),
+        ]
+        if !checkpoint.details.isEmpty {
+            members.append(("format_details", .object(checkpoint.details.map { ($0.key, JSONValue.string($0.value)) })))
+        }
+        let root: JSONValue = .object(members + [
             ("named_parameters", .int(inventory.parameters.count)),
             ("total_parameters", .int(inventory.totalParameters)),
             ("matrix_parameters", .int(inventory.matrixParameters)),
