@@ -230,10 +230,13 @@ public struct GGUFFile {
                 throw GGUFProblem.tensorPastEndOfFile(tensor: t.name, end: end, fileSize: bytes.count)
             }
         }
-        let byOffset = tensors.sorted { ($0.offset, $0.byteCount) < ($1.offset, $1.byteCount) }
-        for (previous, next) in zip(byOffset, byOffset.dropFirst())
-        where previous.byteCount > 0 && next.byteCount > 0 && next.offset < previous.offset + previous.byteCount {
-            throw GGUFProblem.overlappingTensors(tensor: next.name, previous: previous.name)
+        // In offset order, each tensor must start where every earlier one has ended.
+        var covered: (end: Int, name: String)?
+        for t in tensors.sorted(by: { ($0.offset, $0.byteCount) < ($1.offset, $1.byteCount) }) where t.byteCount > 0 {
+            if let covered, t.offset < covered.end {
+                throw GGUFProblem.overlappingTensors(tensor: t.name, previous: covered.name)
+            }
+            if t.offset + t.byteCount > covered?.end ?? 0 { covered = (t.offset + t.byteCount, t.name) }
         }
         return GGUFFile(version: version, metadata: metadata, tensors: tensors, alignment: alignment, dataStart: dataStart)
     }
