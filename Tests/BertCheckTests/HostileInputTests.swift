@@ -533,6 +533,7 @@ enum HostileRecord {
         let root = TestPaths.fixtures.appendingPathComponent("hostile")
         let targets: [(dir: String, fileName: String)] = [
             ("safetensors", "model.safetensors"), ("zip", "pytorch_model.bin"), ("config", "config.json"),
+            ("gguf", "model.gguf"),
         ]
         for (dir, fileName) in targets {
             let inputs = (try? FileManager.default.contentsOfDirectory(atPath: root.appendingPathComponent(dir).path)) ?? []
