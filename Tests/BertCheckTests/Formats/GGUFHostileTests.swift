@@ -237,3 +237,50 @@ struct GGUFBuilder {
         expectInputError(try CLI.run(["params", dirWithConfig.path]), naming: "config.json", containing: "num_hidden_layers")
     }
 }
+
+/// `gguf-split` output: shards read as one checkpoint, whichever shard is named.
+@Suite struct GGUFSplitTests {
+    /// The builder's BERT file cut in two: the first shard keeps the metadata and 3 tensors.
+    func writeShards(in dir: URL, secondNumber: UInt16 = 1) -> [String] {
+        let whole = GGUFBuilder.bert()
+        var first = whole, second = GGUFBuilder()
+        first.tensors = []
+        first.data = []
+        for t in whole.tensors.prefix(3) { first.addTensor(t.name, dims: t.dims) }
+        for t in whole.tensors.dropFirst(3) { second.addTensor(t.name, dims: t.dims) }
+        func u16(_ v: UInt16) -> [UInt8] { GGUFBuilder.u32(2) + withUnsafeBytes(of: v.littleEndian, Array.init) }
+        first.add("split.no", u16(0))
+        first.add("split.count", u16(2))
+        second.add("split.no", u16(secondNumber))
+        second.add("split.count", u16(2))
+        let paths = ["model-00001-of-00002.gguf", "model-00002-of-00002.gguf"].map { dir.appendingPathComponent($0).path }
+        FileManager.default.createFile(atPath: paths[0], contents: Data(first.bytes))
+        FileManager.default.createFile(atPath: paths[1], contents: Data(second.bytes))
+        return paths
+    }
+
+    @Test func shardsReadAsOneCheckpoint() throws {
+        let dir = TestPaths.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let paths = writeShards(in: dir)
+        for named in [paths[0], paths[1], dir.path] {
+            let checkpoint = try loadCheckpoint(named)
+            #expect(checkpoint.files == paths)
+            #expect(checkpoint.tensors.map(\.name) == GGUFBuilder.bert().tensors.map { GGUFTensorNames.huggingFaceName($0.name) })
+            #expect(ParameterInventory(checkpoint: checkpoint).schema?.ok == true)
+            #expect(checkpoint.details.contains { $0.key == "shards" && $0.value == "2" })
+        }
+    }
+
+    @Test func aShardThatSaysOtherwiseIsNamed() throws {
+        let dir = TestPaths.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let paths = writeShards(in: dir, secondNumber: 0)
+        let found = fileProblem(GGUFProblem.self) { _ = try loadCheckpoint(paths[0]) }
+        #expect(found?.path == paths[1])
+        #expect(found?.problem == .badMetadataValue(key: "split.no", reason: "is 0 in shard 2 of 2"))
+        try FileManager.default.removeItem(atPath: paths[1])
+        let missing = try CLI.run(["params", paths[0]])
+        expectInputError(missing, naming: paths[1], containing: "cannot open")
+    }
+}
