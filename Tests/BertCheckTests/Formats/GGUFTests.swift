@@ -159,6 +159,46 @@ import Testing
         for (gguf, hf) in cases { #expect(GGUFTensorNames.huggingFaceName(gguf) == hf, "\(gguf)") }
     }
 
+    /// verify runs bertcheck's forward pass on the GGUF, checks the golden's ids with the
+    /// embedded tokenizer, and skips the pooler checks the GGUF cannot pass.
+    @Test func verifyAgainstTheGoldenOfTheModelConverted() throws {
+        let golden = TestPaths.goldens.appendingPathComponent("tiny-bert-h256.golden.safetensors").path
+        let f32 = try CLI.run(["verify", "--golden", golden, "--model", Self.path("tiny-h256-F32.gguf")])
+        #expect(f32.status == 0, "\(f32.stdout)\(f32.stderr)")
+        #expect(f32.stdout.contains("input_ids          pass"))
+        #expect(f32.stdout.contains("the GGUF carries no pooler"))
+        #expect(!f32.stdout.contains("pooler_output   "))
+        let q8 = try CLI.run(["verify", "--golden", golden, "--model", Self.path("tiny-h256-Q8_0.gguf"), "--profile", "bf16"])
+        #expect(q8.status == 0, "\(q8.stdout)\(q8.stderr)")
+    }
+
+    /// A corrupted quantized tensor in layer 0's output dense: verify fails and names layer 0's
+    /// output as the first divergence, the embeddings still passing.
+    @Test func aCorruptedQuantizedTensorIsTheFirstDivergence() throws {
+        let dir = TestPaths.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        var bytes = try Data(contentsOf: URL(fileURLWithPath: Self.path("tiny-h256-Q8_0.gguf")))
+        let parsed = try bytes.withUnsafeBytes { try GGUFFile.parse($0) }
+        let down = try #require(parsed.tensors.first { $0.name == "blk.0.ffn_down.weight" })
+        #expect(down.dtype == .Q8_0)
+        // Scale up the first block of every row by 64 (its f16 scale: exponent + 6).
+        let rowBytes = 512 / 32 * 34
+        for row in 0..<256 {
+            let scale = parsed.dataStart + down.offset + row * rowBytes
+            let half = UInt16(bytes[scale]) | UInt16(bytes[scale + 1]) << 8
+            let raised = half &+ (6 << 10)
+            bytes[scale] = UInt8(raised & 0xFF)
+            bytes[scale + 1] = UInt8(raised >> 8)
+        }
+        let corrupted = dir.appendingPathComponent("corrupted.gguf").path
+        try bytes.write(to: URL(fileURLWithPath: corrupted))
+        let golden = TestPaths.goldens.appendingPathComponent("tiny-bert-h256.golden.safetensors").path
+        let result = try CLI.run(["verify", "--golden", golden, "--model", corrupted, "--profile", "bf16"])
+        #expect(result.status == 1, "\(result.stdout)\(result.stderr)")
+        #expect(result.stdout.contains("First divergence: hidden_states.1"), "\(result.stdout)")
+        #expect(result.stdout.contains("hidden_states.0    pass"))
+    }
+
     /// A directory holding one .gguf is read as that checkpoint.
     @Test func aDirectoryWithOneGGUF() throws {
         let dir = TestPaths.temporaryDirectory()
