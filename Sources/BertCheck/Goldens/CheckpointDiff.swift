@@ -26,6 +26,11 @@ public struct CheckpointDiffReport: Sendable {
     public var missing: [String]
     /// In B, not in A.
     public var extra: [String]
+    /// In one checkpoint only because the other's format drops it by design (a GGUF carries no
+    /// pooler and no position_ids buffer): listed, not a failure.
+    public var notCarried: [String] = []
+    /// The format that drops `notCarried` ("gguf").
+    public var notCarriedBy: String?
     public var tensors: [TensorDiff]
     public var profile: ToleranceProfile
     public var tolerance: Tolerance
@@ -61,12 +66,20 @@ public func diffCheckpoints(_ pathA: String, _ pathB: String, settings: Toleranc
     if let rtol = settings.rtol { tolerance.rtol = rtol }
 
     var report = CheckpointDiffReport(pathA: pathA, pathB: pathB, missing: [], extra: [], tensors: [], profile: profile, tolerance: tolerance)
+    // llama.cpp's converter drops the pooler and the buffers of BertModel.
+    let dropping = [a, b].first { $0.format == .gguf }.map { $0.format.rawValue }
+    func droppedByDesign(_ t: Tensor) -> Bool {
+        guard dropping != nil else { return false }
+        if case .buffer = parameterRole(ofStoredName: t.name) { return true }
+        return canonical(t).hasPrefix("pooler.")
+    }
+    report.notCarriedBy = dropping
     var seen = Set<String>()
     for ta in a.tensors {
         let name = canonical(ta)
         guard seen.insert(name).inserted else { continue }
         guard let tb = namedB[name] else {
-            report.missing.append(name)
+            if droppedByDesign(ta) { report.notCarried.append(name) } else { report.missing.append(name) }
             continue
         }
         let perTensor = settings.perTensor[name] ?? tolerance
@@ -75,7 +88,9 @@ public func diffCheckpoints(_ pathA: String, _ pathB: String, settings: Toleranc
     var seenB = Set<String>()
     for tb in b.tensors {
         let name = canonical(tb)
-        if !namesA.contains(name) && seenB.insert(name).inserted { report.extra.append(name) }
+        if !namesA.contains(name) && seenB.insert(name).inserted {
+            if droppedByDesign(tb) { report.notCarried.append(name) } else { report.extra.append(name) }
+        }
     }
     return report
 }
@@ -135,6 +150,10 @@ public enum CheckpointDiffRenderer {
                      "tolerance  profile \(report.profile.rawValue): |b − a| ≤ \(formatNumber(report.tolerance.atol)) + \(formatNumber(report.tolerance.rtol))·|a|", ""]
         if !report.missing.isEmpty { lines.append("Missing in B (\(report.missing.count)): " + report.missing.joined(separator: ", ")) }
         if !report.extra.isEmpty { lines.append("Extra in B (\(report.extra.count)): " + report.extra.joined(separator: ", ")) }
+        if !report.notCarried.isEmpty {
+            lines.append("Not carried by \((report.notCarriedBy ?? "").uppercased()) (\(report.notCarried.count), by design, not a failure): "
+                         + report.notCarried.joined(separator: ", "))
+        }
         for t in report.tensors where t.shapeDiffers {
             lines.append("Shape differs: \(t.name) \(Tensor.describe(shape: t.shapeA)) → \(Tensor.describe(shape: t.shapeB))")
         }
@@ -181,6 +200,7 @@ public enum CheckpointDiffRenderer {
             ("atol", .number(report.tolerance.atol)), ("rtol", .number(report.tolerance.rtol)),
             ("missing", .array(report.missing.map { .string($0) })),
             ("extra", .array(report.extra.map { .string($0) })),
+            ("not_carried", .array(report.notCarried.map { .string($0) })),
             ("tensors", .array(report.tensors.map { t in
                 .object([
                     ("name", .string(t.name)), ("status", .string(t.status.rawValue)),

@@ -199,6 +199,24 @@ import Testing
         #expect(result.stdout.contains("hidden_states.0    pass"))
     }
 
+    /// diff HF_DIR model.gguf: every common tensor after dequantization; the pooler the GGUF drops
+    /// by design is listed, not failed.
+    @Test func diffAgainstTheModelConverted() throws {
+        let source = TestPaths.goldens.appendingPathComponent("checkpoints/tiny-bert-h256").path
+        let settings = ToleranceSettings(profile: nil, atol: nil, rtol: nil, minCosine: nil, perTensor: [:])
+        let f32 = try diffCheckpoints(source, Self.path("tiny-h256-F32.gguf"), settings: settings)
+        #expect(f32.status == .pass)
+        #expect(f32.missing.isEmpty && f32.extra.isEmpty)
+        #expect(Set(f32.notCarried) == ["pooler.dense.weight", "pooler.dense.bias"])
+        #expect(f32.tensors.count == 21 && f32.tensors.allSatisfy { $0.maxAbsErr == 0 })
+        let q8 = try diffCheckpoints(source, Self.path("tiny-h256-Q8_0.gguf"), settings: settings)
+        #expect(q8.tensors.filter { $0.dtypeB == .Q8_0 }.count == 7)
+        #expect(q8.tensors.allSatisfy { ($0.cosine ?? 0) > 0.9999 })
+        let cli = try CLI.run(["diff", "--json", source, Self.path("tiny-h256-F16.gguf")])
+        #expect(cli.status == 0, "\(cli.stdout)\(cli.stderr)")
+        #expect(cli.stdout.contains("\"not_carried\""))
+    }
+
     /// A directory holding one .gguf is read as that checkpoint.
     @Test func aDirectoryWithOneGGUF() throws {
         let dir = TestPaths.temporaryDirectory()
