@@ -11,7 +11,7 @@ Run with the gguf-py venv (outside the repo):
   /root/.cache/bertcheck/venv-gguf/bin/python Scripts/make_gguf_dequant_vectors.py goldens/gguf/dequant-vectors.gguf
 
 With --fuzz-seed PATH it writes instead a small BERT GGUF (metadata, a 6-token vocabulary, one
-256-element row of every type) that seeds the gguf fuzz target (Scripts/fuzz.sh gguf).
+256-element row of every type) that seeds the gguf fuzz target (Scripts/fuzz.sh gguf): goldens/gguf/seed-bert-every-type.gguf.
 """
 import sys
 
