@@ -83,8 +83,9 @@ def reference(path: str) -> None:
         "reference": f"gguf-py {getattr(gguf, '__version__', None) or 'gguf'}: GGUFReader + gguf.quants.dequantize",
         "dequant_rows_kept": ROWS_KEPT,
     }
+    # One metadata key: safetensors writes several in a random order, and the files must not churn.
     save_file(arrays, stem + ".dequant.safetensors",
-              metadata={"source": os.path.basename(path), "rows_kept": str(ROWS_KEPT)})
+              metadata={"source": f"{os.path.basename(path)}, gguf-py dequantize, first {ROWS_KEPT} rows"})
     with open(stem + ".json", "w", encoding="utf-8") as f:
         json.dump(listing, f, indent=1, ensure_ascii=False)
         f.write("\n")
