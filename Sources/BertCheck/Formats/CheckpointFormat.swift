@@ -26,17 +26,19 @@ public struct EmbeddedVocabulary: Sendable, Equatable {
     public var source: String
     /// Token text by id, in WordPiece form ("##" continuations).
     public var tokens: [String]
-    /// Lower-casing (and accent stripping with it, as BertTokenizer's default).
     public var lowercase: Bool
+    /// Nil: as `lowercase` (BertTokenizer's default).
+    public var stripAccents: Bool?
     public var clsId: Int, sepId: Int, unkId: Int, padId: Int
     public var maskId: Int?
     public var modelMaxLength: Int?
 
-    public init(source: String, tokens: [String], lowercase: Bool, clsId: Int, sepId: Int, unkId: Int, padId: Int,
+    public init(source: String, tokens: [String], lowercase: Bool, stripAccents: Bool? = nil, clsId: Int, sepId: Int, unkId: Int, padId: Int,
                 maskId: Int?, modelMaxLength: Int?) {
         self.source = source
         self.tokens = tokens
         self.lowercase = lowercase
+        self.stripAccents = stripAccents
         self.clsId = clsId
         self.sepId = sepId
         self.unkId = unkId

@@ -28,14 +28,26 @@ enum GGUFConfig {
         return config
     }
 
-    /// The vocabulary of `tokenizer.ggml.tokens` back in WordPiece form: the converter writes
-    /// a word-start token `w` as `▁w`, a continuation `##w` as `w`, and `[X]` as is. Nil when
-    /// the file has no token list.
+    /// The vocabulary of `tokenizer.ggml.tokens` back in WordPiece form: the converter keeps
+    /// control tokens (token type 3: [PAD], [CLS], …) as they are, writes a continuation `##w` as
+    /// `w` and every other token `w` as `▁w`. Lower-casing and accent stripping follow
+    /// `tokenizer.ggml.normalizer.*` (accent stripping defaults to lower-casing, as in HF and
+    /// llama.cpp). Nil when the file has no token list.
     static func tokenizer(_ metadata: GGUFMetadata, config: BertConfig, path: String) throws -> EmbeddedVocabulary? {
         guard let stored = try metadata.strings("tokenizer.ggml.tokens") else { return nil }
         let model = try metadata.string("tokenizer.ggml.model") ?? "bert"
         guard model == "bert" else { throw GGUFProblem.notWordPieceTokenizer(model: model) }
-        let tokens = stored.map(wordPieceToken)
+        var types: [Int64]?
+        if let value = metadata["tokenizer.ggml.token_type"] {
+            guard case .array(_, let items) = value, items.count == stored.count,
+                  let integers = Optional(items.compactMap(\.integer)), integers.count == items.count else {
+                throw GGUFProblem.wrongMetadataType(key: "tokenizer.ggml.token_type",
+                                                    expected: "an array of \(stored.count) integers", found: value.typeName)
+            }
+            types = integers
+        }
+        let tokens = stored.indices.map { id in wordPieceToken(stored[id], control: types.map { $0[id] == controlTokenType }) }
+        let lowercase = try metadata.bool("tokenizer.ggml.normalizer.lowercase") ?? true
         func special(_ keys: [String], _ fallback: String) throws -> Int? {
             for key in keys {
                 guard let id = try metadata.integer(key) else { continue }
@@ -51,7 +63,7 @@ enum GGUFConfig {
             return id
         }
         return EmbeddedVocabulary(
-            source: path, tokens: tokens, lowercase: true,
+            source: path, tokens: tokens, lowercase: lowercase, stripAccents: try metadata.bool("tokenizer.ggml.normalizer.strip_accents"),
             clsId: try required(["tokenizer.ggml.cls_token_id", "tokenizer.ggml.bos_token_id"], "[CLS]"),
             sepId: try required(["tokenizer.ggml.seperator_token_id", "tokenizer.ggml.eos_token_id"], "[SEP]"),
             unkId: try required(["tokenizer.ggml.unknown_token_id"], "[UNK]"),
@@ -60,9 +72,14 @@ enum GGUFConfig {
             modelMaxLength: config.maxPositionEmbeddings)
     }
 
-    static func wordPieceToken(_ stored: String) -> String {
+    /// llama.cpp's token type of special tokens (LLAMA_TOKEN_TYPE_CONTROL).
+    static let controlTokenType: Int64 = 3
+
+    /// `control` is nil when the file has no token types: then a bracketed `[X]` is taken as a
+    /// control token.
+    static func wordPieceToken(_ stored: String, control: Bool?) -> String {
+        if control ?? (stored.hasPrefix("[") && stored.hasSuffix("]")) { return stored }
         if stored.hasPrefix("\u{2581}") { return String(stored.dropFirst()) }
-        if stored.hasPrefix("["), stored.hasSuffix("]") { return stored }
         return "##" + stored
     }
 }

@@ -126,6 +126,7 @@ public final class BertTokenizer: @unchecked Sendable {
         let vocabulary = try Vocabulary(tokens: source.tokens, source: source.source)
         var options = Options()
         options.lowercase = source.lowercase
+        options.stripAccents = source.stripAccents
         options.modelMaxLength = source.modelMaxLength
         options.cls = source.tokens[source.clsId]
         options.sep = source.tokens[source.sepId]

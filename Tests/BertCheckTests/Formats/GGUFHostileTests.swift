@@ -106,6 +106,27 @@ struct GGUFBuilder {
         #expect(try loadCheckpoint(path).tensors.count == 5)
     }
 
+    /// tokenizer.ggml.normalizer.* set lower-casing and accent stripping; the token types tell
+    /// control tokens from continuations.
+    @Test func normalizerFlagsAndTokenTypes() throws {
+        let dir = TestPaths.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let path = dir.appendingPathComponent("cased.gguf").path
+        var builder = GGUFBuilder.bert()
+        builder.add("tokenizer.ggml.normalizer.lowercase", GGUFBuilder.u32(7) + [0])
+        builder.add("tokenizer.ggml.token_type", GGUFBuilder.u32(9) + GGUFBuilder.u32(5) + GGUFBuilder.u64(5)
+            + [3, 3, 3, 1, 1].flatMap { GGUFBuilder.u32($0) })
+        builder.add("tokenizer.ggml.seperator_token_id", GGUFBuilder.uint32Value(3))
+        FileManager.default.createFile(atPath: path, contents: Data(builder.bytes))
+        guard case .embedded(let vocabulary)? = try loadCheckpoint(path).tokenizer else { Issue.record("no tokenizer"); return }
+        let tokenizer = try BertTokenizer(embedded: vocabulary)
+        #expect(!tokenizer.lowercase && !tokenizer.stripAccents)
+        // [SEP] typed normal here: a continuation piece "##[SEP]".
+        #expect((0..<5).map { tokenizer.token(for: $0) } == ["[PAD]", "[UNK]", "[CLS]", "##[SEP]", "a"])
+        #expect(problem { $0.add("tokenizer.ggml.token_type", GGUFBuilder.u32(9) + GGUFBuilder.u32(5) + GGUFBuilder.u64(1) + GGUFBuilder.u32(3)) }
+            == .wrongMetadataType(key: "tokenizer.ggml.token_type", expected: "an array of 5 integers", found: "array of int32"))
+    }
+
     @Test func header() {
         #expect(problem { $0.magic = Array("GGUX".utf8) } == .badMagic)
         #expect(problem { $0.version = 1 } == .unsupportedVersion(1))
