@@ -25,7 +25,31 @@ enum GGUFConfig {
             config.typeVocabSize = types
         }
         if let pad = try metadata.integer("tokenizer.ggml.padding_token_id") { config.padTokenId = pad }
+        try checkLimits(config)
         return config
+    }
+
+    /// Where each size comes from, for messages.
+    static let sizeSources = [
+        "vocab_size": "token_embd.weight", "hidden_size": "bert.embedding_length", "num_hidden_layers": "bert.block_count",
+        "num_attention_heads": "bert.attention.head_count", "intermediate_size": "bert.feed_forward_length",
+        "max_position_embeddings": "bert.context_length", "type_vocab_size": "token_types.weight",
+    ]
+
+    /// config.json's limits (`BertConfig.sizeLimits`, heads dividing hidden, pad inside the
+    /// vocabulary), so a hostile file cannot make later code allocate terabytes.
+    static func checkLimits(_ config: BertConfig) throws {
+        for (key, path, limit) in BertConfig.sizeLimits where config[keyPath: path] > limit {
+            throw GGUFProblem.badMetadataValue(key: sizeSources[key] ?? key, reason: "\(key) \(config[keyPath: path]) is absurdly large (limit \(limit))")
+        }
+        guard config.hiddenSize % config.numAttentionHeads == 0 else {
+            throw GGUFProblem.badMetadataValue(key: "bert.attention.head_count",
+                                               reason: "\(config.numAttentionHeads) heads do not divide bert.embedding_length \(config.hiddenSize)")
+        }
+        guard config.padTokenId >= 0, config.padTokenId < config.vocabSize else {
+            throw GGUFProblem.badMetadataValue(key: "tokenizer.ggml.padding_token_id",
+                                               reason: "\(config.padTokenId) is outside the vocabulary of \(config.vocabSize)")
+        }
     }
 
     /// The vocabulary of `tokenizer.ggml.tokens` back in WordPiece form: the converter keeps

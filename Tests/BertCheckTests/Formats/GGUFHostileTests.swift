@@ -221,6 +221,13 @@ struct GGUFBuilder {
         #expect(problem { $0.pairs[6].value = GGUFBuilder.float32Value(-1) }
             == .badMetadataValue(key: "bert.attention.layer_norm_epsilon", reason: "-1.0 is not a positive number"))
         #expect(problem { $0.pairs[7].value = GGUFBuilder.stringValue("gpt2") } == .notWordPieceTokenizer(model: "gpt2"))
+        // config.json's limits (a fuzz finding: 2^31 layers made the schema check run for minutes).
+        #expect(problem { $0.pairs[1].value = GGUFBuilder.uint32Value(1 << 31) }
+            == .badMetadataValue(key: "bert.block_count", reason: "num_hidden_layers 2147483648 is absurdly large (limit 1024)"))
+        #expect(problem { $0.pairs[5].value = GGUFBuilder.uint32Value(3) }
+            == .badMetadataValue(key: "bert.attention.head_count", reason: "3 heads do not divide bert.embedding_length 32"))
+        #expect(problem { $0.add("tokenizer.ggml.padding_token_id", GGUFBuilder.uint32Value(9)) }
+            == .badMetadataValue(key: "tokenizer.ggml.padding_token_id", reason: "9 is outside the vocabulary of 5"))
         #expect(problem { $0.add("tokenizer.ggml.unknown_token_id", GGUFBuilder.uint32Value(5)) }
             == .badMetadataValue(key: "tokenizer.ggml.unknown_token_id", reason: "token id 5 is outside the vocabulary of 5"))
         #expect(problem { $0.pairs[8].value = GGUFBuilder.stringValue("x") }
