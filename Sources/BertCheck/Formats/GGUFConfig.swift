@@ -63,8 +63,12 @@ enum GGUFConfig {
         guard model == "bert" else { throw GGUFProblem.notWordPieceTokenizer(model: model) }
         var types: [Int64]?
         if let value = metadata["tokenizer.ggml.token_type"] {
-            guard case .array(_, let items) = value, items.count == stored.count,
-                  let integers = Optional(items.compactMap(\.integer)), integers.count == items.count else {
+            let integers = { () -> [Int64]? in
+                guard case .array(let array) = value, array.count == stored.count else { return nil }
+                let items = array.elements.compactMap(\.integer)
+                return items.count == array.count ? items : nil
+            }()
+            guard let integers else {
                 throw GGUFProblem.wrongMetadataType(key: "tokenizer.ggml.token_type",
                                                     expected: "an array of \(stored.count) integers", found: value.typeName)
             }

@@ -16,11 +16,35 @@ public enum GGUFValueType: UInt32, Sendable {
     var name: String { "\(self)" }
 }
 
+/// A metadata array: strings decoded (validated UTF-8), numbers kept as their bytes, so an
+/// array costs about what the file spends on it (a value per element would multiply it).
+public struct GGUFArray: Equatable, Sendable {
+    public let elementType: GGUFValueType
+    public let count: Int
+    /// The elements when they are strings.
+    public let strings: [String]
+    /// The little-endian bytes of numeric or bool elements.
+    let raw: [UInt8]
+
+    /// Element `i` (`0 ..< count`).
+    public subscript(i: Int) -> GGUFValue {
+        if elementType == .string { return .string(strings[i]) }
+        return raw.withUnsafeBytes { bytes in
+            var cursor = GGUFByteReader(bytes)
+            cursor.position = i * elementType.minimumSize
+            // Cannot fail: `raw` holds `count` whole elements of a fixed-size type.
+            return (try? GGUFMetadata.readValue(&cursor, type: elementType, key: "")) ?? .uint8(0)
+        }
+    }
+
+    public var elements: [GGUFValue] { (0..<count).map { self[$0] } }
+}
+
 /// One metadata value.
-public indirect enum GGUFValue: Equatable, Sendable {
+public enum GGUFValue: Equatable, Sendable {
     case uint8(UInt8), int8(Int8), uint16(UInt16), int16(Int16), uint32(UInt32), int32(Int32)
     case float32(Float), bool(Bool), string(String), uint64(UInt64), int64(Int64), float64(Double)
-    case array(GGUFValueType, [GGUFValue])
+    case array(GGUFArray)
 
     public var type: GGUFValueType {
         switch self {
@@ -41,7 +65,7 @@ public indirect enum GGUFValue: Equatable, Sendable {
     }
 
     public var typeName: String {
-        if case .array(let element, _) = self { return "array of \(element.name)" }
+        if case .array(let array) = self { return "array of \(array.elementType.name)" }
         return type.name
     }
 
@@ -72,7 +96,7 @@ public indirect enum GGUFValue: Equatable, Sendable {
         case .float32(let f): return "\(f)"
         case .float64(let d): return "\(d)"
         case .bool(let b): return "\(b)"
-        case .array(let type, let items): return "[\(items.count) \(type.name)]"
+        case .array(let array): return "[\(array.count) \(array.elementType.name)]"
         default: return integer.map { "\($0)" } ?? ""
         }
     }
@@ -102,7 +126,7 @@ public struct GGUFMetadata: Sendable {
         return metadata
     }
 
-    private static func readValue(_ reader: inout GGUFByteReader, type: GGUFValueType, key: String) throws -> GGUFValue {
+    static func readValue(_ reader: inout GGUFByteReader, type: GGUFValueType, key: String) throws -> GGUFValue {
         let what = "the value of \"\(key)\""
         switch type {
         case .uint8: return .uint8(try reader.read(UInt8.self, what))
@@ -125,10 +149,16 @@ public struct GGUFMetadata: Sendable {
             guard count <= UInt64(reader.remaining / element.minimumSize) else {
                 throw GGUFProblem.arrayTooLong(key: key, count: count)
             }
-            var items: [GGUFValue] = []
-            items.reserveCapacity(Int(count))
-            for _ in 0..<Int(count) { items.append(try readValue(&reader, type: element, key: key)) }
-            return .array(element, items)
+            guard element == .string else {
+                let size = Int(count) * element.minimumSize
+                let raw = Array(reader.bytes[reader.position..<(reader.position + size)])
+                reader.position += size
+                return .array(GGUFArray(elementType: element, count: Int(count), strings: [], raw: raw))
+            }
+            var strings: [String] = []
+            strings.reserveCapacity(Int(count))
+            for _ in 0..<Int(count) { strings.append(try reader.readString(what)) }
+            return .array(GGUFArray(elementType: element, count: Int(count), strings: strings, raw: []))
         }
     }
 
@@ -175,9 +205,9 @@ public struct GGUFMetadata: Sendable {
 
     public func strings(_ key: String) throws -> [String]? {
         guard let value = self[key] else { return nil }
-        guard case .array(.string, let items) = value else {
+        guard case .array(let array) = value, array.elementType == .string else {
             throw GGUFProblem.wrongMetadataType(key: key, expected: "an array of strings", found: value.typeName)
         }
-        return items.map { $0.string ?? "" }
+        return array.strings
     }
 }
