@@ -11,7 +11,7 @@ struct RunCommand: ParsableCommand {
         """
     )
 
-    @Argument(help: "Model directory (weights, config.json, vocab.txt).")
+    @Argument(help: "Model directory (weights, config.json, vocab.txt) or a GGUF file (config and vocabulary in its metadata).")
     var model: String
 
     @Argument(help: "The text to run.")

@@ -10,7 +10,7 @@ struct SimilarityCommand: ParsableCommand {
         discussion: "The texts are tokenized with the model's vocabulary and run as one padded batch."
     )
 
-    @Argument(help: "Model directory (weights, config.json, vocab.txt).")
+    @Argument(help: "Model directory (weights, config.json, vocab.txt) or a GGUF file (config and vocabulary in its metadata).")
     var model: String
 
     @Argument(help: "The first text.")
