@@ -211,7 +211,16 @@ func tokenizerCheck(_ golden: GoldenFile, texts: [TextItem], tokenizer: BertToke
                     guard let id else { return "nothing" }
                     return "'\(text ?? "?")' (id \(id), type \(type ?? 0))"
                 }
-                firstMessage = "row \(row), token \(i): the tokenizer gives \(describe(actualText, actualId, actualType)), the golden has \(describe(expectedText, expectedId, expectedType))"
+                // Both token lists of the row, so a vocabulary that lost something (a GGUF's accents)
+                // shows where.
+                func list(_ ids: [Int64]) -> String {
+                    let shown = ids.prefix(48).map { "'\(tokenizer.token(for: Int($0)) ?? "?")'" }
+                    return "[" + shown.joined(separator: ", ") + (ids.count > 48 ? ", …" : "") + "]"
+                }
+                let goldenIds = realPositions.map { golden.inputIds[rowStart + $0] }
+                firstMessage = "row \(row), token \(i): the tokenizer gives \(describe(actualText, actualId, actualType)), the golden has \(describe(expectedText, expectedId, expectedType)); "
+                    + "text \(StrictJSON.quote(item.text))\(item.pair.map { " with pair " + StrictJSON.quote($0) } ?? ""): "
+                    + "the tokenizer gives \(list(encoding.inputIds.map(Int64.init))), the golden has \(list(goldenIds))"
             }
         }
     }

@@ -177,6 +177,27 @@ import Testing
         #expect(q8.status == 0, "\(q8.stdout)\(q8.stderr)")
     }
 
+    /// A GGUF whose vocabulary lost the lower-casing the model had: the input_ids check names the
+    /// text and both token lists.
+    @Test func aTokenizerThatLostLowerCasingIsNamed() throws {
+        let dir = TestPaths.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        var bytes = try Data(contentsOf: URL(fileURLWithPath: Self.path("tiny-h256-F32.gguf")))
+        // The key, its type (bool, 7) and its one-byte value.
+        let key = Array("tokenizer.ggml.normalizer.lowercase".utf8) + [7, 0, 0, 0]
+        let at = try #require(bytes.firstRange(of: Data(key)))
+        #expect(bytes[at.upperBound] == 1)
+        bytes[at.upperBound] = 0
+        let cased = dir.appendingPathComponent("cased.gguf").path
+        try bytes.write(to: URL(fileURLWithPath: cased))
+        let golden = TestPaths.goldens.appendingPathComponent("tiny-bert-h256.golden.safetensors").path
+        let result = try CLI.run(["verify", "--golden", golden, "--model", cased])
+        #expect(result.status == 1, "\(result.stdout)\(result.stderr)")
+        #expect(result.stdout.contains("text \"The quick brown fox jumps over the lazy dog.\""), "\(result.stdout)")
+        #expect(result.stdout.contains("the golden has ['[CLS]', 'the', "), "\(result.stdout)")
+        #expect(result.stdout.contains("the tokenizer gives ['[CLS]', '[UNK]', "), "\(result.stdout)")
+    }
+
     /// A corrupted quantized tensor in layer 0's output dense: verify fails and names layer 0's
     /// output as the first divergence, the embeddings still passing.
     @Test func aCorruptedQuantizedTensorIsTheFirstDivergence() throws {
