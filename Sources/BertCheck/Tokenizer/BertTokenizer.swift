@@ -124,6 +124,10 @@ public final class BertTokenizer: @unchecked Sendable {
     /// id, lower-casing and accent stripping as it says.
     public convenience init(embedded source: EmbeddedVocabulary) throws {
         let vocabulary = try Vocabulary(tokens: source.tokens, source: source.source)
+        for id in [source.clsId, source.sepId, source.unkId, source.padId] + (source.maskId.map { [$0] } ?? [])
+        where !source.tokens.indices.contains(id) {
+            throw FileError(source.source, VocabProblem.badTokenId("special token id \(id)"))
+        }
         var options = Options()
         options.lowercase = source.lowercase
         options.stripAccents = source.stripAccents
