@@ -137,6 +137,14 @@ import Testing
         #expect(run.stdout.contains("last_hidden_state"))
     }
 
+    @Test func anEmbeddedVocabularyWithASpecialIdOutsideIsRefused() {
+        let vocabulary = EmbeddedVocabulary(source: "x.gguf", tokens: ["[PAD]"], lowercase: true, clsId: 5, sepId: 0, unkId: 0,
+                                            padId: 0, maskId: nil, modelMaxLength: nil)
+        let found = fileProblem(VocabProblem.self) { _ = try BertTokenizer(embedded: vocabulary) }
+        #expect(found?.path == "x.gguf")
+        #expect(found?.problem == .badTokenId("special token id 5"))
+    }
+
     @Test func wordPieceFormOfConvertedTokens() {
         #expect(GGUFConfig.wordPieceToken("\u{2581}hello", control: false) == "hello")
         #expect(GGUFConfig.wordPieceToken("ing", control: false) == "##ing")
