@@ -63,11 +63,8 @@ enum GGUFConfig {
         guard model == "bert" else { throw GGUFProblem.notWordPieceTokenizer(model: model) }
         var types: [Int64]?
         if let value = metadata["tokenizer.ggml.token_type"] {
-            let integers = { () -> [Int64]? in
-                guard case .array(let array) = value, array.count == stored.count else { return nil }
-                let items = array.elements.compactMap(\.integer)
-                return items.count == array.count ? items : nil
-            }()
+            var integers: [Int64]?
+            if case .array(let array) = value, array.count == stored.count { integers = array.integers }
             guard let integers else {
                 throw GGUFProblem.wrongMetadataType(key: "tokenizer.ggml.token_type",
                                                     expected: "an array of \(stored.count) integers", found: value.typeName)

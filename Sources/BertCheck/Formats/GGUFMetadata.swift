@@ -38,6 +38,32 @@ public struct GGUFArray: Equatable, Sendable {
     }
 
     public var elements: [GGUFValue] { (0..<count).map { self[$0] } }
+
+    /// The elements as integers when they are of an integer type (uint64 above Int64.max: nil).
+    public var integers: [Int64]? {
+        func load<T: FixedWidthInteger>(_: T.Type) -> [Int64]? {
+            raw.withUnsafeBytes { bytes in
+                var out: [Int64] = []
+                out.reserveCapacity(count)
+                for i in 0..<count {
+                    guard let v = Int64(exactly: T(littleEndian: bytes.loadUnaligned(fromByteOffset: i * MemoryLayout<T>.size, as: T.self))) else { return nil }
+                    out.append(v)
+                }
+                return out
+            }
+        }
+        switch elementType {
+        case .uint8: return load(UInt8.self)
+        case .int8: return load(Int8.self)
+        case .uint16: return load(UInt16.self)
+        case .int16: return load(Int16.self)
+        case .uint32: return load(UInt32.self)
+        case .int32: return load(Int32.self)
+        case .uint64: return load(UInt64.self)
+        case .int64: return load(Int64.self)
+        default: return nil
+        }
+    }
 }
 
 /// One metadata value.
