@@ -103,10 +103,15 @@ enum GGUFConfig {
     /// `control` is nil when the file has no token types: then a bracketed `[X]` is taken as a
     /// control token.
     static func wordPieceToken(_ stored: String, control: Bool?) -> String {
-        if control ?? (stored.hasPrefix("[") && stored.hasSuffix("]")) { return stored }
-        if stored.hasPrefix("\u{2581}") { return String(stored.dropFirst()) }
+        // UTF-8 level checks: 30,522 tokens per load, and Character ops find grapheme breaks.
+        let utf8 = stored.utf8
+        if control ?? (utf8.first == UInt8(ascii: "[") && utf8.last == UInt8(ascii: "]")) { return stored }
+        if utf8.starts(with: wordStart) { return String(decoding: utf8.dropFirst(wordStart.count), as: UTF8.self) }
         return "##" + stored
     }
+
+    /// U+2581 "▁" in UTF-8.
+    static let wordStart: [UInt8] = [0xE2, 0x96, 0x81]
 }
 
 /// `gguf-split` output: `NAME-00001-of-00003.gguf`, … each a GGUF with `split.no` (0-based)
