@@ -1,15 +1,12 @@
 // swift-tools-version:6.0
 import PackageDescription
 
-// AVX2 + FMA code generation for the hand-written SIMD kernels (the CI and developer machines
-// have both; see Docs/performance.md).
-let simdFlags: [SwiftSetting] = [.unsafeFlags(["-Xcc", "-mavx2", "-Xcc", "-mfma", "-Ounchecked"], .when(configuration: .release))]
-
 let package = Package(
     name: "bertcheck",
     platforms: [.macOS(.v13)],
     products: [
         .library(name: "BertCheck", targets: ["BertCheck"]),
+        .library(name: "BertCheckRendering", targets: ["BertCheckRendering"]),
         .executable(name: "bertcheck", targets: ["bertcheck"]),
     ],
     dependencies: [
@@ -20,22 +17,30 @@ let package = Package(
         .systemLibrary(name: "CZlib", path: "Sources/CZlib", pkgConfig: "zlib", providers: [.apt(["zlib1g-dev"])]),
         // OpenBLAS sgemm for the forward pass. Debian: libopenblas-dev.
         .systemLibrary(name: "COpenBLAS", path: "Sources/COpenBLAS", providers: [.apt(["libopenblas-dev"])]),
-        // The forward pass's matrix-product kernel (AVX2/FMA, checked at run time). -O3 in every
-        // configuration: an unoptimised kernel would make the debug test suite crawl.
+        // The forward pass's arithmetic: matrix products, LayerNorm, softmax, activations, the
+        // worker pool. AVX2/FMA per function (target attributes), checked at run time, with a
+        // portable form beside each; the package itself builds for the baseline CPU. -O3 in every
+        // configuration: unoptimised kernels would make the debug test suite crawl.
         .target(name: "CKernels", path: "Sources/CKernels", cSettings: [.unsafeFlags(["-O3"])]),
-        .target(
-            name: "BertCheck",
-            dependencies: ["CZlib", "COpenBLAS", "CKernels"],
-            swiftSettings: simdFlags
-        ),
+        // Plain Swift with the default flags: the readers of untrusted files keep their checks.
+        .target(name: "BertCheck", dependencies: ["CZlib", "COpenBLAS", "CKernels"]),
+        // Tables, JSON, JUnit and torch-style printing of the values BertCheck computes.
+        .target(name: "BertCheckRendering", dependencies: ["BertCheck"]),
         .executableTarget(
             name: "bertcheck",
-            dependencies: ["BertCheck", .product(name: "ArgumentParser", package: "swift-argument-parser")]
+            dependencies: ["BertCheck", "BertCheckRendering", .product(name: "ArgumentParser", package: "swift-argument-parser")]
         ),
+        // The kernels against their references (Tests/KernelTests).
+        .testTarget(name: "KernelTests", dependencies: ["BertCheck", "CKernels"]),
         .testTarget(
             name: "BertCheckTests",
-            dependencies: ["BertCheck", "CKernels"],
+            dependencies: ["BertCheck", "BertCheckRendering"],
             resources: [.copy("Fixtures")]
+        ),
+        // Uses only the public API (no @testable): how another package's tests gate a model.
+        .testTarget(
+            name: "PublicAPITests",
+            dependencies: ["BertCheck"]
         ),
     ],
     swiftLanguageModes: [.v5]

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Runs one libFuzzer target for a while: Scripts/fuzz.sh TARGET SECONDS [extra libFuzzer flags]
-#   TARGET: safetensors | zip | pickle | tokenizer | golden | config | gguf   (or `list`)
+#   TARGET: safetensors | zip | pickle | tokenizer | golden | config | onnx | gguf   (or `list`)
 #
 # Each target is Tests/Fuzz/Fuzz<Target>.swift; all are compiled with the library sources into one
 # binary by `swiftc -sanitize=fuzzer,address -parse-as-library` (SwiftPM is not involved, so
@@ -16,7 +16,7 @@ main() {
 cd "$(dirname "$0")/.."
 root=$PWD
 
-targets=(safetensors zip pickle tokenizer golden config gguf)
+targets=(safetensors zip pickle tokenizer golden config onnx gguf)
 target=${1:-}
 seconds=${2:-}
 if [[ "$target" == list ]]; then printf '%s\n' "${targets[@]}"; exit 0; fi
@@ -33,6 +33,7 @@ case "$target" in
   tokenizer)   max_len=4096;  patterns=("*.txt" "*.jsonl" "*.tsv") ;;
   golden)      max_len=65536; patterns=("*.safetensors" "*.npz") ;;
   config)      max_len=4096;  patterns=("config.json" "*config*.json") ;;
+  onnx)        max_len=65536; patterns=("*.onnx") ;;
   gguf)        max_len=16384; patterns=("*.gguf") ;;
 esac
 

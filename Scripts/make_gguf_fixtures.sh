@@ -8,6 +8,7 @@
 #                                                         Q5_K Q6_K by llama_model_quantize (pure) from
 #                                                         the F32 file; Q4_K_M: llama.cpp's usual mix
 #   goldens/gguf/tiny-cls-F32.gguf                        the classifier checkpoint, F32
+#   goldens/gguf/split/tiny-cls-F32-0000N-of-00003.gguf   the same, split by --split-max-tensors 16
 #   goldens/gguf/*.dequant.safetensors, *.json            what gguf-py reads in each (Scripts/gguf_reference.py)
 #   ~/.cache/bertcheck/gguf/all-MiniLM-L6-v2-{F32,F16,Q8_0,Q4_K_M}.gguf (+ .json listings)   not committed
 #
@@ -33,7 +34,7 @@ quantize() { "$python" Scripts/gguf_quantize.py "$@" >/dev/null 2>&1 || "$python
 "$python" Scripts/record_goldens.py goldens/checkpoints/tiny-bert-h256 goldens/texts/tiny.json goldens/tiny-bert-h256.golden.safetensors
 
 out=goldens/gguf
-rm -rf "$out" && mkdir -p "$out"
+mkdir -p "$out" && rm -rf "$out"/*.gguf "$out"/*.json "$out"/*.dequant.safetensors "$out/split"  # README.md stays
 for type in F32 F16 BF16 Q8_0; do
   convert goldens/checkpoints/tiny-bert-h256 "$(tr '[:upper:]' '[:lower:]' <<<"$type")" "$out/tiny-h256-$type.gguf"
 done
@@ -43,7 +44,12 @@ for pair in Q4_0:Q4_0 Q4_1:Q4_1 Q5_0:Q5_0 Q5_1:Q5_1 Q2_K:Q2_K Q3_K_M:Q3_K Q4_K_M
 done
 quantize "$out/tiny-h256-F32.gguf" "$out/tiny-h256-Q4_K_M.gguf" Q4_K_M
 convert goldens/checkpoints/tiny-bert-cls f32 "$out/tiny-cls-F32.gguf"
-"$python" Scripts/gguf_reference.py "$out"/*.gguf
+# The same classifier as a split checkpoint: 3 files of at most 16 tensors, -0000N-of-00003.gguf.
+mkdir -p "$out/split"
+"$python" Scripts/convert_hf_to_gguf_tiny.py "$llama" goldens/checkpoints/tiny-bert-cls --outtype f32 --split-max-tensors 16 \
+  --outfile "$out/split/tiny-cls-F32.gguf" 2>&1 | grep -E "^(ERROR|Traceback)" >&2 || true
+test -s "$out/split/tiny-cls-F32-00003-of-00003.gguf"
+"$python" Scripts/gguf_reference.py "$out"/*.gguf "$out"/split/*.gguf
 
 if [[ "${1:-}" != "--no-minilm" ]]; then
   minilm="$(Scripts/fetch-model.sh)"

@@ -27,7 +27,6 @@ With --minilm MODEL_DIR it makes the same forms of that model into ~/.cache/bert
 """
 import json
 import os
-import shutil
 import sys
 import warnings
 
@@ -174,8 +173,10 @@ def main():
         source = os.path.join(HERE, "..", "goldens", "checkpoints", "tiny-bert-distinct")
         out = os.path.join(HERE, "..", "goldens", "onnx")
         stem = "tiny-bert"
-    shutil.rmtree(out, ignore_errors=True)
-    os.makedirs(out)
+    os.makedirs(out, exist_ok=True)
+    for name in os.listdir(out):  # this script's files only: README.md stays
+        if name.startswith(stem + "-"):
+            os.remove(os.path.join(out, name))
     model = ExportedBert.from_pretrained(source, attn_implementation="eager").eval()
     config = model.config
     inputs = example_inputs(config)

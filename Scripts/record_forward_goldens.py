@@ -11,7 +11,7 @@ Models:
 - the real all-MiniLM-L6-v2 (Scripts/fetch-model.sh);
 - a bert-base-shaped model (12 x 768, vocab 30522) and tiny models (one per hidden_act, and
   F16 / BF16 storage) whose weights come from the splitmix64 scheme below. The Swift tests
-  (Tests/BertCheckTests/ForwardTests.swift, `SyntheticBert`) write the very same checkpoints, so
+  (Tests/BertCheckTests/TestSupport/SyntheticBert.swift) write the very same checkpoints, so
   no weights are committed.
 """
 import argparse

@@ -4,4 +4,5 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 Scripts/setup.sh
 export BERTCHECK_MINILM="$(Scripts/fetch-model.sh)"
+unset BERTCHECK_SKIP_SLOW  # the whole suite, the tests tagged .slow included
 swift test "$@"

@@ -152,3 +152,7 @@ void bc_pool_run(long count, long workers, bc_pool_task task, void *context) {
     }
     pthread_mutex_unlock(&pool.caller);
 }
+
+long bc_fetch_add(long *counter, long value) {
+    return __atomic_fetch_add(counter, value, __ATOMIC_RELAXED);
+}

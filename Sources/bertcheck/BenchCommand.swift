@@ -1,5 +1,6 @@
 import ArgumentParser
 import BertCheck
+import BertCheckRendering
 
 struct BenchCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -29,7 +30,12 @@ struct BenchCommand: ParsableCommand {
     func run() throws {
         try checkThreads(threads)
         let bert = try BertModel(checkpoint: loadCheckpoint(model), threads: threads)
-        let result = try bert.benchmark(batch: batch, seq: seq, iterations: iterations)
-        print(json ? result.json : result.text)
+        let result: BenchmarkResult
+        do {
+            result = try bert.benchmark(batch: batch, seq: seq, iterations: iterations)
+        } catch let problem as BenchmarkProblem {
+            throw UsageError(problem)
+        }
+        print(json ? BenchmarkRenderer.json(result).serialized(.oneLine) : BenchmarkRenderer.text(result))
     }
 }

@@ -1,5 +1,6 @@
 import ArgumentParser
 import BertCheck
+import BertCheckRendering
 
 struct DiffCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -8,7 +9,9 @@ struct DiffCommand: ParsableCommand {
         discussion: """
         Reports tensors missing from B or extra in B, shape and dtype differences, and per tensor \
         max abs / relative error and cosine. Exit 1 when anything is missing, extra, reshaped or \
-        beyond tolerance (default profile: the less precise of the two checkpoints' dtypes).
+        beyond tolerance (default profile: the less precise of the two checkpoints' dtypes; int8 \
+        for an ONNX quantize_dynamic export, whose dequantized weights may differ by half their \
+        quantization step). B may be an ONNX export: its weights are compared under HF names.
         """
     )
 
@@ -28,7 +31,12 @@ struct DiffCommand: ParsableCommand {
 
     func run() throws {
         let settings = try tolerances.settings { _ in true }
-        let report = try diffCheckpoints(a, b, settings: settings)
+        let report: CheckpointDiffReport
+        do {
+            report = try diffCheckpoints(a, b, settings: settings)
+        } catch let problem as ComparisonRequestProblem {
+            throw UsageError(problem)
+        }
         print(json ? CheckpointDiffRenderer.json(report).serialized() : CheckpointDiffRenderer.table(report, all: all), terminator: json ? "\n" : "")
         if report.status == .fail { throw ExitCode(1) }
     }

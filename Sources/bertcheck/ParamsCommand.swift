@@ -1,5 +1,6 @@
 import ArgumentParser
 import BertCheck
+import BertCheckRendering
 
 struct ParamsCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -7,7 +8,9 @@ struct ParamsCommand: ParsableCommand {
         abstract: "List a checkpoint's named parameters and check them against config.json.",
         discussion: """
         MODEL is a model directory (model.safetensors, else model.safetensors.index.json, else \
-        pytorch_model.bin) or one such file, or a numpy .npz archive. Names are transformers' BertModel names (a `bert.` \
+        pytorch_model.bin, else model.onnx) or one such file, a numpy .npz archive, or an ONNX export \
+        (initializers named back through the graph; the exporter form and anything unnamed are \
+        listed). Names are transformers' BertModel names (a `bert.` \
         prefix is stripped, LayerNorm gamma/beta read as weight/bias); buffers and task heads are \
         listed apart. Exit 1 when the parameters do not match what config.json implies.
         """
@@ -32,12 +35,17 @@ struct ParamsCommand: ParsableCommand {
     var json = false
 
     func run() throws {
-        let strategy = try FreezeStrategy.parse(freeze)
-        let checkpoint = try loadCheckpoint(model)
-        let report = try ParamsReport(checkpoint: checkpoint, freeze: strategy, headClasses: head, computeStats: stats)
-        print(json ? report.json() : report.human(all: all), terminator: "")
+        let report: ParamsReport
+        do {
+            let strategy = try FreezeStrategy.parse(freeze)
+            let checkpoint = try loadCheckpoint(model)
+            report = try ParamsReport(checkpoint: checkpoint, freeze: strategy, headClasses: head, computeStats: stats)
+        } catch let problem as FineTuningProblem {
+            throw UsageError(problem, freeze: freeze)
+        }
+        print(json ? ParamsReportRenderer.json(report).serialized() + "\n" : ParamsReportRenderer.text(report, all: all), terminator: "")
         if !report.schemaOK {
-            writeStderr("bertcheck: \(report.schemaSummary); first: \(report.firstFault ?? "")\n")
+            writeStderr("bertcheck: \(ParamsReportRenderer.schemaSummary(report)); first: \(report.firstFault ?? "")\n")
             throw ExitCode(1)
         }
     }

@@ -1,5 +1,6 @@
 import ArgumentParser
 import BertCheck
+import BertCheckRendering
 
 struct RunCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -68,6 +69,6 @@ struct RunCommand: ParsableCommand {
             try golden.write(to: out)
         }
         let report = RunReport(model: model, batch: batch, tokens: encodings.map(\.tokens), output: output, bert: bert)
-        print(json ? report.json : report.text)
+        print(json ? RunReportRenderer.json(report).serialized(.oneLine) : RunReportRenderer.text(report))
     }
 }

@@ -1,5 +1,6 @@
 import ArgumentParser
 import BertCheck
+import BertCheckRendering
 
 extension Pooling: ExpressibleByArgument {}
 
@@ -40,10 +41,7 @@ struct SimilarityCommand: ParsableCommand {
         let output = try bert.forward(batch)
         let vectors = try sentenceEmbeddings(output, attentionMask: batch.attentionMask, pooling: pooling)
         let similarity = cosineSimilarity(vectors[0], vectors[1])
-        if json {
-            print("{\"similarity\": \(similarity), \"pooling\": \"\(pooling.rawValue)\"}")
-        } else {
-            print(String(format: "cosine similarity (%@ pooling): %.6f", pooling.rawValue, similarity))
-        }
+        print(json ? SimilarityRenderer.json(similarity: similarity, pooling: pooling).serialized(.oneLine)
+                   : SimilarityRenderer.text(similarity: similarity, pooling: pooling))
     }
 }

@@ -1,5 +1,6 @@
 import ArgumentParser
 import BertCheck
+import BertCheckRendering
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -44,20 +45,19 @@ struct TokenizeCommand: ParsableCommand {
             throw UsageError("--max-length \(maxLength) cannot hold [CLS] and [SEP]\(pair == nil ? "" : " twice"): use \(pair == nil ? 2 : 3) or more")
         }
         let tokenizer = try BertTokenizer.load(modelOrVocab)
-        let writer = EncodingJSONWriter(tokenizer: tokenizer)
         if let file {
             let lines = try TextLines.read(file)
             var out: [UInt8] = []
             out.reserveCapacity(1 << 20)
             for line in lines {
-                writer.appendLine(tokenizer.encode(line, maxLength: maxLength), to: &out)
+                EncodingRenderer.appendJSONLine(tokenizer.encode(line, maxLength: maxLength), to: &out)
                 if out.count >= 1 << 20 { writeStdout(&out) }
             }
             writeStdout(&out)
             return
         }
         let encoding = tokenizer.encode(text ?? "", pair: pair, maxLength: maxLength)
-        print(json ? writer.line(encoding).dropLast() : describeEncoding(encoding))
+        print(json ? EncodingRenderer.json(encoding).serialized(.oneLine) : EncodingRenderer.text(encoding))
     }
 
     private func writeStdout(_ bytes: inout [UInt8]) {

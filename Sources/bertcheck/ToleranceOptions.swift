@@ -30,7 +30,12 @@ struct ToleranceOptions: ParsableArguments {
         }
         var overrides: [String: Tolerance] = [:]
         for text in perTensor {
-            let (name, tolerance) = try ToleranceSettings.parseOverride(text)
+            let (name, tolerance): (String, Tolerance)
+            do {
+                (name, tolerance) = try ToleranceSettings.parseOverride(text)
+            } catch let problem as ComparisonRequestProblem {
+                throw UsageError(problem)
+            }
             guard allowedName(name) else { throw UsageError("--tolerance '\(text)': unknown tensor name '\(name)'") }
             overrides[name] = tolerance
         }

@@ -1,5 +1,6 @@
 import ArgumentParser
 import BertCheck
+import BertCheckRendering
 import Foundation
 
 struct VerifyCommand: ParsableCommand {
@@ -43,11 +44,14 @@ struct VerifyCommand: ParsableCommand {
         if let junit {
             try refuseOverwritingInputs(output: junit, option: "--junit", inputs: [golden] + (outputs.map { [$0] } ?? []), modelPath: model)
         }
-        let settings = try tolerances.settings { name in
-            ["last_hidden_state", "pooler_output", "pooler_invariant"].contains(name) || name.hasPrefix("hidden_states.")
-        }
-        let report = try verifyGolden(VerifyOptions(goldenPath: golden, modelPath: model, outputsPath: outputs, tolerances: settings,
+        let settings = try tolerances.settings(allowedName: OutputRegistry.acceptsToleranceOverride)
+        let report: VerifyReport
+        do {
+            report = try verifyGolden(VerifyOptions(goldenPath: golden, modelPath: model, outputsPath: outputs, tolerances: settings,
                                                     includePadding: includePadding, threads: threads))
+        } catch let problem as ComparisonRequestProblem {
+            throw UsageError(problem)
+        }
         if let junit { try VerifyReportRenderer.writeJUnit(report, to: junit) }
         print(json ? VerifyReportRenderer.json(report).serialized() : VerifyReportRenderer.table(report), terminator: json ? "\n" : "")
         if report.status == .fail { throw ExitCode(1) }

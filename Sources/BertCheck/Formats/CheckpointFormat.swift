@@ -58,14 +58,30 @@ public struct CheckpointContents: @unchecked Sendable {
     public var tokenizer: TokenizerSource?
     /// Format facts worth showing (`version`, `architecture`, …), in display order.
     public var details: [(key: String, value: String)]
+    /// Tensors the reader decoded from a quantized form (by tensor name).
+    public var dequantized: [String: DequantizedWeight]
 
     public init(tensors: [Tensor], files: [String], config: BertConfig? = nil, tokenizer: TokenizerSource? = nil,
-                details: [(key: String, value: String)] = []) {
+                details: [(key: String, value: String)] = [], dequantized: [String: DequantizedWeight] = [:]) {
         self.tensors = tensors
         self.files = files
         self.config = config
         self.tokenizer = tokenizer
         self.details = details
+        self.dequantized = dequantized
+    }
+}
+
+/// A weight stored quantized (ONNX int8) that the reader decoded to F32: what it was stored as,
+/// and how coarse that was. Each decoded value is within half its channel's step of the original.
+public struct DequantizedWeight: Sendable, Equatable {
+    public var storedDType: DType
+    /// The largest quantization step (scale) among the tensor's channels.
+    public var largestStep: Double
+
+    public init(storedDType: DType, largestStep: Double) {
+        self.storedDType = storedDType
+        self.largestStep = largestStep
     }
 }
 
@@ -110,6 +126,7 @@ public enum CheckpointFormats {
         ShardedSafetensorsFormat.self,
         PyTorchZipFormat.self,
         NpzFormat.self,
+        ONNXFormat.self,
         GGUFFormat.self,
     ]
 
@@ -203,9 +220,13 @@ public struct Checkpoint: @unchecked Sendable {
     public let configPath: String?
     public let tokenizer: TokenizerSource?
     public let details: [(key: String, value: String)]
+    /// Tensors decoded from a quantized form by the reader (by tensor name).
+    public let dequantized: [String: DequantizedWeight]
 
     public init(path: String, format: CheckpointFormat, files: [String], tensors: [Tensor], config: BertConfig?,
-                configPath: String?, tokenizer: TokenizerSource? = nil, details: [(key: String, value: String)] = []) {
+                configPath: String?, tokenizer: TokenizerSource? = nil, details: [(key: String, value: String)] = [],
+                dequantized: [String: DequantizedWeight] = [:]) {
+        self.dequantized = dequantized
         self.path = path
         self.format = format
         self.files = files
@@ -256,7 +277,8 @@ public func loadCheckpoint(_ userPath: String) throws -> Checkpoint {
     let configSource = contents.config != nil ? weights : (besideConfig == nil ? nil : configPath)
     let tokenizer = contents.tokenizer ?? .directory(directory)
     return Checkpoint(path: userPath, format: reader.format, files: contents.files, tensors: contents.tensors,
-                      config: config, configPath: configSource, tokenizer: tokenizer, details: contents.details)
+                      config: config, configPath: configSource, tokenizer: tokenizer, details: contents.details,
+                      dequantized: contents.dequantized)
 }
 
 extension BertConfig {

@@ -298,28 +298,21 @@ public struct SafetensorsFile {
 public enum SafetensorsWriter {
     /// The header bytes (without the 8-byte length) for `tensors` in the given order.
     public static func header(for tensors: [Tensor], metadata: [String: String]) -> [UInt8] {
-        var json = "{"
-        var first = true
+        var members: [(key: String, value: JSONValue)] = []
         if !metadata.isEmpty {
-            json += "\"__metadata__\":{"
-            json += metadata.sorted(by: { $0.key < $1.key })
-                .map { StrictJSON.quote($0.key) + ":" + StrictJSON.quote($0.value) }
-                .joined(separator: ",")
-            json += "}"
-            first = false
+            members.append(("__metadata__", .object(metadata.sorted(by: { $0.key < $1.key }).map { ($0.key, .string($0.value)) })))
         }
         var offset = 0
         for tensor in tensors {
-            if !first { json += "," }
-            first = false
             let end = offset + tensor.byteCount
-            json += StrictJSON.quote(tensor.name) + ":{\"dtype\":\"\(tensor.dtype.rawValue)\",\"shape\":["
-                + tensor.shape.map(String.init).joined(separator: ",")
-                + "],\"data_offsets\":[\(offset),\(end)]}"
+            members.append((tensor.name, .object([
+                ("dtype", .string(tensor.dtype.rawValue)), ("shape", .array(tensor.shape.map { .int($0) })),
+                ("data_offsets", .array([.int(offset), .int(end)])),
+            ])))
             offset = end
         }
-        json += "}"
-        var bytes = Array(json.utf8)
+        var bytes: [UInt8] = []
+        JSONValue.object(members).write(to: &bytes, layout: .compact)
         bytes += [UInt8](repeating: UInt8(ascii: " "), count: (8 - bytes.count % 8) % 8)
         return bytes
     }

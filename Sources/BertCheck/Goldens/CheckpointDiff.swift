@@ -13,6 +13,8 @@ public struct TensorDiff: Sendable {
     public var mismatched: Int
     public var nonFinite: Int
     public var status: CheckStatus
+    /// B is A's matrix transposed, with equal values (an export that forgot to un-transpose).
+    public var transposedEqual = false
 
     public var shapeDiffers: Bool { shapeA != shapeB }
     public var dtypeDiffers: Bool { dtypeA != dtypeB }
@@ -26,12 +28,15 @@ public struct CheckpointDiffReport: Sendable {
     public var missing: [String]
     /// In B, not in A.
     public var extra: [String]
+    public var tensors: [TensorDiff]
+    /// Buffers (`embeddings.position_ids`) in only one of the two: not parameters, so neither
+    /// missing nor extra (transformers 5 no longer saves them; ONNX exports fold them into the graph).
+    public var buffersInOne: [String] = []
     /// In one checkpoint only because the other's format drops it by design (a GGUF carries no
-    /// pooler and no position_ids buffer): listed, not a failure.
+    /// pooler): listed, not a failure.
     public var notCarried: [String] = []
     /// The format that drops `notCarried` ("gguf").
     public var notCarriedBy: String?
-    public var tensors: [TensorDiff]
     public var profile: ToleranceProfile
     public var tolerance: Tolerance
 
@@ -53,44 +58,47 @@ public func diffCheckpoints(_ pathA: String, _ pathB: String, settings: Toleranc
     }
     let namedB = Dictionary(b.tensors.map { (canonical($0), $0) }, uniquingKeysWith: { first, _ in first })
     let namesA = Set(a.tensors.map(canonical))
-    // A --tolerance for a name in neither checkpoint (a typo, or a stored `bert.` name) would be
+    // A tolerance for a name in neither checkpoint (a typo, or a stored `bert.` name) would be
     // silently ignored and the gate would run with tolerances the user did not ask for.
     for name in settings.perTensor.keys.sorted() where !namesA.contains(name) && namedB[name] == nil {
-        throw UsageError("--tolerance \(name)=...: no tensor named '\(name)' in \(pathA) or \(pathB) (use BertModel names, e.g. pooler.dense.weight)")
+        throw ComparisonRequestProblem.toleranceForUnknownTensor(name, checkpoints: [pathA, pathB])
     }
-    let profile = settings.profile ?? [dominantFloatDType(a.tensors), dominantFloatDType(b.tensors)]
-        .map(ToleranceProfile.forWeights)
+    let quantized = a.dequantized.isEmpty && b.dequantized.isEmpty ? [] : [ToleranceProfile.int8]
+    let profile = settings.profile ?? ([dominantDType(a.tensors), dominantDType(b.tensors)]
+        .map(ToleranceProfile.forWeights) + quantized)
         .max { looseness($0) < looseness($1) } ?? .fp32
     var tolerance = profile.tolerance
     if let atol = settings.atol { tolerance.atol = atol }
     if let rtol = settings.rtol { tolerance.rtol = rtol }
 
     var report = CheckpointDiffReport(pathA: pathA, pathB: pathB, missing: [], extra: [], tensors: [], profile: profile, tolerance: tolerance)
-    // llama.cpp's converter drops the pooler and the buffers of BertModel.
+    // llama.cpp's converter drops the pooler.
     let dropping = [a, b].first { $0.format == .gguf }.map { $0.format.rawValue }
-    func droppedByDesign(_ t: Tensor) -> Bool {
-        guard dropping != nil else { return false }
-        if case .buffer = parameterRole(ofStoredName: t.name) { return true }
-        return canonical(t).hasPrefix("pooler.")
-    }
+    func droppedByDesign(_ name: String) -> Bool { dropping != nil && name.hasPrefix("pooler.") }
     report.notCarriedBy = dropping
     var seen = Set<String>()
     for ta in a.tensors {
         let name = canonical(ta)
         guard seen.insert(name).inserted else { continue }
         guard let tb = namedB[name] else {
-            if droppedByDesign(ta) { report.notCarried.append(name) } else { report.missing.append(name) }
+            if case .buffer = parameterRole(ofStoredName: ta.name) { report.buffersInOne.append(name) }
+            else if droppedByDesign(name) { report.notCarried.append(name) } else { report.missing.append(name) }
             continue
         }
-        let perTensor = settings.perTensor[name] ?? tolerance
+        var perTensor = settings.perTensor[name] ?? tolerance
+        // A dequantized weight is as close as its quantization step allows (half of it, rounded).
+        if profile == .int8, settings.perTensor[name] == nil, settings.atol == nil,
+           let step = (b.dequantized[tb.name] ?? a.dequantized[ta.name])?.largestStep {
+            perTensor.atol = max(perTensor.atol, step / 2 * 1.0001 + 1e-6)
+        }
         report.tensors.append(compareWeights(name: name, ta, tb, tolerance: perTensor, minCosine: settings.minCosine))
     }
     var seenB = Set<String>()
     for tb in b.tensors {
         let name = canonical(tb)
-        if !namesA.contains(name) && seenB.insert(name).inserted {
-            if droppedByDesign(tb) { report.notCarried.append(name) } else { report.extra.append(name) }
-        }
+        guard !namesA.contains(name) && seenB.insert(name).inserted else { continue }
+        if case .buffer = parameterRole(ofStoredName: tb.name) { report.buffersInOne.append(name) }
+        else if droppedByDesign(name) { report.notCarried.append(name) } else { report.extra.append(name) }
     }
     return report
 }
@@ -100,24 +108,21 @@ func looseness(_ profile: ToleranceProfile) -> Int {
     case .fp32: return 0
     case .fp16: return 1
     case .bf16: return 2
+    case .int8: return 3
     }
 }
 
-/// The float dtype holding most of the bytes.
-func dominantFloatDType(_ tensors: [Tensor]) -> DType? {
-    var bytes: [DType: Int] = [:]
-    for t in tensors where t.dtype.isFloatingPoint { bytes[t.dtype, default: 0] += t.byteCount }
-    return bytes.max { $0.value < $1.value }?.key
-}
 
 func compareWeights(name: String, _ ta: Tensor, _ tb: Tensor, tolerance: Tolerance, minCosine: Double?) -> TensorDiff {
     var diff = TensorDiff(name: name, dtypeA: ta.dtype, dtypeB: tb.dtype, shapeA: ta.shape, shapeB: tb.shape,
                           maxAbsErr: nil, maxRelErr: nil, cosine: nil, mismatched: 0, nonFinite: 0, status: .pass)
     guard ta.shape == tb.shape else {
         diff.status = .fail
+        diff.transposedEqual = isTransposeOf(ta, tb, tolerance: tolerance)
         return diff
     }
-    var maxAbs = 0.0, maxRel = 0.0, dot = 0.0, normA = 0.0, normB = 0.0
+    var maxAbs = 0.0, maxRel = 0.0
+    var cosine = CosineAccumulator()
     ta.withFloats { fa in
         tb.withFloats { fb in
             for i in 0..<min(fa.count, fb.count) {
@@ -130,86 +135,30 @@ func compareWeights(name: String, _ ta: Tensor, _ tb: Tensor, tolerance: Toleran
                 if d > tolerance.atol + tolerance.rtol * abs(x) { diff.mismatched += 1 }
                 maxAbs = max(maxAbs, d)
                 if x != 0 { maxRel = max(maxRel, d / abs(x)) }
-                dot += x * y
-                normA += x * x
-                normB += y * y
+                cosine.add(x, y)
             }
         }
     }
     diff.maxAbsErr = maxAbs
     diff.maxRelErr = maxRel
-    diff.cosine = normA == 0 && normB == 0 ? 1 : (normA == 0 || normB == 0 ? 0 : dot / (normA.squareRoot() * normB.squareRoot()))
+    diff.cosine = cosine.cosine
     if diff.mismatched > 0 { diff.status = .fail }
     if let minCosine, let cosine = diff.cosine, cosine < minCosine { diff.status = .fail }
     return diff
 }
-
-public enum CheckpointDiffRenderer {
-    public static func table(_ report: CheckpointDiffReport, all: Bool) -> String {
-        var lines = ["A  \(report.pathA)", "B  \(report.pathB)",
-                     "tolerance  profile \(report.profile.rawValue): |b − a| ≤ \(formatNumber(report.tolerance.atol)) + \(formatNumber(report.tolerance.rtol))·|a|", ""]
-        if !report.missing.isEmpty { lines.append("Missing in B (\(report.missing.count)): " + report.missing.joined(separator: ", ")) }
-        if !report.extra.isEmpty { lines.append("Extra in B (\(report.extra.count)): " + report.extra.joined(separator: ", ")) }
-        if !report.notCarried.isEmpty {
-            lines.append("Not carried by \((report.notCarriedBy ?? "").uppercased()) (\(report.notCarried.count), by design, not a failure): "
-                         + report.notCarried.joined(separator: ", "))
+/// Whether 2-D `tb` equals `ta` transposed, within `tolerance`.
+func isTransposeOf(_ ta: Tensor, _ tb: Tensor, tolerance: Tolerance) -> Bool {
+    guard ta.shape.count == 2, tb.shape == [ta.shape[1], ta.shape[0]] else { return false }
+    let (rows, columns) = (ta.shape[0], ta.shape[1])
+    return ta.withFloats { fa in
+        tb.withFloats { fb in
+            for r in 0..<rows {
+                for c in 0..<columns {
+                    let x = Double(fa[r * columns + c]), y = Double(fb[c * rows + r])
+                    if !(abs(y - x) <= tolerance.atol + tolerance.rtol * abs(x)) { return false }
+                }
+            }
+            return true
         }
-        for t in report.tensors where t.shapeDiffers {
-            lines.append("Shape differs: \(t.name) \(Tensor.describe(shape: t.shapeA)) → \(Tensor.describe(shape: t.shapeB))")
-        }
-        let dtypeChanges = Dictionary(grouping: report.tensors.filter(\.dtypeDiffers), by: { "\($0.dtypeA.rawValue) → \($0.dtypeB.rawValue)" })
-        for (change, tensors) in dtypeChanges.sorted(by: { $0.key < $1.key }) {
-            lines.append("Dtype differs: \(change) for \(tensors.count) tensors")
-        }
-        // Failing tensors, then the largest differences among passing ones; --all lists every tensor.
-        let failingTensors = report.tensors.filter { $0.status == .fail }
-        let changed = report.tensors.filter { $0.status == .pass && ($0.maxAbsErr ?? 0) > 0 }
-            .sorted { ($0.maxAbsErr ?? 0) > ($1.maxAbsErr ?? 0) }
-        let shown = all ? report.tensors : failingTensors + changed.prefix(8)
-        var rows: [[String]] = [["tensor", "dtype", "shape", "max abs", "max rel", "cosine", "mismatched", "status"]]
-        for t in shown {
-            rows.append([t.name, t.dtypeDiffers ? "\(t.dtypeA.rawValue)→\(t.dtypeB.rawValue)" : t.dtypeA.rawValue,
-                         Tensor.describe(shape: t.shapeB), t.maxAbsErr.map(formatNumber) ?? "-", t.maxRelErr.map(formatNumber) ?? "-",
-                         t.cosine.map { String(format: "%.7f", $0) } ?? "-", "\(t.mismatched)", t.status == .pass ? "pass" : "FAIL"])
-        }
-        if rows.count > 1 {
-            if lines.last != "" { lines.append("") }
-            lines.append(contentsOf: VerifyReportRenderer.alignedTable(rows, rightAligned: [3, 4, 5, 6]))
-        }
-        if !all {
-            let identical = report.tensors.count - failingTensors.count - changed.count
-            let unlisted = changed.count - min(changed.count, 8)
-            lines.append("\(identical) of \(report.tensors.count) common tensors are identical" +
-                         (unlisted > 0 ? ", \(unlisted) more differ within tolerance" : "") + " (--all lists every tensor)")
-        }
-        lines.append("")
-        let failing = report.tensors.filter { $0.status == .fail }.count
-        if report.status == .pass {
-            lines.append("PASS: \(report.tensors.count) tensors within tolerance, none missing or extra")
-        } else {
-            lines.append("FAIL: \(report.missing.count) missing, \(report.extra.count) extra, \(failing) differing beyond tolerance or in shape")
-        }
-        return lines.joined(separator: "\n") + "\n"
-    }
-
-    public static func json(_ report: CheckpointDiffReport) -> JSONValue {
-        .object([
-            ("status", .string(report.status.rawValue)),
-            ("a", .string(report.pathA)), ("b", .string(report.pathB)),
-            ("profile", .string(report.profile.rawValue)),
-            ("atol", .number(report.tolerance.atol)), ("rtol", .number(report.tolerance.rtol)),
-            ("missing", .array(report.missing.map { .string($0) })),
-            ("extra", .array(report.extra.map { .string($0) })),
-            ("not_carried", .array(report.notCarried.map { .string($0) })),
-            ("tensors", .array(report.tensors.map { t in
-                .object([
-                    ("name", .string(t.name)), ("status", .string(t.status.rawValue)),
-                    ("dtype_a", .string(t.dtypeA.rawValue)), ("dtype_b", .string(t.dtypeB.rawValue)),
-                    ("shape_a", .array(t.shapeA.map { .number($0) })), ("shape_b", .array(t.shapeB.map { .number($0) })),
-                    ("max_abs_err", .number(t.maxAbsErr)), ("max_rel_err", .number(t.maxRelErr)),
-                    ("cosine", .number(t.cosine)), ("mismatched", .number(t.mismatched)), ("non_finite", .number(t.nonFinite)),
-                ])
-            })),
-        ])
     }
 }

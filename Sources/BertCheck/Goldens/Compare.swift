@@ -14,10 +14,13 @@ public struct Tolerance: Equatable, Sendable {
 /// Default tolerances by the candidate's weight dtype (Docs/golden-format.md, "Tolerances").
 public enum ToleranceProfile: String, CaseIterable, Sendable {
     case fp32, fp16, bf16
+    /// Weights stored as int8 and dequantized: fp32 tolerance for the float tensors, and for each
+    /// dequantized one half its quantization step (see `diffCheckpoints`).
+    case int8
 
     public var tolerance: Tolerance {
         switch self {
-        case .fp32: return Tolerance(atol: 1e-4, rtol: 1e-4)
+        case .fp32, .int8: return Tolerance(atol: 1e-4, rtol: 1e-4)
         case .fp16: return Tolerance(atol: 1e-2, rtol: 1e-2)
         case .bf16: return Tolerance(atol: 1e-1, rtol: 5e-2)
         }
@@ -61,7 +64,7 @@ public struct ToleranceSettings: Sendable {
         guard parts.count == 2, !parts[0].isEmpty, numbers.count == 2,
               let atol = Double(numbers[0]), let rtol = Double(numbers[1]),
               atol.isFinite, rtol.isFinite, atol >= 0, rtol >= 0 else {
-            throw UsageError("--tolerance '\(text)': expected NAME=ATOL,RTOL with non-negative numbers, e.g. pooler_output=1e-3,1e-3")
+            throw ComparisonRequestProblem.malformedToleranceOverride(text)
         }
         return (parts[0], Tolerance(atol: atol, rtol: rtol))
     }
@@ -86,6 +89,18 @@ public struct ToleranceSettings: Sendable {
 
 public enum CheckStatus: String, Sendable {
     case pass, fail
+    /// The golden holds an output this model does not compute (a pooler-less checkpoint's
+    /// pooler_output): reported, never a failure.
+    case notProduced = "not_produced"
+
+    /// The word the reports show.
+    public var label: String {
+        switch self {
+        case .pass: return "pass"
+        case .fail: return "FAIL"
+        case .notProduced: return "not produced"
+        }
+    }
 }
 
 /// The element that is furthest outside its tolerance (or, when all pass, closest to it).
@@ -182,7 +197,7 @@ public func compareTensor(name: String, expected: FloatArray, actual: FloatArray
                 let row = perToken ? v / max(layout.seq, 1) : v
                 let position = perToken ? v % max(layout.seq, 1) : nil
                 if perToken, let mask = layout.mask, v < mask.count, mask[v] == 0 { continue }
-                var dot = 0.0, normA = 0.0, normG = 0.0, vectorFinite = true
+                var cosine = CosineAccumulator(), vectorFinite = true
                 let base = v * width
                 for h in 0..<width {
                     let ge = Double(g[base + h]), ac = Double(a[base + h])
@@ -208,9 +223,7 @@ public func compareTensor(name: String, expected: FloatArray, actual: FloatArray
                         finiteCompared += 1
                         maxAbs = max(maxAbs, diff)
                         if ge != 0 { maxRel = max(maxRel, diff / abs(ge)) }
-                        dot += ac * ge
-                        normA += ac * ac
-                        normG += ge * ge
+                        cosine.add(ac, ge)
                     }
                     if score > worstScore {
                         worstScore = score
@@ -218,17 +231,7 @@ public func compareTensor(name: String, expected: FloatArray, actual: FloatArray
                                              actual: ac, expected: ge)
                     }
                 }
-                if vectorFinite {
-                    let cosine: Double
-                    if normA == 0 && normG == 0 {
-                        cosine = 1
-                    } else if normA == 0 || normG == 0 {
-                        cosine = 0
-                    } else {
-                        cosine = dot / (normA.squareRoot() * normG.squareRoot())
-                    }
-                    minCos = min(minCos, cosine)
-                }
+                if vectorFinite { minCos = min(minCos, cosine.cosine) }
             }
         }
     }
@@ -264,11 +267,7 @@ public func poolerInvariant(golden: ModelOutputs, candidate: ModelOutputs?, batc
     for (subject, outputs) in [("golden", Optional(golden)), ("candidate", candidate)] {
         guard let outputs, let pooler = outputs.poolerOutput,
               outputs.lastHiddenState.shape == [batch, seq, hidden], pooler.shape == [batch, hidden] else { continue }
-        var cls = [Float]()
-        cls.reserveCapacity(batch * hidden)
-        for b in 0..<batch {
-            cls.append(contentsOf: outputs.lastHiddenState.values[(b * seq * hidden)..<(b * seq * hidden + hidden)])
-        }
+        let cls = clsRows(outputs.lastHiddenState.values, batch: batch, seq: seq, hidden: hidden)
         guard let pooled = pool(cls, batch) else { return nil }
         var part = compareTensor(name: "pooler_invariant", expected: FloatArray(shape: [batch, hidden], values: pooled),
                                  actual: pooler, layout: TokenLayout(batch: batch, seq: 1, mask: nil), perToken: false,
@@ -303,7 +302,7 @@ public func poolerInvariant(golden: ModelOutputs, candidate: ModelOutputs?, batc
 }
 
 /// Numbers as reports print them: four significant digits, exponent only when needed.
-func formatNumber(_ value: Double) -> String {
+public func formatNumber(_ value: Double) -> String {
     if value.isNaN { return "nan" }
     if value.isInfinite { return value > 0 ? "inf" : "-inf" }
     return String(format: "%.4g", value)

@@ -30,11 +30,11 @@ public enum GoldenProblem: Error, CustomStringConvertible, Equatable {
     public var description: String {
         switch self {
         case .missingTensor(let name):
-            return "missing tensor '\(name)' (a \(GoldenFile.format) golden holds input_ids, attention_mask, token_type_ids and last_hidden_state)"
+            return "missing tensor '\(name)' (a \(GoldenFile.format) golden holds \((GoldenFile.inputNames + OutputRegistry.all.filter(\.required).map(\.name)).joined(separator: ", ")))"
         case .duplicateTensor(let name):
             return "tensor '\(name)' appears twice"
         case .unexpectedTensor(let name):
-            return "unexpected tensor '\(name)' (allowed: input_ids, attention_mask, token_type_ids, last_hidden_state, pooler_output, hidden_states.N)"
+            return "unexpected tensor '\(name)' (allowed: \((GoldenFile.inputNames + OutputRegistry.all.map { $0.indexed ? $0.name + ".N" : $0.name }).joined(separator: ", ")))"
         case .idsNotInteger(let name, let dtype):
             return "'\(name)' has dtype \(dtype.rawValue): ids, masks and token types must be integers (I64)"
         case .outputNotFloat(let name, let dtype):
@@ -58,9 +58,11 @@ public enum GoldenProblem: Error, CustomStringConvertible, Equatable {
         case .textsCount(let texts, let rows):
             return "__metadata__ 'texts' has \(texts) items but input_ids has \(rows) rows"
         case .badHiddenStateName(let name):
-            return "tensor '\(name)' is not named hidden_states.N (N a layer number without leading zeros)"
+            let family = OutputRegistry.indexedFamily(of: name)?.name ?? "hidden_states"
+            return "tensor '\(name)' is not named \(family).N (N a layer number without leading zeros)"
         case .hiddenStatesNotContiguous(let missing, let highest):
-            return "hidden_states.\(missing) is missing but hidden_states.\(highest) is present (hidden states must be numbered 0…L without gaps)"
+            let family = OutputRegistry.hiddenStates.name
+            return "\(family).\(missing) is missing but \(family).\(highest) is present (hidden states must be numbered 0…L without gaps)"
         case .differentInputs(let name, let row, let position, let golden, let outputs):
             return "\(name)[\(row), \(position)] is \(outputs) in the outputs but \(golden) in the golden: the outputs were computed from other inputs"
         case .hiddenSizeMismatch(let golden, let model, let modelPath):
@@ -85,29 +87,6 @@ public struct FloatArray: Sendable, Equatable {
     public init(shape: [Int], values: [Float]) {
         self.shape = shape
         self.values = values
-    }
-}
-
-/// The outputs a golden holds, or a candidate produced: transformers' `BaseModelOutputWithPooling`
-/// with `output_hidden_states`.
-public struct ModelOutputs: Sendable {
-    public var lastHiddenState: FloatArray
-    public var poolerOutput: FloatArray?
-    /// `hiddenStates[n]` is `hidden_states.n` (0 = embedding output, n = output of layer n-1);
-    /// nil where a lenient outputs file leaves one out.
-    public var hiddenStates: [FloatArray?]
-
-    public init(lastHiddenState: FloatArray, poolerOutput: FloatArray?, hiddenStates: [FloatArray?]) {
-        self.lastHiddenState = lastHiddenState
-        self.poolerOutput = poolerOutput
-        self.hiddenStates = hiddenStates
-    }
-
-    /// Outputs of bertcheck's own forward pass.
-    public init(_ output: BertOutput) {
-        lastHiddenState = FloatArray(shape: [output.batch, output.seq, output.hidden], values: output.lastHiddenState)
-        poolerOutput = output.poolerOutput.map { FloatArray(shape: [output.batch, output.hidden], values: $0) }
-        hiddenStates = (output.hiddenStates ?? []).map { FloatArray(shape: [output.batch, output.seq, output.hidden], values: $0) }
     }
 }
 
@@ -146,9 +125,9 @@ public struct TextItem: Equatable, Sendable {
 
     /// The JSON array form, as a string (for metadata).
     public static func encodeList(_ items: [TextItem]) -> String {
-        "[" + items.map { item in
-            item.pair.map { "[" + StrictJSON.quote(item.text) + ", " + StrictJSON.quote($0) + "]" } ?? StrictJSON.quote(item.text)
-        }.joined(separator: ", ") + "]"
+        JSONValue.array(items.map { item in
+            item.pair.map { .array([.string(item.text), .string($0)]) } ?? .string(item.text)
+        }).serialized(.oneLine)
     }
 }
 
@@ -253,12 +232,9 @@ public struct GoldenFile: Sendable {
 
     static func validate(path: String, tensors: [String: Tensor], metadata raw: [String: String], requireFormat: Bool) throws -> GoldenFile {
         // Names first: a file that is not a golden should say so before any shape complaint.
-        for name in tensors.keys.sorted() where !inputNames.contains(name) && name != "last_hidden_state" && name != "pooler_output" {
-            if name.hasPrefix("hidden_states.") {
-                if hiddenStateIndex(name) == nil { throw GoldenProblem.badHiddenStateName(name) }
-            } else {
-                throw GoldenProblem.unexpectedTensor(name)
-            }
+        for name in tensors.keys.sorted() where !inputNames.contains(name) && OutputRegistry.lookup(name) == nil {
+            if OutputRegistry.indexedFamily(of: name) != nil { throw GoldenProblem.badHiddenStateName(name) }
+            throw GoldenProblem.unexpectedTensor(name)
         }
         let ids = try integerInput("input_ids", tensors)
         guard ids.shape.count == 2 else { throw GoldenProblem.wrongRank(name: "input_ids", shape: ids.shape, expected: "[batch, seq]") }
@@ -278,51 +254,47 @@ public struct GoldenFile: Sendable {
             }
         }
 
-        guard let last = tensors["last_hidden_state"] else { throw GoldenProblem.missingTensor("last_hidden_state") }
-        let lastArray = try floatOutput(last)
+        // The hidden size comes from the first required per-token output (last_hidden_state).
+        guard let anchor = OutputRegistry.all.first(where: { $0.required && $0.rank == .perToken }) else {
+            throw GoldenProblem.missingTensor(OutputRegistry.lastHiddenState.name)
+        }
+        guard let last = tensors[anchor.name] else { throw GoldenProblem.missingTensor(anchor.name) }
         guard last.shape.count == 3 else {
-            throw GoldenProblem.wrongRank(name: last.name, shape: last.shape, expected: "[batch, seq, hidden]")
+            throw GoldenProblem.wrongRank(name: last.name, shape: last.shape, expected: anchor.rank.shapeDescription)
         }
         let hidden = last.shape[2]
         guard last.shape[0] == batch, last.shape[1] == seq, hidden > 0 else {
             throw GoldenProblem.shapeMismatch(name: last.name, shape: last.shape, expected: [batch, seq, max(hidden, 1)])
         }
-        var pooler: FloatArray?
-        if let p = tensors["pooler_output"] {
-            pooler = try floatOutput(p)
-            guard p.shape == [batch, hidden] else { throw GoldenProblem.shapeMismatch(name: p.name, shape: p.shape, expected: [batch, hidden]) }
+        var outputs: [String: FloatArray] = [:]
+        for spec in OutputRegistry.all {
+            let expected = spec.rank.shape(batch: batch, seq: seq, hidden: hidden)
+            if spec.required, tensors[spec.name] == nil { throw GoldenProblem.missingTensor(spec.name) }
+            for name in try presentNames(of: spec, in: tensors) {
+                guard let t = tensors[name] else { continue }
+                let array = try floatOutput(t)
+                guard t.shape == expected else { throw GoldenProblem.shapeMismatch(name: t.name, shape: t.shape, expected: expected) }
+                outputs[name] = array
+            }
         }
-        let hiddenStates = try contiguousHiddenStates(tensors, expectedShape: [batch, seq, hidden])
 
         let metadata = try parseMetadata(raw, rows: batch, requireFormat: requireFormat)
         return GoldenFile(path: path, batch: batch, seq: seq, hidden: hidden, inputIds: idValues, attentionMask: maskValues,
                           tokenTypeIds: typeValues,
-                          outputs: ModelOutputs(lastHiddenState: lastArray, poolerOutput: pooler, hiddenStates: hiddenStates),
+                          outputs: ModelOutputs(tensors: outputs),
                           metadata: metadata)
     }
 
-    /// `hidden_states.N` → N; nil for anything else (leading zeros, signs, empty).
-    static func hiddenStateIndex(_ name: String) -> Int? {
-        guard name.hasPrefix("hidden_states.") else { return nil }
-        let digits = name.dropFirst("hidden_states.".count)
-        guard !digits.isEmpty, digits.count <= 6, digits.allSatisfy({ $0.isASCII && $0.isNumber }) else { return nil }
-        if digits.count > 1 && digits.first == "0" { return nil }
-        return Int(digits)
-    }
-
-    static func contiguousHiddenStates(_ tensors: [String: Tensor], expectedShape: [Int]) throws -> [FloatArray?] {
-        let indices = tensors.keys.compactMap(hiddenStateIndex).sorted()
+    /// The names of `spec`'s tensors present: the name itself, or `NAME.0…N` of an indexed
+    /// output, which must have no gaps.
+    static func presentNames(of spec: OutputSpec, in tensors: [String: Tensor]) throws -> [String] {
+        guard spec.indexed else { return tensors[spec.name] == nil ? [] : [spec.name] }
+        let indices = tensors.keys.compactMap { OutputRegistry.index(of: $0, in: spec) }.sorted()
         guard let highest = indices.last else { return [] }
-        var states: [FloatArray?] = []
-        for n in 0...highest {
-            guard let t = tensors["hidden_states.\(n)"] else {
-                throw GoldenProblem.hiddenStatesNotContiguous(missing: n, highest: highest)
-            }
-            let array = try floatOutput(t)
-            guard t.shape == expectedShape else { throw GoldenProblem.shapeMismatch(name: t.name, shape: t.shape, expected: expectedShape) }
-            states.append(array)
+        for n in 0...highest where tensors[spec.tensorName(n)] == nil {
+            throw GoldenProblem.hiddenStatesNotContiguous(missing: n, highest: highest)
         }
-        return states
+        return (0...highest).map { spec.tensorName($0) }
     }
 
     static func integerInput(_ name: String, _ tensors: [String: Tensor], allowBool: Bool = false) throws -> Tensor {
@@ -373,13 +345,13 @@ public struct GoldenFile: Sendable {
             Tensor.makeTensor(name: "input_ids", int64s: inputIds, shape: [batch, seq]),
             Tensor.makeTensor(name: "attention_mask", int64s: attentionMask, shape: [batch, seq]),
             Tensor.makeTensor(name: "token_type_ids", int64s: tokenTypeIds, shape: [batch, seq]),
-            Tensor.makeTensor(name: "last_hidden_state", floats: outputs.lastHiddenState.values, shape: outputs.lastHiddenState.shape),
         ]
-        if let pooler = outputs.poolerOutput {
-            list.append(Tensor.makeTensor(name: "pooler_output", floats: pooler.values, shape: pooler.shape))
-        }
-        for (n, state) in outputs.hiddenStates.enumerated() {
-            if let state { list.append(Tensor.makeTensor(name: "hidden_states.\(n)", floats: state.values, shape: state.shape)) }
+        for spec in OutputRegistry.all {
+            let values = spec.indexed ? outputs.indexed(spec) : [outputs[spec.name]]
+            for (n, value) in values.enumerated() {
+                guard let value else { continue }
+                list.append(Tensor.makeTensor(name: spec.tensorName(n), floats: value.values, shape: value.shape))
+            }
         }
         return list
     }
@@ -401,8 +373,8 @@ public struct GoldenFile: Sendable {
 }
 
 /// Reads another runtime's outputs file (safetensors or npz, the golden's tensor names) leniently:
-/// `last_hidden_state` is required; `pooler_output` and `hidden_states.N` are taken when present;
-/// other tensors are ignored. Id tensors, when present, must equal the golden's.
+/// the required outputs must be there, the registry's other outputs are taken when present, other
+/// tensors are ignored. Id tensors, when present, must equal the golden's.
 public func readCandidateOutputs(_ path: String, for golden: GoldenFile) throws -> ModelOutputs {
     let (tensors, _, _) = try GoldenFile.readNamedTensors(path)
     do {
@@ -420,14 +392,14 @@ public func readCandidateOutputs(_ path: String, for golden: GoldenFile) throws 
                                                     golden: goldenValues[i], outputs: values[i])
             }
         }
-        guard let last = tensors["last_hidden_state"] else { throw GoldenProblem.missingTensor("last_hidden_state") }
-        let pooler = try tensors["pooler_output"].map(GoldenFile.floatOutput)
-        var states: [FloatArray?] = []
-        let highest = tensors.keys.compactMap(GoldenFile.hiddenStateIndex).max() ?? -1
-        if highest >= 0 {
-            for n in 0...highest { states.append(try tensors["hidden_states.\(n)"].map(GoldenFile.floatOutput)) }
+        var outputs: [String: FloatArray] = [:]
+        for spec in OutputRegistry.all {
+            if spec.required, tensors[spec.name] == nil { throw GoldenProblem.missingTensor(spec.name) }
         }
-        return ModelOutputs(lastHiddenState: try GoldenFile.floatOutput(last), poolerOutput: pooler, hiddenStates: states)
+        for (name, tensor) in tensors where OutputRegistry.lookup(name) != nil {
+            outputs[name] = try GoldenFile.floatOutput(tensor)
+        }
+        return ModelOutputs(tensors: outputs)
     } catch let problem as GoldenProblem {
         throw FileError(path, problem)
     }

@@ -22,7 +22,7 @@ public struct VerifyOptions {
     }
 }
 
-/// Everything `verify` found; rendered by Report.swift as a table, JSON or JUnit XML.
+/// Everything `verify` found; BertCheckRendering renders it as a table, JSON or JUnit XML.
 public struct VerifyReport {
     public var goldenPath: String
     public var golden: GoldenFile
@@ -31,114 +31,156 @@ public struct VerifyReport {
     public var weightDType: DType?
     public var profile: ToleranceProfile
     public var checks: [CheckResult]
-    /// The first output tensor, in stack order (hidden_states.0…L, last_hidden_state,
-    /// pooler_output), that fails; nil when all pass.
+    /// The first output tensor, in stack order (`OutputRegistry`), that fails; nil when all pass.
     public var firstDivergence: String?
     public var notes: [String]
 
     public var status: CheckStatus { checks.contains { $0.status == .fail } ? .fail : .pass }
 
     /// The hidden-state checks, in layer order: how error grows through the stack.
-    public var layerChecks: [CheckResult] { checks.filter { $0.name.hasPrefix("hidden_states.") } }
-}
-
-/// Stack order of the output tensors, for the first divergence.
-func divergenceOrder(_ name: String) -> Int? {
-    if let n = GoldenFile.hiddenStateIndex(name) { return n }
-    if name == "last_hidden_state" { return 1_000_000 }
-    if name == "pooler_output" { return 1_000_001 }
-    return nil
+    public var layerChecks: [CheckResult] {
+        checks.filter { OutputRegistry.index(of: $0.name, in: OutputRegistry.hiddenStates) != nil }
+    }
 }
 
 /// Runs every check of `verify`. Throws `FileError` for unusable input (exit 2); a failing check
 /// is a report with status `.fail` (exit 1).
 public func verifyGolden(_ options: VerifyOptions) throws -> VerifyReport {
     let golden = try GoldenFile.read(options.goldenPath)
-    var notes: [String] = []
-    var checks: [CheckResult] = []
-    let candidate: ModelOutputs
-    let candidateLabel: String
-    var weightDType: DType?
-    var pool: (([Float], Int) -> [Float]?)?
-    var tokenizer: BertTokenizer?
-    var maxPositions: Int?
-    /// The checkpoint's format drops the pooler by design (GGUF): its checks are skipped, not failed.
-    var poolerNotCarried = false
-
     if let modelPath = options.modelPath {
         let checkpoint = try loadCheckpoint(modelPath)
         let model = try BertModel(checkpoint: checkpoint, threads: options.threads)
         try checkFits(golden, model.config, modelPath: modelPath)
-        weightDType = model.weightDType
-        candidateLabel = "model \(modelPath) (\(model.weightDType.rawValue) weights)"
+        var notes: [String] = []
+        var tokenizer: BertTokenizer?
         if let loaded = try checkpointTokenizer(checkpoint) {
             tokenizer = loaded
-            maxPositions = min(loaded.modelMaxLength ?? Int.max, model.config.maxPositionEmbeddings)
         } else {
             notes.append("no vocab.txt beside the model: the tokenizer check (input_ids) and token texts are skipped")
         }
-        let output = try model.forward(golden.inputBatch, outputHiddenStates: !golden.outputs.hiddenStates.isEmpty)
-        candidate = ModelOutputs(output)
-        if model.hasPooler { pool = { rows, count in model.pool(rows, rows: count) } }
-        else if golden.outputs.poolerOutput != nil && checkpoint.format == .gguf {
-            poolerNotCarried = true
-            notes.append("pooler_output and pooler_invariant are skipped: the GGUF carries no pooler (llama.cpp's converter drops pooler.dense)")
-        } else if golden.outputs.poolerOutput != nil { notes.append("the model has no pooler weights: pooler_invariant is not checked") }
+        if checkpoint.format == .gguf && !model.hasPooler && golden.outputs.poolerOutput != nil {
+            notes.append("the GGUF carries no pooler (llama.cpp's converter drops pooler.dense): the pooler checks are skipped")
+        }
+        var report = try verifyGolden(golden, model: model, tokenizer: tokenizer,
+                                      label: "model \(modelPath) (\(model.weightDType.rawValue) weights)",
+                                      tolerances: options.tolerances, includePadding: options.includePadding)
+        report.goldenPath = options.goldenPath
+        report.notes.insert(contentsOf: notes, at: 0)
+        return report
     } else if let outputsPath = options.outputsPath {
-        candidate = try readCandidateOutputs(outputsPath, for: golden)
-        candidateLabel = "outputs \(outputsPath)"
+        let outputs = try readCandidateOutputs(outputsPath, for: golden)
+        var candidate = Candidate(outputs: outputs, label: "outputs \(outputsPath)", fromFile: true)
+        if golden.outputs.poolerOutput != nil {
+            candidate.notes.append("pooler_invariant needs the model's pooler weights: verify against the model to check it")
+        }
+        var report = compare(golden, candidate, tolerances: options.tolerances, includePadding: options.includePadding)
+        report.goldenPath = options.goldenPath
+        return report
     } else {
-        throw UsageError("verify needs --model MODEL or --outputs FILE")
+        throw ComparisonRequestProblem.noCandidate
     }
+}
 
-    let profile = options.tolerances.effectiveProfile(weightDType: weightDType)
-    func tolerance(_ name: String) -> Tolerance {
-        options.tolerances.tolerance(for: name, weightDType: weightDType, golden: golden.metadata)
+/// Verifies outputs held in memory against a golden: a Swift package gating its own model (or
+/// its own runtime) in its own tests, without files. Never throws: shapes that do not fit fail
+/// their checks.
+public func verifyGolden(_ golden: GoldenFile, outputs: ModelOutputs, label: String = "outputs in memory",
+                         tolerances: ToleranceSettings = ToleranceSettings(), includePadding: Bool = false) -> VerifyReport {
+    compare(golden, Candidate(outputs: outputs, label: label, fromFile: false), tolerances: tolerances, includePadding: includePadding)
+}
+
+/// Runs the golden's recorded inputs through a loaded model and verifies its outputs; with the
+/// model's tokenizer, the golden's texts must tokenize to its ids. Throws `InputProblem` when the
+/// golden's inputs do not fit the model.
+public func verifyGolden(_ golden: GoldenFile, model: BertModel, tokenizer: BertTokenizer? = nil, label: String = "model in memory",
+                         tolerances: ToleranceSettings = ToleranceSettings(), includePadding: Bool = false) throws -> VerifyReport {
+    let output = try model.forward(golden.inputBatch, outputHiddenStates: !golden.outputs.hiddenStates.isEmpty)
+    var candidate = Candidate(outputs: ModelOutputs(output), label: label, fromFile: false)
+    candidate.weightDType = model.weightDType
+    candidate.tokenizer = tokenizer
+    candidate.maxPositions = tokenizer.map { min($0.modelMaxLength ?? Int.max, model.config.maxPositionEmbeddings) }
+    candidate.produces = { spec in spec.produce(output) != nil }
+    if model.hasPooler {
+        candidate.pool = { rows, count in model.pool(rows, rows: count) }
+    } else if golden.outputs.poolerOutput != nil {
+        candidate.notes.append("the model has no pooler weights: pooler_invariant is not checked")
     }
-    let tokenText: ((Int, Int) -> String?)? = tokenizer.map { tokenizer in
+    return compare(golden, candidate, tolerances: tolerances, includePadding: includePadding)
+}
+
+/// What a candidate brings to the comparison besides its outputs.
+struct Candidate {
+    var outputs: ModelOutputs
+    /// "model PATH (F32 weights)", "outputs PATH", …
+    var label: String
+    /// Outputs read from a file (another runtime's): missing hidden states are noted, not failed.
+    var fromFile: Bool
+    var weightDType: DType?
+    /// The model's pooler, for the pooler invariant.
+    var pool: (([Float], Int) -> [Float]?)?
+    var tokenizer: BertTokenizer?
+    var maxPositions: Int?
+    /// Whether the model computes an output at all (nil when unknown, as for an outputs file).
+    var produces: ((OutputSpec) -> Bool)?
+    var notes: [String] = []
+
+    init(outputs: ModelOutputs, label: String, fromFile: Bool) {
+        self.outputs = outputs
+        self.label = label
+        self.fromFile = fromFile
+    }
+}
+
+/// Every check of `verify` on a golden and a candidate in memory.
+func compare(_ golden: GoldenFile, _ candidate: Candidate, tolerances: ToleranceSettings, includePadding: Bool) -> VerifyReport {
+    var checks: [CheckResult] = []
+    var notes = candidate.notes
+    let weightDType = candidate.weightDType
+    let profile = tolerances.effectiveProfile(weightDType: weightDType)
+    func tolerance(_ name: String) -> Tolerance {
+        tolerances.tolerance(for: name, weightDType: weightDType, golden: golden.metadata)
+    }
+    let tokenText: ((Int, Int) -> String?)? = candidate.tokenizer.map { tokenizer in
         { row, position in
             let index = row * golden.seq + position
             return index < golden.inputIds.count ? tokenizer.token(for: Int(golden.inputIds[index])) : nil
         }
     }
-    let layout = TokenLayout(batch: golden.batch, seq: golden.seq, mask: options.includePadding ? nil : golden.attentionMask,
+    let layout = TokenLayout(batch: golden.batch, seq: golden.seq, mask: includePadding ? nil : golden.attentionMask,
                              tokenText: tokenText)
 
-    if let tokenizer, let texts = golden.metadata.texts {
-        checks.append(tokenizerCheck(golden, texts: texts, tokenizer: tokenizer, maxLength: maxPositions))
+    if let tokenizer = candidate.tokenizer, let texts = golden.metadata.texts {
+        checks.append(tokenizerCheck(golden, texts: texts, tokenizer: tokenizer, maxLength: candidate.maxPositions))
     }
-    for (n, expected) in golden.outputs.hiddenStates.enumerated() {
-        guard let expected else { continue }
-        let name = "hidden_states.\(n)"
-        let actual = n < candidate.hiddenStates.count ? candidate.hiddenStates[n] : nil
-        if actual == nil && options.outputsPath != nil {
+    // Every output the golden holds, in stack order, against the candidate's.
+    for name in golden.outputs.namesInStackOrder {
+        guard let expected = golden.outputs[name], let (spec, _) = OutputRegistry.lookup(name) else { continue }
+        let actual = candidate.outputs[name]
+        if actual == nil, let produces = candidate.produces, !produces(spec) {
+            checks.append(CheckResult(name: name, status: .notProduced, message: "not produced: \(spec.notProducedReason)"))
+            continue
+        }
+        if actual == nil && spec.indexed && candidate.fromFile {
             notes.append("\(name) is not in the outputs file: not compared")
             continue
         }
-        checks.append(compareTensor(name: name, expected: expected, actual: actual, layout: layout, perToken: true,
-                                    tolerance: tolerance(name), minCosine: options.tolerances.minCosine))
+        checks.append(compareTensor(name: name, expected: expected, actual: actual, layout: layout, perToken: spec.rank == .perToken,
+                                    tolerance: tolerance(name),
+                                    minCosine: spec.checks.contains(.cosine) ? tolerances.minCosine : nil))
     }
-    checks.append(compareTensor(name: "last_hidden_state", expected: golden.outputs.lastHiddenState, actual: candidate.lastHiddenState,
-                                layout: layout, perToken: true, tolerance: tolerance("last_hidden_state"),
-                                minCosine: options.tolerances.minCosine))
-    if let expected = golden.outputs.poolerOutput, !poolerNotCarried {
-        checks.append(compareTensor(name: "pooler_output", expected: expected, actual: candidate.poolerOutput, layout: layout,
-                                    perToken: false, tolerance: tolerance("pooler_output"), minCosine: options.tolerances.minCosine))
-    } else if candidate.poolerOutput != nil {
-        notes.append("the golden has no pooler_output: the candidate's is not compared")
+    for name in candidate.outputs.namesInStackOrder where golden.outputs[name] == nil {
+        notes.append("the golden has no \(name): the candidate's is not compared")
     }
-    if let pool, let invariant = poolerInvariant(golden: golden.outputs, candidate: candidate, batch: golden.batch, seq: golden.seq,
-                                                  hidden: golden.hidden, pool: pool, tolerance: tolerance("pooler_invariant")) {
+    if let pool = candidate.pool,
+       let invariant = poolerInvariant(golden: golden.outputs, candidate: candidate.outputs, batch: golden.batch, seq: golden.seq,
+                                       hidden: golden.hidden, pool: pool, tolerance: tolerance(OutputRegistry.poolerInvariantCheck)) {
         checks.append(invariant)
-    }
-    if options.outputsPath != nil && golden.outputs.poolerOutput != nil {
-        notes.append("pooler_invariant needs the model's pooler weights: use --model to check it")
     }
 
     let firstDivergence = checks
-        .filter { $0.status == .fail && divergenceOrder($0.name) != nil }
-        .min { (divergenceOrder($0.name) ?? 0) < (divergenceOrder($1.name) ?? 0) }?.name
-    return VerifyReport(goldenPath: options.goldenPath, golden: golden, candidate: candidateLabel, weightDType: weightDType,
+        .filter { $0.status == .fail && OutputRegistry.stackOrder(of: $0.name) != nil }
+        .min { (OutputRegistry.stackOrder(of: $0.name) ?? 0) < (OutputRegistry.stackOrder(of: $1.name) ?? 0) }?.name
+    return VerifyReport(goldenPath: golden.path, golden: golden, candidate: candidate.label, weightDType: weightDType,
                         profile: profile, checks: checks, firstDivergence: firstDivergence, notes: notes)
 }
 
@@ -155,15 +197,14 @@ func checkFits(_ golden: GoldenFile, _ config: BertConfig, modelPath: String) th
     guard golden.seq <= config.maxPositionEmbeddings else {
         throw problem(.sequenceTooLong(seq: golden.seq, maxPositions: config.maxPositionEmbeddings, modelPath: modelPath))
     }
-    for i in 0..<golden.inputIds.count {
-        if golden.inputIds[i] >= Int64(config.vocabSize) {
-            throw problem(.idOutOfRange(row: i / golden.seq, position: i % golden.seq, id: golden.inputIds[i],
-                                        vocabSize: config.vocabSize, modelPath: modelPath))
-        }
-        if golden.tokenTypeIds[i] >= Int64(config.typeVocabSize) {
-            throw problem(.tokenTypeOutOfRange(row: i / golden.seq, position: i % golden.seq, type: golden.tokenTypeIds[i],
-                                               typeVocabSize: config.typeVocabSize, modelPath: modelPath))
-        }
+    switch config.firstTokenOutOfRange(ids: golden.inputIds, types: golden.tokenTypeIds, seq: golden.seq) {
+    case .id(let row, let position, let id)?:
+        throw problem(.idOutOfRange(row: row, position: position, id: id, vocabSize: config.vocabSize, modelPath: modelPath))
+    case .type(let row, let position, let type)?:
+        throw problem(.tokenTypeOutOfRange(row: row, position: position, type: type, typeVocabSize: config.typeVocabSize,
+                                           modelPath: modelPath))
+    case nil:
+        break
     }
 }
 

@@ -1,5 +1,28 @@
 import Foundation
 
+/// Why a benchmark cannot run with the shape or count asked for.
+public enum BenchmarkProblem: Error, CustomStringConvertible, Equatable {
+    /// The batch or the sequence length is zero or negative.
+    case emptyBatch
+    case sequenceTooLong(Int, maxPositions: Int)
+    /// More than `maximumTokens` tokens (or batch × seq overflows).
+    case tooManyTokens
+    /// Zero or negative timed iterations.
+    case noIterations
+
+    /// The most tokens (batch × seq) one benchmark batch may hold.
+    public static let maximumTokens = 1 << 24
+
+    public var description: String {
+        switch self {
+        case .emptyBatch: return "the batch size and sequence length must be positive"
+        case let .sequenceTooLong(seq, maxPositions): return "sequence length \(seq) exceeds the model's max_position_embeddings \(maxPositions)"
+        case .tooManyTokens: return "batch size × sequence length is too large"
+        case .noIterations: return "the number of iterations must be positive"
+        }
+    }
+}
+
 /// Timing of the forward pass on fixed ids, as `bertcheck bench` reports it.
 public struct BenchmarkResult: Sendable {
     public var batch: Int
@@ -9,28 +32,18 @@ public struct BenchmarkResult: Sendable {
     /// Mean wall time of one forward pass, in milliseconds.
     public var msPerBatch: Double
     public var tokensPerSecond: Double { msPerBatch > 0 ? Double(batch * seq) / (msPerBatch / 1000) : 0 }
-
-    /// `{"tokens_per_second", "ms_per_batch", "batch", "seq", "threads", "iterations"}`.
-    public var json: String {
-        String(format: "{\"tokens_per_second\": %.2f, \"ms_per_batch\": %.3f, \"batch\": %d, \"seq\": %d, \"threads\": %d, \"iterations\": %d}",
-               tokensPerSecond, msPerBatch, batch, seq, threads, iterations)
-    }
-
-    public var text: String {
-        String(format: "batch %d x seq %d, %d thread%@, %d iteration%@: %.1f ms per batch, %.1f tokens/s",
-               batch, seq, threads, threads == 1 ? "" : "s", iterations, iterations == 1 ? "" : "s", msPerBatch, tokensPerSecond)
-    }
 }
 
 extension BertModel {
-    /// A full batch of fixed, in-vocabulary ids (no padding), the same on every run.
+    /// A full batch of fixed, in-vocabulary ids (no padding), the same on every run. Throws
+    /// `BenchmarkProblem`.
     public func benchmarkBatch(batch: Int, seq: Int) throws -> Batch {
-        guard batch > 0, seq > 0 else { throw UsageError("--batch and --seq must be positive") }
+        guard batch > 0, seq > 0 else { throw BenchmarkProblem.emptyBatch }
         guard seq <= config.maxPositionEmbeddings else {
-            throw UsageError("--seq \(seq) exceeds the model's max_position_embeddings \(config.maxPositionEmbeddings)")
+            throw BenchmarkProblem.sequenceTooLong(seq, maxPositions: config.maxPositionEmbeddings)
         }
         let (tokens, overflow) = batch.multipliedReportingOverflow(by: seq)
-        guard !overflow, tokens <= 1 << 24 else { throw UsageError("--batch × --seq is too large") }
+        guard !overflow, tokens <= BenchmarkProblem.maximumTokens else { throw BenchmarkProblem.tooManyTokens }
         let ids = (0..<tokens).map { t in (t * 7919 + 1000) % config.vocabSize }
         return Batch(batch: batch, seq: seq, inputIds: ids, attentionMask: [Int](repeating: 1, count: tokens),
                      tokenTypeIds: [Int](repeating: 0, count: tokens))
@@ -38,7 +51,7 @@ extension BertModel {
 
     /// Runs one untimed warm-up pass, then `iterations` timed passes.
     public func benchmark(batch: Int, seq: Int, iterations: Int) throws -> BenchmarkResult {
-        guard iterations > 0 else { throw UsageError("--iterations must be positive") }
+        guard iterations > 0 else { throw BenchmarkProblem.noIterations }
         let input = try benchmarkBatch(batch: batch, seq: seq)
         _ = try forward(input)
         let start = DispatchTime.now().uptimeNanoseconds

@@ -85,13 +85,15 @@ struct FloatWeight: @unchecked Sendable {
 }
 
 /// The checkpoint's `BertModel` parameters by canonical name, handed out once each with their
-/// shape checked against the config.
+/// shape checked against what the parameter-spec table derives from the config.
 struct WeightTable {
+    let config: BertConfig
     private var tensors: [String: Tensor] = [:]
     private var fileOfTensor: [String: String] = [:]
     let defaultFile: String
 
-    init(checkpoint: Checkpoint) throws {
+    init(checkpoint: Checkpoint, config: BertConfig) throws {
+        self.config = config
         defaultFile = checkpoint.files.first ?? checkpoint.path
         for tensor in checkpoint.tensors {
             guard case .parameter(let name) = parameterRole(ofStoredName: tensor.name) else { continue }
@@ -102,11 +104,14 @@ struct WeightTable {
         }
     }
 
-    func contains(_ name: String) -> Bool { tensors[name] != nil }
+    func contains(_ name: ParameterName) -> Bool { tensors[name.description] != nil }
 
     func file(of name: String) -> String { fileOfTensor[name] ?? defaultFile }
 
-    func weight(_ name: String, shape: [Int]) throws -> FloatWeight {
+    /// `module`'s `leaf` parameter (of encoder layer `layer` for a per-layer module), as Float.
+    func weight(_ module: BertModule, layer: Int? = nil, leaf: String) throws -> FloatWeight {
+        let name = ParameterName(module, layer: layer, leaf: leaf).description
+        let shape = module.shape(of: leaf, config: config)
         guard let tensor = tensors[name] else { throw FileError(defaultFile, WeightProblem.missing(name)) }
         guard tensor.dtype.isRealValued else {
             throw FileError(file(of: name), WeightProblem.notFloatingPoint(name: name, dtype: tensor.dtype))
@@ -118,9 +123,13 @@ struct WeightTable {
     }
 
     /// The dtype holding most parameter elements.
-    var dominantDType: DType {
-        var elements: [DType: Int] = [:]
-        for tensor in tensors.values { elements[tensor.dtype, default: 0] += tensor.elementCount }
-        return elements.max { a, b in a.value < b.value || (a.value == b.value && a.key.rawValue > b.key.rawValue) }?.key ?? .F32
-    }
+    var dominantDType: DType { BertCheck.dominantDType(Array(tensors.values)) ?? .F32 }
+}
+
+/// The real-valued dtype holding most of the tensors' elements (ties: the name first in
+/// alphabetical order); nil when none is real-valued.
+public func dominantDType(_ tensors: [Tensor]) -> DType? {
+    var elements: [DType: Int] = [:]
+    for tensor in tensors where tensor.dtype.isRealValued { elements[tensor.dtype, default: 0] += tensor.elementCount }
+    return elements.max { a, b in a.value < b.value || (a.value == b.value && a.key.rawValue > b.key.rawValue) }?.key
 }

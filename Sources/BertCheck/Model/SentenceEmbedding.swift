@@ -9,15 +9,28 @@ public enum Pooling: String, CaseIterable, Sendable {
     case pooler
 }
 
-/// One sentence vector per batch row.
+/// Why a sentence vector cannot be taken.
+public enum SentenceEmbeddingProblem: Error, CustomStringConvertible, Equatable {
+    /// Pooling `.pooler` on outputs without pooler_output (the model has no pooler weights).
+    case noPoolerOutput
+
+    public var description: String {
+        switch self {
+        case .noPoolerOutput: return "the outputs have no pooler_output (the model has no pooler weights)"
+        }
+    }
+}
+
+/// One sentence vector per batch row. Throws `SentenceEmbeddingProblem`.
 public func sentenceEmbeddings(_ output: BertOutput, attentionMask: [Int], pooling: Pooling) throws -> [[Float]] {
     let h = output.hidden, s = output.seq
     switch pooling {
     case .cls:
-        return (0..<output.batch).map { row in Array(output.lastHiddenState[(row * s * h)..<(row * s * h + h)]) }
+        let rows = clsRows(output.lastHiddenState, batch: output.batch, seq: s, hidden: h)
+        return (0..<output.batch).map { row in Array(rows[(row * h)..<(row * h + h)]) }
     case .pooler:
         guard let pooled = output.poolerOutput else {
-            throw UsageError("the model has no pooler weights: use --pooling cls or --pooling mean")
+            throw SentenceEmbeddingProblem.noPoolerOutput
         }
         return (0..<output.batch).map { row in Array(pooled[(row * h)..<(row * h + h)]) }
     case .mean:
@@ -32,16 +45,4 @@ public func sentenceEmbeddings(_ output: BertOutput, attentionMask: [Int], pooli
             return sum.map { Float($0 / max(count, 1e-9)) }
         }
     }
-}
-
-/// Cosine similarity (accumulated in Double); 0 when either vector is zero.
-public func cosineSimilarity(_ a: [Float], _ b: [Float]) -> Double {
-    var dot = 0.0, na = 0.0, nb = 0.0
-    for (x, y) in zip(a, b) {
-        dot += Double(x) * Double(y)
-        na += Double(x) * Double(x)
-        nb += Double(y) * Double(y)
-    }
-    let norm = (na * nb).squareRoot()
-    return norm > 0 ? dot / norm : 0
 }

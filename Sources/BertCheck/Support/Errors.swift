@@ -22,12 +22,6 @@ public struct Problem: Error, CustomStringConvertible, Equatable {
     public init(_ description: String) { self.description = description }
 }
 
-/// Usage errors that are not tied to a file (bad flag values, conflicting options).
-public struct UsageError: Error, CustomStringConvertible {
-    public let description: String
-    public init(_ description: String) { self.description = description }
-}
-
 extension Error {
     /// One line for stderr, never a stack dump.
     public var oneLine: String {

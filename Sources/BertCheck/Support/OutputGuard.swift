@@ -4,10 +4,21 @@ import Glibc
 import Darwin
 #endif
 
-/// Output files are written by rename, so `--out model.safetensors` or `--junit GOLDEN` would
-/// silently replace an input the user still needs. Refuse when the output is one of the inputs
-/// (the same file, by device and inode) or a file of the model directory.
-public func refuseOverwritingInputs(output: String, option: String, inputs: [String], modelPath: String? = nil) throws {
+/// An output path that names one of the command's inputs.
+public enum OutputProblem: Error, CustomStringConvertible, Equatable {
+    case overwritesInput(output: String, input: String)
+
+    public var description: String {
+        switch self {
+        case let .overwritesInput(output, input): return "\(output) is an input (\(input)): writing it would replace it"
+        }
+    }
+}
+
+/// Output files are written by rename, so an output path that names a golden or a weight file
+/// would silently replace an input the user still needs. Throws `OutputProblem` when the output
+/// is one of the inputs (the same file, by device and inode) or a file of the model directory.
+public func refuseOverwritingInputs(output: String, inputs: [String], modelPath: String? = nil) throws {
     var out = stat()
     guard stat(output, &out) == 0, (out.st_mode & S_IFMT) == S_IFREG else { return }
     var candidates = inputs
@@ -21,7 +32,7 @@ public func refuseOverwritingInputs(output: String, option: String, inputs: [Str
     for input in candidates {
         var other = stat()
         if stat(input, &other) == 0, other.st_dev == out.st_dev, other.st_ino == out.st_ino {
-            throw UsageError("\(option) \(output): that is an input of this command (\(input)); choose another path")
+            throw OutputProblem.overwritesInput(output: output, input: input)
         }
     }
 }

@@ -4,7 +4,7 @@
 /// garbage in some modes and turns every number into a Double. A checkpoint reader has to say
 /// exactly what is wrong with a header, so this parser keeps object keys in file order, rejects
 /// duplicate keys, keeps numbers as written (an integer stays an exact integer) and bounds nesting.
-public indirect enum JSONValue: Equatable, Sendable {
+public enum JSONValue: Equatable, Sendable {
     case object([(key: String, value: JSONValue)])
     case array([JSONValue])
     case string(String)
@@ -117,30 +117,6 @@ public enum StrictJSON {
     public static func isValidUTF8(_ bytes: UnsafeRawBufferPointer) -> Bool {
         let failed = transcode(bytes.makeIterator(), from: UTF8.self, to: UTF32.self, stoppingOnError: true) { _ in }
         return !failed
-    }
-
-    /// Serializes a string as a JSON string literal (quotes, backslashes and control characters
-    /// escaped; everything else written as UTF-8).
-    public static func quote(_ text: String) -> String {
-        // Fast path: nothing to escape (parameter names, dtypes).
-        if !text.utf8.contains(where: { $0 < 0x20 || $0 == UInt8(ascii: "\"") || $0 == UInt8(ascii: "\\") }) {
-            return "\"" + text + "\""
-        }
-        var out = "\""
-        for scalar in text.unicodeScalars {
-            switch scalar {
-            case "\"": out += "\\\""
-            case "\\": out += "\\\\"
-            case "\n": out += "\\n"
-            case "\r": out += "\\r"
-            case "\t": out += "\\t"
-            case _ where scalar.value < 0x20:
-                let hex = String(scalar.value, radix: 16)
-                out += "\\u" + String(repeating: "0", count: 4 - hex.count) + hex
-            default: out.unicodeScalars.append(scalar)
-            }
-        }
-        return out + "\""
     }
 
     private struct Parser {
@@ -320,75 +296,5 @@ public enum StrictJSON {
                 runStart = position
             }
         }
-    }
-}
-
-extension JSONValue {
-    /// A JSON integer.
-    public static func int(_ value: Int) -> JSONValue { .number(String(value)) }
-
-    /// A JSON number, or null for NaN and infinities (JSON has no spelling for them).
-    public static func double(_ value: Double) -> JSONValue {
-        value.isFinite ? .number(value == value.rounded() && abs(value) < 1e15 ? String(Int(value)) : "\(value)") : .null
-    }
-
-    /// The value as JSON text. Pretty output puts each member of a large container on its own
-    /// line and keeps small ones (shapes, one parameter's fields) on one line.
-    public func serialized(pretty: Bool = true) -> String {
-        var out = ""
-        write(to: &out, pretty: pretty, indent: 0)
-        return out
-    }
-
-    private func write(to out: inout String, pretty: Bool, indent: Int) {
-        switch self {
-        case .null: out += "null"
-        case .bool(let b): out += b ? "true" : "false"
-        case .number(let text): out += text
-        case .string(let s): out += StrictJSON.quote(s)
-        case .array(let items):
-            writeContainer(items.map { (nil, $0) }, open: "[", close: "]", to: &out, pretty: pretty, indent: indent)
-        case .object(let members):
-            writeContainer(members.map { ($0.key, $0.value) }, open: "{", close: "}", to: &out, pretty: pretty, indent: indent)
-        }
-    }
-
-    private func writeContainer(_ items: [(key: String?, value: JSONValue)], open: String, close: String,
-                                to out: inout String, pretty: Bool, indent: Int) {
-        if pretty && items.count <= 16 {
-            let compact = serialized(pretty: false)
-            if items.isEmpty || compact.utf8.count <= 100 { out += compact.replacingCommas(); return }
-        }
-        if pretty && items.isEmpty { out += open + close; return }
-        out += open + (pretty ? "\n" : "")
-        let pad = pretty ? String(repeating: "  ", count: indent + 1) : ""
-        for (i, item) in items.enumerated() {
-            out += pad
-            if let key = item.key { out += StrictJSON.quote(key) + (pretty ? ": " : ":") }
-            item.value.write(to: &out, pretty: pretty, indent: indent + 1)
-            if i < items.count - 1 { out += "," }
-            if pretty { out += "\n" }
-        }
-        out += (pretty ? String(repeating: "  ", count: indent) : "") + close
-    }
-}
-
-private extension String {
-    /// Compact JSON with a space after each separator outside strings, for one-line containers.
-    func replacingCommas() -> String {
-        var out: [UInt8] = []
-        out.reserveCapacity(utf8.count + utf8.count / 8)
-        var inString = false, escaped = false
-        for c in utf8 {
-            out.append(c)
-            if inString {
-                if escaped { escaped = false } else if c == UInt8(ascii: "\\") { escaped = true } else if c == UInt8(ascii: "\"") { inString = false }
-            } else if c == UInt8(ascii: "\"") {
-                inString = true
-            } else if c == UInt8(ascii: ",") || c == UInt8(ascii: ":") {
-                out.append(UInt8(ascii: " "))
-            }
-        }
-        return String(decoding: out, as: UTF8.self)
     }
 }

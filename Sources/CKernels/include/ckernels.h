@@ -3,7 +3,12 @@
 
 #include <stddef.h>
 
-/// 1 when this CPU has AVX2 and FMA (the kernel below needs both).
+// The forward pass's kernels. Every function with an AVX2/FMA form checks the CPU at run time and
+// otherwise runs its portable reference (the `_reference` functions, which the tests compare the
+// AVX2 forms with), except the matrix products (bc_sgemm_*), whose callers check
+// bc_cpu_has_avx2_fma() and use OpenBLAS otherwise.
+
+/// 1 when this CPU has AVX2 and FMA (the kernels' fast forms need both).
 int bc_cpu_has_avx2_fma(void);
 
 /// The activation a product's epilogue applies (transformers' ACT2FN names in the comments).
@@ -12,6 +17,13 @@ enum {
     BC_ACTIVATION_GELU = 1,      // "gelu": x·Φ(x) with the exact erf
     BC_ACTIVATION_GELU_TANH = 2, // "gelu_new", "gelu_pytorch_tanh"
     BC_ACTIVATION_RELU = 3,      // "relu"
+};
+
+/// e^x, erf and tanh, for `bc_elementwise`.
+enum {
+    BC_FUNCTION_EXP = 0,
+    BC_FUNCTION_ERF = 1,
+    BC_FUNCTION_TANH = 2,
 };
 
 /// Floats `bc_pack_input` writes for an M × K input.
@@ -46,11 +58,39 @@ void bc_testing_refuse_slice_buffers(int refuse);
 void bc_sgemm_packed_by_k(long M, long K, const float *packed, const float *W, long ldw, float *C, long ldc,
                           long n_begin, long n_end);
 
-/// Attention's softmax, written packed: each row of `scores` [rows, columns] (row-major; used as
-/// scratch) becomes softmax(scale · s + mask), stored into `packed` in `bc_pack_input`'s layout
-/// for a [rows, columns] input (capacity `bc_packed_input_count(rows, columns)`), ready to be the
-/// P of P·V. The same arithmetic as the Swift `maskedSoftmaxRows`.
+/// Attention's softmax in place: each row of `scores` [rows, columns] (row-major) becomes
+/// softmax(scale · s + mask), `mask` [columns] being 0 for real keys and finfo(float32).min for
+/// padded ones (added after scaling, as transformers does).
+void bc_masked_softmax_rows(long rows, long columns, float *scores, float scale, const float *mask);
+void bc_masked_softmax_rows_reference(long rows, long columns, float *scores, float scale, const float *mask);
+
+/// The same softmax, written packed: `scores` (used as scratch) ends up in `packed` in
+/// `bc_pack_input`'s layout for a [rows, columns] input (capacity `bc_packed_input_count(rows,
+/// columns)`), ready to be the P of P·V.
 void bc_softmax_pack(long rows, long columns, float *scores, float scale, const float *mask, float *packed);
+
+/// `x[i] = activation(x[i])` for i in [0, count) (the epilogue of a product OpenBLAS computed),
+/// with the same approximations as the products' epilogue; the reference uses libm.
+void bc_activate(float *x, long count, int activation);
+void bc_activate_reference(float *x, long count, int activation);
+/// One value through the reference activation (libm's erff and tanhf).
+float bc_activation_reference(float x, int activation);
+
+/// `x[i] = function(x[i])` (a `BC_FUNCTION_*`) for i in [0, count), with the kernels' vector
+/// approximations of e^x, erf and tanh; the reference uses libm.
+void bc_elementwise(int function, float *x, long count);
+void bc_elementwise_reference(int function, float *x, long count);
+
+/// `out = LayerNorm(x + residual)` (weight, shift [columns]; `residual` may be NULL) for the rows
+/// of 6-row panels [panel_begin, panel_end) of a rows × columns matrix: `x` receives the sum,
+/// `out` may alias `residual`. With `packed` (capacity `bc_packed_input_count(rows, columns)`),
+/// each finished panel of `out` is also packed there for the next product, while in cache.
+/// Threads may take disjoint panel ranges.
+void bc_residual_layer_norm(long rows, long columns, float *out, float *x, const float *residual, const float *weight,
+                            const float *shift, float eps, float *packed, long panel_begin, long panel_end);
+void bc_residual_layer_norm_reference(long rows, long columns, float *out, float *x, const float *residual,
+                                      const float *weight, const float *shift, float eps, float *packed,
+                                      long panel_begin, long panel_end);
 
 /// How many 16-column panels one work slice of `bc_sgemm_packed` should span for M rows,
 /// `panels` panels in all and `workers` threads.

@@ -1,0 +1,218 @@
+import BertCheck
+import Foundation
+
+/// Renders a verify report for people (a table), for programs (JSON) and for CI dashboards (JUnit).
+public enum VerifyReportRenderer {
+    // MARK: table
+
+    public static func table(_ report: VerifyReport) -> String {
+        let golden = report.golden
+        var lines: [String] = []
+        var about = "golden     \(report.goldenPath): \(golden.batch) rows × \(golden.seq) tokens, hidden \(golden.hidden)"
+        if !golden.outputs.hiddenStates.isEmpty { about += ", \(golden.outputs.hiddenStates.count) hidden states" }
+        lines.append(about)
+        if let producer = golden.metadata.producer { lines.append("recorded   by \(producer)" + (golden.metadata.model.map { " from \($0)" } ?? "")) }
+        lines.append("candidate  \(report.candidate)")
+        lines.append("tolerance  profile \(report.profile.rawValue) (atol \(formatNumber(report.profile.tolerance.atol)), rtol \(formatNumber(report.profile.tolerance.rtol))); per-check values below")
+        lines.append("")
+        let header = ["check", "status", "max abs", "max rel", "mean abs", "min cos", "mismatched", "atol", "rtol"]
+        var rows: [[String]] = [header]
+        for check in report.checks {
+            let numeric = check.name != "input_ids"
+            rows.append([
+                check.name,
+                check.status.label,
+                numeric ? (check.maxAbsErr.map(formatNumber) ?? "-") : "-",
+                numeric ? (check.maxRelErr.map(formatNumber) ?? "-") : "-",
+                numeric ? (check.meanAbsErr.map(formatNumber) ?? "-") : "-",
+                check.minCosine.map { String(format: "%.7f", $0) } ?? "-",
+                "\(check.mismatched)/\(check.compared) (\(String(format: "%.2f", check.mismatchedPercent))%)",
+                check.tolerance.map { formatNumber($0.atol) } ?? "-",
+                check.tolerance.map { formatNumber($0.rtol) } ?? "-",
+            ])
+        }
+        lines.append(contentsOf: alignedTable(rows, rightAligned: Set(2..<header.count)))
+
+        let failures = report.checks.filter { $0.status == .fail }
+        if !failures.isEmpty {
+            lines.append("")
+            lines.append("Failures:")
+            for check in failures {
+                lines.append("  \(check.name): \(check.message ?? "failed")")
+                if let worst = check.worst, check.name != "input_ids" { lines.append("    worst: \(describe(worst))") }
+            }
+        }
+        let layers = report.layerChecks
+        if !layers.isEmpty {
+            lines.append("")
+            lines.append("Error through the stack (hidden_states.0 = embeddings, N = output of encoder layer N-1):")
+            var table: [[String]] = [["tensor", "layer", "max abs", "mean abs", "min cos", "growth", "status"]]
+            var previous: Double?
+            for check in layers {
+                var growth = "-"
+                if let mean = check.meanAbsErr, let previous, previous > 0 { growth = String(format: "×%.2f", mean / previous) }
+                table.append([check.name, OutputRegistry.layerLabel(of: check.name) ?? "-",
+                              check.maxAbsErr.map(formatNumber) ?? "-", check.meanAbsErr.map(formatNumber) ?? "-",
+                              check.minCosine.map { String(format: "%.7f", $0) } ?? "-", growth,
+                              check.status.label])
+                previous = check.meanAbsErr
+            }
+            lines.append(contentsOf: alignedTable(table, rightAligned: [2, 3, 4, 5]).map { "  " + $0 })
+        }
+        for note in report.notes { lines.append("note: \(note)") }
+        lines.append("")
+        if let first = report.firstDivergence {
+            var where_ = first
+            if let label = OutputRegistry.layerLabel(of: first) {
+                where_ += label == "embeddings" ? " (the embeddings)" : " (output of encoder \(label))"
+            }
+            let worst = report.checks.first { $0.name == first }?.worst
+            lines.append("First divergence: \(where_)" + (worst.map { ", at \(describe($0))" } ?? ""))
+        }
+        let failed = failures.count
+        let ran = report.checks.filter { $0.status != .notProduced }.count
+        let notProduced = report.checks.count - ran
+        lines.append(failed == 0 ? "PASS: all \(ran) checks passed" + (notProduced > 0 ? " (\(notProduced) not produced by the model)" : "")
+                                 : "FAIL: \(failed) of \(report.checks.count) checks failed (\(failures.map(\.name).joined(separator: ", ")))")
+        return lines.joined(separator: "\n") + "\n"
+    }
+
+    /// "row 1, position 4 ('dog'), hidden 17: 0.5123 vs golden 0.5001 (|diff| 0.0122)".
+    public static func describe(_ worst: WorstElement) -> String {
+        var text = worst.subject.map { "\($0) " } ?? ""
+        text += "row \(worst.row)"
+        if let position = worst.position { text += ", position \(position)" }
+        if let token = worst.token { text += " (\(quotedToken(token)))" }
+        if let h = worst.hiddenIndex { text += ", hidden \(h)" }
+        let expectedLabel = worst.subject == nil ? "golden" : "expected"
+        text += ": \(formatNumber(worst.actual)) vs \(expectedLabel) \(formatNumber(worst.expected))"
+        if worst.actual.isFinite && worst.expected.isFinite { text += " (|diff| \(formatNumber(abs(worst.actual - worst.expected))))" }
+        return text
+    }
+
+    static func quotedToken(_ token: String) -> String {
+        "'" + token.unicodeScalars.map { $0.value < 0x20 || $0.value == 0x7F ? "\\u{\(String($0.value, radix: 16))}" : String($0) }.joined() + "'"
+    }
+
+    // MARK: JSON
+
+    public static func json(_ report: VerifyReport) -> JSONValue {
+        .object([
+            ("status", .string(report.status.rawValue)),
+            ("golden", .string(report.goldenPath)),
+            ("candidate", .string(report.candidate)),
+            ("weight_dtype", .string(report.weightDType?.rawValue)),
+            ("profile", .string(report.profile.rawValue)),
+            ("first_divergence", .string(report.firstDivergence)),
+            ("checks", .array(report.checks.map(checkJSON))),
+            ("notes", .array(report.notes.map { .string($0) })),
+        ])
+    }
+
+    static func checkJSON(_ check: CheckResult) -> JSONValue {
+        let worst: JSONValue = check.worst.map { w in
+            var members: [(key: String, value: JSONValue)] = []
+            if let subject = w.subject { members.append(("subject", .string(subject))) }
+            members += [
+                ("row", .int(w.row)), ("position", .int(w.position)), ("token", .string(w.token)),
+                ("hidden_index", .int(w.hiddenIndex)),
+                ("actual", .number(w.actual)), ("expected", .number(w.expected)),
+            ]
+            return .object(members)
+        } ?? .null
+        return .object([
+            ("name", .string(check.name)),
+            ("status", .string(check.status.rawValue)),
+            ("message", .string(check.message)),
+            ("expected_shape", check.expectedShape.map { .array($0.map { .int($0) }) } ?? .null),
+            ("actual_shape", check.actualShape.map { .array($0.map { .int($0) }) } ?? .null),
+            ("max_abs_err", .number(check.maxAbsErr)),
+            ("max_rel_err", .number(check.maxRelErr)),
+            ("mean_abs_err", .number(check.meanAbsErr)),
+            ("min_cosine", .number(check.minCosine)),
+            ("mismatched", .int(check.mismatched)),
+            ("compared", .int(check.compared)),
+            ("mismatched_percent", .number(check.mismatchedPercent)),
+            ("non_finite", .int(check.nonFinite)),
+            ("worst", worst),
+            ("atol", .number(check.tolerance?.atol)),
+            ("rtol", .number(check.tolerance?.rtol)),
+            ("min_cosine_required", .number(check.requiredMinCosine)),
+        ])
+    }
+
+    // MARK: JUnit
+
+    /// JUnit XML: one testsuite, one testcase per check, a `<failure>` with the figures for each
+    /// failed check.
+    public static func junit(_ report: VerifyReport) -> String {
+        let failures = report.checks.filter { $0.status == .fail }.count
+        let suite = "bertcheck verify \(report.goldenPath)"
+        var xml = "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n"
+        xml += "<testsuites name=\"bertcheck verify\" tests=\"\(report.checks.count)\" failures=\"\(failures)\" errors=\"0\">\n"
+        let skipped = report.checks.filter { $0.status == .notProduced }.count
+        xml += "  <testsuite name=\"\(xmlEscape(suite))\" tests=\"\(report.checks.count)\" failures=\"\(failures)\" errors=\"0\" skipped=\"\(skipped)\">\n"
+        xml += "    <properties>\n"
+        for (name, value) in [("golden", report.goldenPath), ("candidate", report.candidate), ("profile", report.profile.rawValue),
+                              ("first_divergence", report.firstDivergence ?? "none")] {
+            xml += "      <property name=\"\(name)\" value=\"\(xmlEscape(value))\"/>\n"
+        }
+        xml += "    </properties>\n"
+        for check in report.checks {
+            let open = "    <testcase classname=\"bertcheck.verify\" name=\"\(xmlEscape(check.name))\" time=\"0\""
+            if check.status == .notProduced {
+                xml += open + ">\n      <skipped message=\"\(xmlEscape(check.message ?? "not produced"))\"/>\n    </testcase>\n"
+                continue
+            }
+            guard check.status == .fail else {
+                xml += open + "/>\n"
+                continue
+            }
+            xml += open + ">\n"
+            xml += "      <failure type=\"\(check.nonFinite > 0 ? "non-finite" : "tolerance")\" message=\"\(xmlEscape(check.message ?? "failed"))\">"
+            xml += xmlEscape(figures(check))
+            xml += "</failure>\n"
+            xml += "    </testcase>\n"
+        }
+        xml += "  </testsuite>\n</testsuites>\n"
+        return xml
+    }
+
+    static func figures(_ check: CheckResult) -> String {
+        var lines = [check.message ?? "failed"]
+        if let shape = check.actualShape, let expected = check.expectedShape, shape != expected {
+            lines.append("shape \(Tensor.describe(shape: shape)), golden \(Tensor.describe(shape: expected))")
+        }
+        lines.append("max_abs_err=\(check.maxAbsErr.map(formatNumber) ?? "-") max_rel_err=\(check.maxRelErr.map(formatNumber) ?? "-") mean_abs_err=\(check.meanAbsErr.map(formatNumber) ?? "-") min_cosine=\(check.minCosine.map(formatNumber) ?? "-")")
+        lines.append("mismatched=\(check.mismatched)/\(check.compared) (\(String(format: "%.2f", check.mismatchedPercent))%) non_finite=\(check.nonFinite) atol=\(check.tolerance.map { formatNumber($0.atol) } ?? "-") rtol=\(check.tolerance.map { formatNumber($0.rtol) } ?? "-")")
+        if let worst = check.worst { lines.append("worst: \(describe(worst))") }
+        return lines.joined(separator: "\n")
+    }
+
+    /// Escapes text for XML attribute values and character data; characters XML 1.0 cannot hold
+    /// (most C0 controls, lone surrogates cannot occur in Swift strings) become U+FFFD.
+    public static func xmlEscape(_ text: String) -> String {
+        var out = ""
+        for scalar in text.unicodeScalars {
+            switch scalar {
+            case "&": out += "&amp;"
+            case "<": out += "&lt;"
+            case ">": out += "&gt;"
+            case "\"": out += "&quot;"
+            case "'": out += "&apos;"
+            case "\n": out += "&#10;"
+            case "\t": out += "&#9;"
+            case "\r": out += "&#13;"
+            case _ where scalar.value < 0x20 || scalar.value == 0xFFFE || scalar.value == 0xFFFF:
+                out += "\u{FFFD}"
+            default: out.unicodeScalars.append(scalar)
+            }
+        }
+        return out
+    }
+
+    /// Writes the JUnit file atomically.
+    public static func writeJUnit(_ report: VerifyReport, to path: String) throws {
+        try AtomicFile.write(to: path) { sink in try sink.write(junit(report)) }
+    }
+}

@@ -1,0 +1,50 @@
+import BertCheck
+
+/// A problem with the command line itself (a bad flag value, conflicting options): one line on
+/// stderr, exit 2. The library never throws it; it throws typed problems, and the initializers
+/// below word them in terms of the command's flags.
+struct UsageError: Error, CustomStringConvertible {
+    let description: String
+    init(_ description: String) { self.description = description }
+}
+
+extension UsageError {
+    /// `--freeze` / `--head` problems; `freeze` is the `--freeze` value as given.
+    init(_ problem: FineTuningProblem, freeze: String) {
+        switch problem {
+        case .emptyFreezeItem, .notANamePrefix, .notALayerRange: self.init("--freeze \(freeze): \(problem)")
+        case .prefixMatchesNothing: self.init("--freeze: \(problem)")
+        case .headWithoutClasses(let classes), .headTooLarge(let classes, _): self.init("--head \(classes): \(problem)")
+        case .hiddenSizeUnknown: self.init("--head: \(problem)")
+        }
+    }
+
+    init(_ problem: BenchmarkProblem) {
+        switch problem {
+        case .emptyBatch: self.init("--batch and --seq must be positive")
+        case let .sequenceTooLong(seq, maxPositions): self.init("--seq \(seq) exceeds the model's max_position_embeddings \(maxPositions)")
+        case .tooManyTokens: self.init("--batch × --seq is too large")
+        case .noIterations: self.init("--iterations must be positive")
+        }
+    }
+
+    init(_ problem: ComparisonRequestProblem) {
+        switch problem {
+        case let .malformedToleranceOverride(text):
+            self.init("--tolerance '\(text)': expected NAME=ATOL,RTOL with non-negative numbers, e.g. pooler_output=1e-3,1e-3")
+        case let .toleranceForUnknownTensor(name, _):
+            self.init("--tolerance \(name)=...: \(problem)")
+        case .noCandidate:
+            self.init("verify needs --model MODEL or --outputs FILE")
+        }
+    }
+}
+
+/// `refuseOverwritingInputs`, worded for the flag that named the output (`--out`, `--junit`).
+func refuseOverwritingInputs(output: String, option: String, inputs: [String], modelPath: String? = nil) throws {
+    do {
+        try BertCheck.refuseOverwritingInputs(output: output, inputs: inputs, modelPath: modelPath)
+    } catch OutputProblem.overwritesInput(let output, let input) {
+        throw UsageError("\(option) \(output): that is an input of this command (\(input)); choose another path")
+    }
+}
