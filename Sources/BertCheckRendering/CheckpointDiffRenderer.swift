@@ -14,6 +14,7 @@ public enum CheckpointDiffRenderer {
                          + report.notCarried.joined(separator: ", "))
         }
         if !report.buffersInOne.isEmpty { lines.append("Buffers in one only (not parameters, not compared): " + report.buffersInOne.joined(separator: ", ")) }
+        for duplicate in report.duplicated { lines.append("Stored twice in \(duplicate)") }
         for t in report.tensors where t.shapeDiffers {
             lines.append("Shape differs: \(t.name) \(Tensor.describe(shape: t.shapeA)) → \(Tensor.describe(shape: t.shapeB))" +
                          (t.transposedEqual ? " (transposed: the values are equal after transposing)" : ""))
@@ -48,7 +49,9 @@ public enum CheckpointDiffRenderer {
         if report.status == .pass {
             lines.append("PASS: \(report.tensors.count) tensors within tolerance, none missing or extra")
         } else {
-            lines.append("FAIL: \(report.missing.count) missing, \(report.extra.count) extra, \(failing) differing beyond tolerance or in shape")
+            lines.append("FAIL: \(report.missing.count) missing, \(report.extra.count) extra, " +
+                         (report.duplicated.isEmpty ? "" : "\(report.duplicated.count) stored twice, ") +
+                         "\(failing) differing beyond tolerance or in shape")
         }
         return lines.joined(separator: "\n") + "\n"
     }
@@ -63,6 +66,7 @@ public enum CheckpointDiffRenderer {
             ("extra", .array(report.extra.map { .string($0) })),
             ("buffers_in_one", .array(report.buffersInOne.map { .string($0) })),
             ("not_carried", .array(report.notCarried.map { .string($0) })),
+            ("duplicated", .array(report.duplicated.map { .string($0) })),
             ("tensors", .array(report.tensors.map { t in
                 .object([
                     ("name", .string(t.name)), ("status", .string(t.status.rawValue)),

@@ -12,16 +12,16 @@ struct BenchCommand: ParsableCommand {
     @Argument(help: "Model directory or weight file (safetensors, sharded index, pytorch_model.bin, GGUF).")
     var model: String
 
-    @Option(help: "Rows per batch.")
+    @Option(parsing: .unconditional, help: "Rows per batch.")
     var batch: Int = 8
 
-    @Option(help: "Tokens per row (at most the model's max_position_embeddings).")
+    @Option(parsing: .unconditional, help: "Tokens per row (at most the model's max_position_embeddings).")
     var seq: Int = 128
 
-    @Option(help: "Threads for sgemm and the element-wise work (default: all cores).")
+    @Option(parsing: .unconditional, help: "Threads for sgemm and the element-wise work (default: all cores).")
     var threads: Int?
 
-    @Option(help: "Timed forward passes.")
+    @Option(parsing: .unconditional, help: "Timed forward passes.")
     var iterations: Int = 5
 
     @Flag(help: "Print {\"tokens_per_second\", \"ms_per_batch\", \"batch\", \"seq\", \"threads\", \"iterations\"}.")
@@ -36,6 +36,6 @@ struct BenchCommand: ParsableCommand {
         } catch let problem as BenchmarkProblem {
             throw UsageError(problem)
         }
-        print(json ? BenchmarkRenderer.json(result).serialized(.oneLine) : BenchmarkRenderer.text(result))
+        try writeStdout(json ? BenchmarkRenderer.json(result).serialized(.oneLine) : BenchmarkRenderer.text(result))
     }
 }

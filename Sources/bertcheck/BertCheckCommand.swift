@@ -27,9 +27,15 @@ struct BertCheckCommand: ParsableCommand {
     /// ArgumentParser exits 64 on usage errors and prints stack-free messages; bertcheck promises
     /// 0/1/2, and one line on stderr for every input problem.
     static func main() {
+        // A reader that closed the pipe must show up as a failed write (exit 2 with a message),
+        // not as a silent death by SIGPIPE.
+        signal(SIGPIPE, SIG_IGN)
         do {
             var command = try parseAsRoot()
             try command.run()
+        } catch let failure as CheckFailure {
+            writeStderr("bertcheck: \(failure.line)\n")
+            Foundation_exit(1)
         } catch let code as ExitCode {
             Foundation_exit(code.rawValue)
         } catch let error as FileError {
@@ -68,6 +74,20 @@ func checkThreads(_ threads: Int?) throws {
 func fail(_ line: String) -> Never {
     writeStderr("bertcheck: error: \(line)\n")
     Foundation_exit(2)
+}
+
+/// Prints `text` (and `terminator`) on stdout; a failed write is a `FileError` naming stdout (exit 2).
+func writeStdout(_ text: String, terminator: String = "\n") throws {
+    try StandardOutput.write(text + terminator)
+}
+
+/// A check that failed after its report was printed: one line on stderr, exit 1.
+struct CheckFailure: Error {
+    let line: String
+}
+
+func failCheck(_ line: String) throws -> Never {
+    throw CheckFailure(line: line)
 }
 
 func writeStderr(_ text: String) {

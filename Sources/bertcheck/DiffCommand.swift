@@ -37,7 +37,7 @@ struct DiffCommand: ParsableCommand {
         } catch let problem as ComparisonRequestProblem {
             throw UsageError(problem)
         }
-        print(json ? CheckpointDiffRenderer.json(report).serialized() : CheckpointDiffRenderer.table(report, all: all), terminator: json ? "\n" : "")
+        try writeStdout(json ? CheckpointDiffRenderer.json(report).serialized() : CheckpointDiffRenderer.table(report, all: all), terminator: json ? "\n" : "")
         if report.status == .fail { throw ExitCode(1) }
     }
 }

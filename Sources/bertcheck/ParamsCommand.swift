@@ -25,7 +25,7 @@ struct ParamsCommand: ParsableCommand {
     @Option(help: ArgumentHelp("Fine-tuning strategy: none (train everything), all (freeze the model, train only the head), or comma-separated name prefixes with A-B layer ranges to freeze, e.g. embeddings,encoder.layer.0-7.", valueName: "strategy"))
     var freeze = "none"
 
-    @Option(help: ArgumentHelp("Add a classification head of N classes on the pooled output (N*H + N parameters, always trainable).", valueName: "N"))
+    @Option(parsing: .unconditional, help: ArgumentHelp("Add a classification head of N classes on the pooled output (N*H + N parameters, always trainable).", valueName: "N"))
     var head: Int?
 
     @Flag(help: "Per-tensor min, max, mean, std and NaN/Inf counts (reads every weight).")
@@ -43,7 +43,7 @@ struct ParamsCommand: ParsableCommand {
         } catch let problem as FineTuningProblem {
             throw UsageError(problem, freeze: freeze)
         }
-        print(json ? ParamsReportRenderer.json(report).serialized() + "\n" : ParamsReportRenderer.text(report, all: all), terminator: "")
+        try writeStdout(json ? ParamsReportRenderer.json(report).serialized() + "\n" : ParamsReportRenderer.text(report, all: all), terminator: "")
         if !report.schemaOK {
             writeStderr("bertcheck: \(ParamsReportRenderer.schemaSummary(report)); first: \(report.firstFault ?? "")\n")
             throw ExitCode(1)

@@ -20,7 +20,7 @@ struct RecordCommand: ParsableCommand {
     @Flag(name: .customLong("hidden-states"), help: "Also record hidden_states.0 … hidden_states.L.")
     var hiddenStates = false
 
-    @Option(help: "Threads for the forward pass (default: all cores).")
+    @Option(parsing: .unconditional, help: "Threads for the forward pass (default: all cores).")
     var threads: Int?
 
     func run() throws {
@@ -30,6 +30,6 @@ struct RecordCommand: ParsableCommand {
         let golden = try recordGolden(modelPath: model, texts: texts, hiddenStates: hiddenStates, threads: threads)
         try golden.write(to: out)
         let states = golden.outputs.hiddenStates.isEmpty ? "" : ", \(golden.outputs.hiddenStates.count) hidden states"
-        print("wrote \(out): \(golden.batch) rows × \(golden.seq) tokens, hidden \(golden.hidden)\(states)")
+        try writeStdout("wrote \(out): \(golden.batch) rows × \(golden.seq) tokens, hidden \(golden.hidden)\(states)")
     }
 }

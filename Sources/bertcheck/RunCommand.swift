@@ -30,7 +30,7 @@ struct RunCommand: ParsableCommand {
     @Flag(name: .customLong("hidden-states"), help: "Also compute hidden_states.0 … hidden_states.L (0 = embeddings, N = output of layer N-1); written with --out.")
     var hiddenStates = false
 
-    @Option(help: "Threads for the forward pass (default: all cores).")
+    @Option(parsing: .unconditional, help: "Threads for the forward pass (default: all cores).")
     var threads: Int?
 
     @Flag(help: "Print inputs and outputs as JSON (nested arrays).")
@@ -57,11 +57,13 @@ struct RunCommand: ParsableCommand {
         let checkpoint = try loadCheckpoint(model)
         let tokenizer = try BertTokenizer.load(checkpoint.tokenizer ?? .directory(model))
         let bert = try BertModel(checkpoint: checkpoint, threads: threads)
-        let maxLength = bert.config.maxPositionEmbeddings
+        try checkVocabularyFits(tokenizer, config: bert.config, configPath: checkpoint.configPath)
+        let maxLength = tokenizer.truncationLength(maxPositionEmbeddings: bert.config.maxPositionEmbeddings)
         let encodings = items.map { tokenizer.encode($0.text, pair: $0.pair, maxLength: maxLength) }
         let batch = tokenizer.batch(items.map { ($0.text, $0.pair) }, maxLength: maxLength)
         let output = try bert.forward(batch, outputHiddenStates: hiddenStates)
-        if let out {
+        let nonFinite = firstNonFiniteOutput(output)
+        if let out, nonFinite == nil {
             let golden = GoldenFile(path: out, batch: batch.batch, seq: batch.seq, hidden: output.hidden,
                                     inputIds: batch.inputIds.map(Int64.init), attentionMask: batch.attentionMask.map(Int64.init),
                                     tokenTypeIds: batch.tokenTypeIds.map(Int64.init), outputs: ModelOutputs(output),
@@ -69,6 +71,8 @@ struct RunCommand: ParsableCommand {
             try golden.write(to: out)
         }
         let report = RunReport(model: model, batch: batch, tokens: encodings.map(\.tokens), output: output, bert: bert)
-        print(json ? RunReportRenderer.json(report).serialized(.oneLine) : RunReportRenderer.text(report))
+        try writeStdout(json ? RunReportRenderer.json(report).serialized(.oneLine) : RunReportRenderer.text(report))
+        // The report shows the values; the verdict is a failure, and --out wrote nothing.
+        if let nonFinite { try failCheck("\(model): \(nonFinite)" + (out == nil ? "" : " (nothing written to \(out!))")) }
     }
 }

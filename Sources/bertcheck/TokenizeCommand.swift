@@ -28,7 +28,7 @@ struct TokenizeCommand: ParsableCommand {
     @Option(help: "A UTF-8 file with one text per line (split on \\n only); prints JSON Lines.")
     var file: String?
 
-    @Option(help: "Truncate longest-first to this many tokens, special tokens included (default: the model's maximum, none for a bare vocab.txt).")
+    @Option(parsing: .unconditional, help: "Truncate longest-first to this many tokens, special tokens included (default: the model's maximum, none for a bare vocab.txt).")
     var maxLength: Int?
 
     @Flag(help: "Print one JSON object {\"input_ids\", \"tokens\", \"token_type_ids\"}.")
@@ -51,17 +51,13 @@ struct TokenizeCommand: ParsableCommand {
             out.reserveCapacity(1 << 20)
             for line in lines {
                 EncodingRenderer.appendJSONLine(tokenizer.encode(line, maxLength: maxLength), to: &out)
-                if out.count >= 1 << 20 { writeStdout(&out) }
+                if out.count >= 1 << 20 { try StandardOutput.write(&out) }
             }
-            writeStdout(&out)
+            try StandardOutput.write(&out)
             return
         }
         let encoding = tokenizer.encode(text ?? "", pair: pair, maxLength: maxLength)
-        print(json ? EncodingRenderer.json(encoding).serialized(.oneLine) : EncodingRenderer.text(encoding))
+        try writeStdout(json ? EncodingRenderer.json(encoding).serialized(.oneLine) : EncodingRenderer.text(encoding))
     }
 
-    private func writeStdout(_ bytes: inout [UInt8]) {
-        bytes.withUnsafeBytes { raw in _ = fwrite(raw.baseAddress, 1, raw.count, stdout) }
-        bytes.removeAll(keepingCapacity: true)
-    }
 }

@@ -35,7 +35,7 @@ struct VerifyCommand: ParsableCommand {
     @Option(help: "Also write the report as JUnit XML to this file.")
     var junit: String?
 
-    @Option(help: "Threads for the forward pass (default: all cores).")
+    @Option(parsing: .unconditional, help: "Threads for the forward pass (default: all cores).")
     var threads: Int?
 
     func run() throws {
@@ -53,7 +53,7 @@ struct VerifyCommand: ParsableCommand {
             throw UsageError(problem)
         }
         if let junit { try VerifyReportRenderer.writeJUnit(report, to: junit) }
-        print(json ? VerifyReportRenderer.json(report).serialized() : VerifyReportRenderer.table(report), terminator: json ? "\n" : "")
+        try writeStdout(json ? VerifyReportRenderer.json(report).serialized() : VerifyReportRenderer.table(report), terminator: json ? "\n" : "")
         if report.status == .fail { throw ExitCode(1) }
     }
 }

@@ -269,7 +269,7 @@ public func loadCheckpoint(_ userPath: String) throws -> Checkpoint {
     let reader = try CheckpointFormats.reader(for: weights)
     let contents = try reader.read(weights)
     let configPath = directory + "/" + CheckpointFileName.config
-    let besideConfig: BertConfig? = access(configPath, F_OK) == 0 ? try BertConfig.load(configPath) : nil
+    let besideConfig: BertConfig? = entryExists(configPath) ? try BertConfig.load(configPath) : nil
     if let own = contents.config, let besideConfig, let (key, a, b) = own.firstStructuralDifference(from: besideConfig) {
         throw FileError(configPath, FormatProblem.configDisagrees(key: key, config: b, weights: a))
     }

@@ -5,6 +5,8 @@ public enum ConfigProblem: Error, CustomStringConvertible, Equatable {
     case wrongType(key: String, expected: String, found: String)
     case notPositive(key: String, value: String)
     case tooLarge(key: String, value: Int, limit: Int)
+    /// An integer written in the file that does not even fit 64 bits (2^63, say).
+    case integerBeyond64Bits(key: String, text: String, limit: Int)
     case headsDoNotDivideHidden(hidden: Int, heads: Int)
     case padTokenOutsideVocabulary(padTokenId: Int, vocabSize: Int)
 
@@ -15,6 +17,8 @@ public enum ConfigProblem: Error, CustomStringConvertible, Equatable {
         case let .wrongType(key, expected, found): return "\"\(key)\" must be \(expected), found a JSON \(found)"
         case let .notPositive(key, value): return "\"\(key)\" must be positive, found \(value)"
         case let .tooLarge(key, value, limit): return "\"\(key)\" = \(value) is absurdly large (limit \(limit))"
+        case let .integerBeyond64Bits(key, text, limit):
+            return "\"\(key)\" = \(text) is an integer too large for 64 bits (limit \(limit))"
         case let .headsDoNotDivideHidden(hidden, heads):
             return "\"num_attention_heads\" (\(heads)) does not divide \"hidden_size\" (\(hidden))"
         case let .padTokenOutsideVocabulary(pad, vocab):
@@ -60,6 +64,10 @@ extension BertConfig {
         for (key, path, limit) in sizeLimits {
             guard let value = present(key) else { continue }
             guard let number = value.integer else {
+                if case .number(let text) = value, text.allSatisfy({ $0 == "-" || ($0 >= "0" && $0 <= "9") }) {
+                    if text.hasPrefix("-") { throw ConfigProblem.notPositive(key: key, value: text) }
+                    throw ConfigProblem.integerBeyond64Bits(key: key, text: text, limit: limit)
+                }
                 throw ConfigProblem.wrongType(key: key, expected: "an integer", found: value.double != nil ? "non-integer number" : value.kind)
             }
             guard number > 0 else { throw ConfigProblem.notPositive(key: key, value: String(number)) }

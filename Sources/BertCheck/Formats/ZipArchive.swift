@@ -132,13 +132,15 @@ public final class ZipArchive: @unchecked Sendable {
         let end = directory.offset + directory.size
         // Each central record takes at least 46 bytes, which bounds the count we trust.
         entries.reserveCapacity(Int(min(directory.count, UInt64(directory.size / 46))))
+        var namesSeen = Set<[UInt8]>()
         while cursor < end {
             let index = entries.count
             guard end - cursor >= 46, bytes.le(UInt32.self, at: cursor) == 0x0201_4B50 else {
                 throw FileError(path, ZipProblem.badCentralDirectoryEntry(index: index))
             }
             let entry = try ZipArchive.parseCentralEntry(bytes, at: cursor, end: end, index: index, path: path)
-            guard indexByName[entry.entry.name] == nil else {
+            // Names compare as bytes: String equality would call canonically equivalent names equal.
+            guard namesSeen.insert(Array(entry.entry.name.utf8)).inserted else {
                 throw FileError(path, ZipProblem.duplicateEntry(name: entry.entry.name))
             }
             indexByName[entry.entry.name] = index

@@ -37,11 +37,15 @@ public struct CheckpointDiffReport: Sendable {
     public var notCarried: [String] = []
     /// The format that drops `notCarried` ("gguf").
     public var notCarriedBy: String?
+    /// Parameters stored under two names in one checkpoint (`bert.pooler.dense.weight` and
+    /// `pooler.dense.weight`): which copy a loader takes is arbitrary, so it is a failure, as in
+    /// `params` (issue 18). Each entry: "A: name (stored as x, y)".
+    public var duplicated: [String] = []
     public var profile: ToleranceProfile
     public var tolerance: Tolerance
 
     public var status: CheckStatus {
-        missing.isEmpty && extra.isEmpty && tensors.allSatisfy({ $0.status == .pass }) ? .pass : .fail
+        missing.isEmpty && extra.isEmpty && duplicated.isEmpty && tensors.allSatisfy({ $0.status == .pass }) ? .pass : .fail
     }
 }
 
@@ -76,6 +80,8 @@ public func diffCheckpoints(_ pathA: String, _ pathB: String, settings: Toleranc
     let dropping = [a, b].first { $0.format == .gguf }.map { $0.format.rawValue }
     func droppedByDesign(_ name: String) -> Bool { dropping != nil && name.hasPrefix("pooler.") }
     report.notCarriedBy = dropping
+    report.duplicated = storedTwice(a.tensors, canonical: canonical).map { "A: " + $0 }
+        + storedTwice(b.tensors, canonical: canonical).map { "B: " + $0 }
     var seen = Set<String>()
     for ta in a.tensors {
         let name = canonical(ta)
@@ -101,6 +107,21 @@ public func diffCheckpoints(_ pathA: String, _ pathB: String, settings: Toleranc
         else if droppedByDesign(name) { report.notCarried.append(name) } else { report.extra.append(name) }
     }
     return report
+}
+
+/// Canonical names that more than one stored tensor maps to: "name (stored as x, y)".
+func storedTwice(_ tensors: [Tensor], canonical: (Tensor) -> String) -> [String] {
+    var stored: [String: [String]] = [:]
+    var order: [String] = []
+    for tensor in tensors {
+        let name = canonical(tensor)
+        if stored[name] == nil { order.append(name) }
+        stored[name, default: []].append(tensor.name)
+    }
+    return order.compactMap { name in
+        guard let names = stored[name], names.count > 1 else { return nil }
+        return "\(name) (stored as \(names.joined(separator: ", ")))"
+    }
 }
 
 func looseness(_ profile: ToleranceProfile) -> Int {

@@ -133,6 +133,8 @@ public struct CheckResult: Sendable {
     public var compared: Int
     /// Candidate values that are NaN or ±Inf where the golden is finite.
     public var nonFinite: Int
+    /// Golden values that are NaN or ±Inf: always a failure, whatever the candidate holds.
+    public var nonFiniteGolden: Int
     public var worst: WorstElement?
     public var tolerance: Tolerance?
     public var requiredMinCosine: Double?
@@ -144,6 +146,7 @@ public struct CheckResult: Sendable {
         mismatched = 0
         compared = 0
         nonFinite = 0
+        nonFiniteGolden = 0
     }
 
     public var mismatchedPercent: Double { compared == 0 ? 0 : Double(mismatched) * 100 / Double(compared) }
@@ -200,14 +203,16 @@ public func compareTensor(name: String, expected: FloatArray, actual: FloatArray
                 var cosine = CosineAccumulator(), vectorFinite = true
                 let base = v * width
                 for h in 0..<width {
-                    let ge = Double(g[base + h]), ac = Double(a[base + h])
+                    let ge = expected.doubles?[base + h] ?? Double(g[base + h])
+                    let ac = actual.doubles?[base + h] ?? Double(a[base + h])
                     result.compared += 1
                     var score: Double
                     if !ge.isFinite {
-                        // A non-finite golden value only matches the same value.
-                        let same = (ge.isNaN && ac.isNaN) || ge == ac
-                        score = same ? 0 : .infinity
-                        if !same { result.mismatched += 1 }
+                        // A non-finite golden value is a broken reference, never a match, even
+                        // for the same NaN or Inf in the candidate (issue 18).
+                        result.nonFiniteGolden += 1
+                        result.mismatched += 1
+                        score = .infinity
                         vectorFinite = false
                     } else if !ac.isFinite {
                         result.nonFinite += 1
@@ -244,6 +249,7 @@ public func compareTensor(name: String, expected: FloatArray, actual: FloatArray
     result.meanAbsErr = finiteCompared > 0 ? sumAbs / Double(finiteCompared) : nil
     result.minCosine = minCos.isFinite ? minCos : nil
     var reasons: [String] = []
+    if result.nonFiniteGolden > 0 { reasons.append("\(result.nonFiniteGolden) non-finite values (NaN/Inf) in the golden") }
     if result.nonFinite > 0 { reasons.append("\(result.nonFinite) non-finite values (NaN/Inf) where the golden is finite") }
     if result.mismatched > 0 {
         reasons.append("\(result.mismatched) of \(result.compared) values outside atol \(formatNumber(tolerance.atol)) + rtol \(formatNumber(tolerance.rtol))·|golden|")
@@ -284,6 +290,7 @@ public func poolerInvariant(golden: ModelOutputs, candidate: ModelOutputs?, batc
     result.compared = parts.reduce(0) { $0 + $1.result.compared }
     result.mismatched = parts.reduce(0) { $0 + $1.result.mismatched }
     result.nonFinite = parts.reduce(0) { $0 + $1.result.nonFinite }
+    result.nonFiniteGolden = parts.reduce(0) { $0 + $1.result.nonFiniteGolden }
     let failures = parts.filter { $0.result.status == .fail }
     if failures.isEmpty {
         result.status = .pass

@@ -83,11 +83,19 @@ public enum GoldenProblem: Error, CustomStringConvertible, Equatable {
 public struct FloatArray: Sendable, Equatable {
     public var shape: [Int]
     public var values: [Float]
+    /// The exact values when the file stored F64: comparisons use these, because narrowing to
+    /// Float turns 1e39 and 1e300 into +inf (and two infinities would then "match").
+    public var doubles: [Double]?
 
-    public init(shape: [Int], values: [Float]) {
+    public init(shape: [Int], values: [Float], doubles: [Double]? = nil) {
         self.shape = shape
         self.values = values
+        self.doubles = doubles
     }
+
+    /// Element `i` at full precision.
+    @inline(__always)
+    public func exact(_ i: Int) -> Double { doubles.map { $0[i] } ?? Double(values[i]) }
 }
 
 /// One item of a golden's `texts`: a text, or a text and its pair.
@@ -223,8 +231,9 @@ public struct GoldenFile: Sendable {
             (list, metadata) = try SafetensorsFile.read(path)
         }
         var byName: [String: Tensor] = [:]
+        var seenNames = Set<[UInt8]>()  // bytes: String equality would merge canonically equivalent names
         for tensor in list {
-            if byName[tensor.name] != nil { throw FileError(path, GoldenProblem.duplicateTensor(tensor.name)) }
+            if !seenNames.insert(Array(tensor.name.utf8)).inserted { throw FileError(path, GoldenProblem.duplicateTensor(tensor.name)) }
             byName[tensor.name] = tensor
         }
         return (byName, metadata, isZip)
@@ -307,7 +316,9 @@ public struct GoldenFile: Sendable {
 
     static func floatOutput(_ t: Tensor) throws -> FloatArray {
         guard t.dtype.isFloatingPoint else { throw GoldenProblem.outputNotFloat(name: t.name, dtype: t.dtype) }
-        return FloatArray(shape: t.shape, values: t.floats())
+        guard t.dtype == .F64 else { return FloatArray(shape: t.shape, values: t.floats()) }
+        let doubles = (0..<t.elementCount).map { t.data.loadUnaligned(fromByteOffset: $0 * 8, as: Double.self) }
+        return FloatArray(shape: t.shape, values: t.floats(), doubles: doubles)
     }
 
     static func parseMetadata(_ raw: [String: String], rows: Int, requireFormat: Bool) throws -> GoldenMetadata {
@@ -331,10 +342,19 @@ public struct GoldenFile: Sendable {
         return metadata
     }
 
+    /// The loosest `atol` / `rtol` a golden may ask for itself. The golden is someone else's file:
+    /// an atol of 1e308 would pass anything. 1 is already far looser than the bf16 profile (0.1),
+    /// and BERT activations are O(1-10), so a larger value can only switch the check off. Looser
+    /// tolerances remain possible, but only as the user's own --atol / --rtol.
+    public static let loosestMetadataTolerance = 1.0
+
     static func tolerance(_ key: String, _ raw: [String: String]) throws -> Double? {
         guard let text = raw[key] else { return nil }
         guard let value = Double(text.trimmingCharacters(in: .whitespaces)), value.isFinite, value >= 0 else {
             throw GoldenProblem.badMetadata(key: key, reason: "'\(text)' is not a finite non-negative number")
+        }
+        guard value <= loosestMetadataTolerance else {
+            throw GoldenProblem.badMetadata(key: key, reason: "'\(text)' is looser than \(formatNumber(loosestMetadataTolerance)), the most a golden may ask for (give a looser one on the command line with --\(key))")
         }
         return value
     }

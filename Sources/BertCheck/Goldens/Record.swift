@@ -8,9 +8,12 @@ public func recordGolden(modelPath: String, texts: [TextItem], hiddenStates: Boo
         throw FileError(modelPath, Problem("no vocab.txt beside the model: record needs the tokenizer's vocabulary"))
     }
     let model = try BertModel(checkpoint: checkpoint, threads: threads)
-    let maxLength = min(tokenizer.modelMaxLength ?? Int.max, model.config.maxPositionEmbeddings)
+    try checkVocabularyFits(tokenizer, config: model.config, configPath: checkpoint.configPath)
+    let maxLength = tokenizer.truncationLength(maxPositionEmbeddings: model.config.maxPositionEmbeddings)
     let batch = tokenizer.batch(texts.map { ($0.text, $0.pair) }, maxLength: maxLength)
     let output = try model.forward(batch, outputHiddenStates: hiddenStates)
+    // A golden is a reference: one holding NaN or Inf would make every later verdict meaningless.
+    if let bad = firstNonFiniteOutput(output) { throw FileError(modelPath, bad) }
     return GoldenFile(path: "", batch: batch.batch, seq: batch.seq, hidden: output.hidden,
                       inputIds: batch.inputIds.map(Int64.init), attentionMask: batch.attentionMask.map(Int64.init),
                       tokenTypeIds: batch.tokenTypeIds.map(Int64.init), outputs: ModelOutputs(output),

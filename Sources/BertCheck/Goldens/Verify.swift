@@ -98,7 +98,7 @@ public func verifyGolden(_ golden: GoldenFile, model: BertModel, tokenizer: Bert
     var candidate = Candidate(outputs: ModelOutputs(output), label: label, fromFile: false)
     candidate.weightDType = model.weightDType
     candidate.tokenizer = tokenizer
-    candidate.maxPositions = tokenizer.map { min($0.modelMaxLength ?? Int.max, model.config.maxPositionEmbeddings) }
+    candidate.maxPositions = tokenizer.map { $0.truncationLength(maxPositionEmbeddings: model.config.maxPositionEmbeddings) }
     candidate.produces = { spec in spec.produce(output) != nil }
     if model.hasPooler {
         candidate.pool = { rows, count in model.pool(rows, rows: count) }

@@ -46,9 +46,11 @@ public final class MappedFile: ByteStorage, @unchecked Sendable {
 }
 
 /// Opens `path` read-only and returns the descriptor (the caller closes it) and the file size;
-/// refuses directories and devices with a `FileError`.
+/// refuses directories, devices and FIFOs with a `FileError`. The open is non-blocking, because a
+/// plain `open` of a FIFO waits forever for a writer; the flag is cleared once the file is known
+/// to be regular (it has no effect on regular files anyway).
 public func openRegularFile(_ path: String) throws -> (fd: Int32, size: Int) {
-    let fd = open(path, O_RDONLY | O_CLOEXEC)
+    let fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK)
     guard fd >= 0 else { throw FileError(path, Problem("cannot open: \(String(cString: strerror(errno)))")) }
     var info = stat()
     guard fstat(fd, &info) == 0 else {
@@ -58,9 +60,22 @@ public func openRegularFile(_ path: String) throws -> (fd: Int32, size: Int) {
     }
     guard (info.st_mode & S_IFMT) == S_IFREG else {
         close(fd)
-        throw FileError(path, Problem("not a regular file"))
+        throw FileError(path, Problem("not a regular file (\(fileKind(info.st_mode)))"))
     }
+    _ = fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK)
     return (fd, Int(info.st_size))
+}
+
+/// What a non-regular file is, for messages.
+func fileKind(_ mode: mode_t) -> String {
+    switch mode & S_IFMT {
+    case S_IFDIR: return "a directory"
+    case S_IFIFO: return "a FIFO"
+    case S_IFCHR: return "a character device"
+    case S_IFBLK: return "a block device"
+    case S_IFSOCK: return "a socket"
+    default: return "not a plain file"
+    }
 }
 
 /// Something that owns bytes a tensor points into: a mapped file or an owned buffer.

@@ -160,7 +160,9 @@ public enum StrictJSON {
         mutating func object(depth: Int) throws(JSONProblem) -> JSONValue {
             position += 1
             var members: [(key: String, value: JSONValue)] = []
-            var seen = Set<String>()
+            // Keys compare as bytes, as Python's json and safetensors do: Swift's String equality
+            // would call "é" and "e\u{301}" (canonically equivalent) the same key.
+            var seen = Set<[UInt8]>()
             skipWhitespace()
             if current == UInt8(ascii: "}") { position += 1; return .object(members) }
             while true {
@@ -168,7 +170,7 @@ public enum StrictJSON {
                 guard current == UInt8(ascii: "\"") else { throw .syntax("expected a string key", offset: position) }
                 let keyOffset = position
                 let key = try string()
-                guard seen.insert(key).inserted else { throw .duplicateKey(key, offset: keyOffset) }
+                guard seen.insert(Array(key.utf8)).inserted else { throw .duplicateKey(key, offset: keyOffset) }
                 skipWhitespace()
                 guard current == UInt8(ascii: ":") else { throw .syntax("expected ':'", offset: position) }
                 position += 1

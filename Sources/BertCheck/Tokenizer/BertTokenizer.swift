@@ -22,11 +22,14 @@ public struct Encoding: Equatable, Sendable {
 public enum TokenizerConfigProblem: Error, CustomStringConvertible, Equatable {
     case notAnObject
     case wrongType(key: String, expected: String)
+    case maxLengthTooSmall(Double)
 
     public var description: String {
         switch self {
         case .notAnObject: return "expected a JSON object"
         case let .wrongType(key, expected): return "\"\(key)\" must be \(expected)"
+        case let .maxLengthTooSmall(value):
+            return "\"model_max_length\" is \(formatNumber(value)) but must be at least 2 to hold [CLS] and [SEP] (below that, truncation would silently be off)"
         }
     }
 }
@@ -46,6 +49,12 @@ public final class BertTokenizer: @unchecked Sendable {
     /// Default truncation length: tokenizer_config.json `model_max_length`, else config.json
     /// `max_position_embeddings`; nil (no truncation) for a bare vocab.txt.
     public let modelMaxLength: Int?
+
+    /// The truncation length for a model with `maxPositionEmbeddings` positions: the one rule
+    /// every command uses, as transformers does (`model_max_length`, never past the position table).
+    public func truncationLength(maxPositionEmbeddings: Int) -> Int {
+        min(modelMaxLength ?? Int.max, maxPositionEmbeddings)
+    }
     public let clsId: Int, sepId: Int, unkId: Int, padId: Int
     public var vocabularySize: Int { vocabulary.tokens.count }
 
@@ -92,13 +101,13 @@ public final class BertTokenizer: @unchecked Sendable {
             return try BertTokenizer(vocabularyPath: modelOrVocab, options: Options())
         }
         var vocabPath = joinPath(directory, "vocab.txt")
-        if access(vocabPath, F_OK) != 0 {
+        if !entryExists(vocabPath) {
             vocabPath = joinPath(directory, "tokenizer.json")
-            guard access(vocabPath, F_OK) == 0 else { throw FileError(directory, VocabProblem.noVocabulary) }
+            guard entryExists(vocabPath) else { throw FileError(directory, VocabProblem.noVocabulary) }
         }
         var options = Options()
         let configPath = joinPath(directory, "config.json")
-        if access(configPath, F_OK) == 0 {
+        if entryExists(configPath) {
             let config = try readObject(configPath)
             if let value = config["max_position_embeddings"] {
                 guard let positions = value.integer, positions > 0 else {
@@ -108,7 +117,7 @@ public final class BertTokenizer: @unchecked Sendable {
             }
         }
         let tokenizerConfigPath = joinPath(directory, "tokenizer_config.json")
-        if access(tokenizerConfigPath, F_OK) == 0 {
+        if entryExists(tokenizerConfigPath) {
             try readTokenizerConfig(tokenizerConfigPath, into: &options)
         }
         return try BertTokenizer(vocabularyPath: vocabPath, options: options)
@@ -328,6 +337,9 @@ public final class BertTokenizer: @unchecked Sendable {
             guard let number = value.double, number > 0 else {
                 throw FileError(path, TokenizerConfigProblem.wrongType(key: "model_max_length", expected: "a positive number"))
             }
+            // Below 2 the limit cannot hold [CLS] and [SEP], and transformers then truncates
+            // nothing: a limit that silently turns truncation off is refused instead.
+            if number < 2 { throw FileError(path, TokenizerConfigProblem.maxLengthTooSmall(number)) }
             if number < 1e9 { options.modelMaxLength = Int(number) }
         }
         if let text = try token("unk_token") { options.unk = text }

@@ -226,7 +226,7 @@ func fileProblem<P: Error>(_ type: P.Type, _ body: () throws -> Void) -> (path: 
         #expect(problem(#"{"hidden_size": -768}"#) == .notPositive(key: "hidden_size", value: "-768"))
         #expect(problem(#"{"num_hidden_layers": 0}"#) == .notPositive(key: "num_hidden_layers", value: "0"))
         #expect(problem(#"{"vocab_size": 100000000000}"#) == .tooLarge(key: "vocab_size", value: 100_000_000_000, limit: 16_777_216))
-        #expect(problem(#"{"hidden_size": 99999999999999999999999}"#) == .wrongType(key: "hidden_size", expected: "an integer", found: "non-integer number"))
+        #expect(problem(#"{"hidden_size": 99999999999999999999999}"#) == .integerBeyond64Bits(key: "hidden_size", text: "99999999999999999999999", limit: 65_536))
         #expect(problem(#"{"hidden_size": 768.5}"#) == .wrongType(key: "hidden_size", expected: "an integer", found: "non-integer number"))
         #expect(problem(#"{"hidden_size": "768"}"#) == .wrongType(key: "hidden_size", expected: "an integer", found: "string"))
         #expect(problem(#"{"pad_token_id": 30522}"#) == .padTokenOutsideVocabulary(padTokenId: 30522, vocabSize: 30522))
