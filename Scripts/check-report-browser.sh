@@ -20,8 +20,8 @@ if ! command -v chromium >/dev/null 2>&1; then
   $SUDO apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq chromium >/dev/null
 fi
-swift build --product bertcheck >&2
-bin="$(swift build --show-bin-path)/bertcheck"
+swift build -Xcc -O3 --product bertcheck >&2   # the flags of Scripts/test.sh: no rebuild
+bin="$(swift build -Xcc -O3 --show-bin-path)/bertcheck"
 
 work=${KEEP:-$(mktemp -d)}
 mkdir -p "$work"

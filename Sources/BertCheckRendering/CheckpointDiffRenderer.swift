@@ -9,6 +9,10 @@ public enum CheckpointDiffRenderer {
                      (report.profile == .int8 ? "; dequantized weights within half their quantization step" : ""), ""]
         if !report.missing.isEmpty { lines.append("Missing in B (\(report.missing.count)): " + report.missing.joined(separator: ", ")) }
         if !report.extra.isEmpty { lines.append("Extra in B (\(report.extra.count)): " + report.extra.joined(separator: ", ")) }
+        if !report.notCarried.isEmpty {
+            lines.append("Not carried by \((report.notCarriedBy ?? "").uppercased()) (\(report.notCarried.count), by design, not a failure): "
+                         + report.notCarried.joined(separator: ", "))
+        }
         for twice in report.storedTwice {
             lines.append("Stored twice in \(twice.checkpoint): \(twice.name) as " + twice.storedNames.joined(separator: " and "))
         }
@@ -68,6 +72,7 @@ public enum CheckpointDiffRenderer {
                 .object([("checkpoint", .string(twice.checkpoint)), ("name", .string(twice.name)),
                          ("stored_names", .array(twice.storedNames.map { .string($0) }))])
             })),
+            ("not_carried", .array(report.notCarried.map { .string($0) })),
             ("tensors", .array(report.tensors.map { t in
                 .object([
                     ("name", .string(t.name)), ("status", .string(t.status.rawValue)),

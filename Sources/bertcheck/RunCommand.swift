@@ -15,7 +15,7 @@ struct RunCommand: ParsableCommand {
         """
     )
 
-    @Argument(help: "Model directory (weights, config.json, vocab.txt).")
+    @Argument(help: "Model directory (weights, config.json, vocab.txt) or a GGUF file (config and vocabulary in its metadata).")
     var model: String
 
     @Argument(help: "The text to run.")
@@ -59,7 +59,7 @@ struct RunCommand: ParsableCommand {
         // sentence_bert_config.json do_lower_case: sentence-transformers lowercases before tokenizing.
         var items = try items()
         let checkpoint = try loadCheckpoint(model)
-        let tokenizer = try BertTokenizer.load(model)
+        let tokenizer = try BertTokenizer.load(checkpoint.tokenizer ?? .directory(model))
         let bert = try BertModel(checkpoint: checkpoint, threads: threads)
         try checkVocabularyFits(tokenizer, config: bert.config, configPath: checkpoint.configPath)
         let maxLength = bert.inputLength(tokenizer: tokenizer)

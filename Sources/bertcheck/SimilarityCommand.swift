@@ -11,7 +11,7 @@ struct SimilarityCommand: ParsableCommand {
         discussion: "The texts are tokenized with the model's vocabulary and run as one padded batch."
     )
 
-    @Argument(help: "Model directory (weights, config.json, vocab.txt).")
+    @Argument(help: "Model directory (weights, config.json, vocab.txt) or a GGUF file (config and vocabulary in its metadata).")
     var model: String
 
     @Argument(help: "The first text.")
@@ -32,7 +32,7 @@ struct SimilarityCommand: ParsableCommand {
     func run() throws {
         try checkThreads(threads)
         let checkpoint = try loadCheckpoint(model)
-        let tokenizer = try BertTokenizer.load(model)
+        let tokenizer = try BertTokenizer.load(checkpoint.tokenizer ?? .directory(model))
         let bert = try BertModel(checkpoint: checkpoint, threads: threads)
         try checkVocabularyFits(tokenizer, config: bert.config, configPath: checkpoint.configPath)
         if pooling == .pooler && !bert.hasPooler {

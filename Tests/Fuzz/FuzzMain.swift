@@ -10,6 +10,7 @@ let fuzzTargets: [String: (UnsafePointer<UInt8>, Int) -> CInt] = [
     "config": fuzzConfig,
     "golden": fuzzGolden,
     "onnx": fuzzONNX,
+    "gguf": fuzzGGUF,
 ]
 
 let selectedFuzzTarget: (UnsafePointer<UInt8>, Int) -> CInt = {

@@ -16,6 +16,36 @@ public struct CheckpointFormat: Hashable, Sendable, CustomStringConvertible {
 public enum TokenizerSource: Sendable, Equatable {
     /// A directory with `vocab.txt` or `tokenizer.json` (and optionally tokenizer_config.json).
     case directory(String)
+    /// A vocabulary carried in the weights file itself (GGUF's `tokenizer.ggml.*`).
+    case embedded(EmbeddedVocabulary)
+}
+
+/// A WordPiece vocabulary and its options as a weights file carries them.
+public struct EmbeddedVocabulary: Sendable, Equatable {
+    /// The file it came from, for messages.
+    public var source: String
+    /// Token text by id, in WordPiece form ("##" continuations).
+    public var tokens: [String]
+    public var lowercase: Bool
+    /// Nil: as `lowercase` (BertTokenizer's default).
+    public var stripAccents: Bool?
+    public var clsId: Int, sepId: Int, unkId: Int, padId: Int
+    public var maskId: Int?
+    public var modelMaxLength: Int?
+
+    public init(source: String, tokens: [String], lowercase: Bool, stripAccents: Bool? = nil, clsId: Int, sepId: Int, unkId: Int, padId: Int,
+                maskId: Int?, modelMaxLength: Int?) {
+        self.source = source
+        self.tokens = tokens
+        self.lowercase = lowercase
+        self.stripAccents = stripAccents
+        self.clsId = clsId
+        self.sepId = sepId
+        self.unkId = unkId
+        self.padId = padId
+        self.maskId = maskId
+        self.modelMaxLength = modelMaxLength
+    }
 }
 
 /// What a format reader makes of a weights file: named tensors, and the config and tokenizer
@@ -73,12 +103,19 @@ public protocol CheckpointFormatReader {
     static var directoryFileNames: [String] { get }
     /// Whether `path`, whose first bytes are `head` (up to 16), is this format.
     static func match(path: String, head: [UInt8]) -> FormatMatch?
+    /// The weights file of this format in `directory`, if any (by default the first of
+    /// `directoryFileNames` that exists; a format whose files have no fixed name overrides it).
+    static func weightsFile(in directory: String) -> String?
     /// Reads the weights file `path` (errors are `FileError`s naming the file and the rule).
     static func read(_ path: String) throws -> CheckpointContents
 }
 
 extension CheckpointFormatReader {
     public static var directoryFileNames: [String] { [] }
+
+    public static func weightsFile(in directory: String) -> String? {
+        directoryFileNames.lazy.map { joinPath(directory, $0) }.first { access($0, F_OK) == 0 }
+    }
 }
 
 /// The formats bertcheck reads, in the order a model directory is searched (transformers'
@@ -90,6 +127,7 @@ public enum CheckpointFormats {
         PyTorchZipFormat.self,
         NpzFormat.self,
         ONNXFormat.self,
+        GGUFFormat.self,
     ]
 
     /// The reader for a weights file: a signature match first, then a name match, then
@@ -220,11 +258,10 @@ public func loadCheckpoint(_ userPath: String) throws -> Checkpoint {
     let directory = isDirectory ? path : parentDirectory(of: path)
     let weights: String
     if isDirectory {
-        let candidates = CheckpointFormats.registered.flatMap { $0.directoryFileNames }
-        guard let found = candidates.first(where: { access(path + "/" + $0, F_OK) == 0 }) else {
-            throw FileError(path, FormatProblem.noWeights(tried: candidates))
+        guard let found = CheckpointFormats.registered.lazy.compactMap({ $0.weightsFile(in: path) }).first else {
+            throw FileError(path, FormatProblem.noWeights(tried: CheckpointFormats.registered.flatMap { $0.directoryFileNames }))
         }
-        weights = path + "/" + found
+        weights = found
     } else {
         weights = path
     }

@@ -29,6 +29,11 @@ public struct CheckpointDiffReport: Sendable {
     /// In B, not in A.
     public var extra: [String]
     public var tensors: [TensorDiff]
+    /// In one checkpoint only because the other's format drops it by design (a GGUF carries no
+    /// pooler): listed, not a failure.
+    public var notCarried: [String] = []
+    /// The format that drops `notCarried` ("gguf").
+    public var notCarriedBy: String?
     public var profile: ToleranceProfile
     public var tolerance: Tolerance
     /// Registered buffers (`embeddings.position_ids`, …) present on one side only: reported,
@@ -82,12 +87,17 @@ public func diffCheckpoints(_ pathA: String, _ pathB: String, settings: Toleranc
             report.storedTwice.append((path, name, stored.map(\.name)))
         }
     }
+    // llama.cpp's converter drops the pooler.
+    let dropping = [a, b].first { $0.format == .gguf }.map { $0.format.rawValue }
+    func droppedByDesign(_ name: String) -> Bool { dropping != nil && name.hasPrefix("pooler.") }
+    report.notCarriedBy = dropping
     var seen = Set<String>()
     for ta in a.tensors {
         let name = canonical(ta)
         guard seen.insert(name).inserted else { continue }
         guard let tb = namedB[name] else {
-            if isBuffer(ta) { report.buffersOnlyInA.append(name) } else { report.missing.append(name) }
+            if isBuffer(ta) { report.buffersOnlyInA.append(name) }
+            else if droppedByDesign(name) { report.notCarried.append(name) } else { report.missing.append(name) }
             continue
         }
         var perTensor = settings.perTensor[name] ?? tolerance
@@ -102,7 +112,8 @@ public func diffCheckpoints(_ pathA: String, _ pathB: String, settings: Toleranc
     for tb in b.tensors {
         let name = canonical(tb)
         guard !namesA.contains(name) && seenB.insert(name).inserted else { continue }
-        if isBuffer(tb) { report.buffersOnlyInB.append(name) } else { report.extra.append(name) }
+        if isBuffer(tb) { report.buffersOnlyInB.append(name) }
+        else if droppedByDesign(name) { report.notCarried.append(name) } else { report.extra.append(name) }
     }
     return report
 }

@@ -4,10 +4,9 @@ import Foundation
 /// the texts are tokenized with the model's vocabulary, padded into one batch and run.
 public func recordGolden(modelPath: String, texts: [TextItem], hiddenStates: Bool, threads: Int? = nil) throws -> GoldenFile {
     let checkpoint = try loadCheckpoint(modelPath)
-    guard let directory = tokenizerDirectory(near: checkpoint) else {
+    guard let tokenizer = try checkpointTokenizer(checkpoint) else {
         throw FileError(modelPath, Problem("no vocab.txt or tokenizer.json beside the model: record needs the tokenizer's vocabulary"))
     }
-    let tokenizer = try BertTokenizer.load(directory)
     let model = try BertModel(checkpoint: checkpoint, threads: threads)
     try checkVocabularyFits(tokenizer, config: model.config, configPath: checkpoint.configPath)
     let maxLength = model.inputLength(tokenizer: tokenizer)

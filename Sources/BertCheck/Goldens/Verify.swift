@@ -78,10 +78,13 @@ public func verifyGolden(_ options: VerifyOptions) throws -> VerifyReport {
         try checkFits(golden, model.config, modelPath: modelPath)
         var notes: [String] = []
         var tokenizer: BertTokenizer?
-        if let directory = tokenizerDirectory(near: checkpoint) {
-            tokenizer = try BertTokenizer.load(directory)
+        if let loaded = try checkpointTokenizer(checkpoint) {
+            tokenizer = loaded
         } else {
             notes.append("no vocab.txt or tokenizer.json beside the model: the tokenizer check (input_ids) and token texts are skipped")
+        }
+        if checkpoint.format == .gguf && !model.hasPooler && golden.outputs.poolerOutput != nil {
+            notes.append("the GGUF carries no pooler (llama.cpp's converter drops pooler.dense): the pooler checks are skipped")
         }
         var report = try verifyGolden(golden, model: model, tokenizer: tokenizer,
                                       label: "model \(modelPath) (\(model.weightDType.rawValue) weights)",
@@ -304,6 +307,12 @@ func checkFits(_ golden: GoldenFile, _ config: BertConfig, modelPath: String) th
     }
 }
 
+/// The checkpoint's own tokenizer (a GGUF's), else the one beside it (vocab.txt or tokenizer.json).
+func checkpointTokenizer(_ checkpoint: Checkpoint) throws -> BertTokenizer? {
+    if case .embedded(let vocabulary)? = checkpoint.tokenizer { return try BertTokenizer(embedded: vocabulary) }
+    return try tokenizerDirectory(near: checkpoint).map { try BertTokenizer.load($0) }
+}
+
 /// Does the tokenizer turn the golden's texts into the golden's ids and token types?
 func tokenizerCheck(_ golden: GoldenFile, texts: [TextItem], tokenizer: BertTokenizer, maxLength: Int?) -> CheckResult {
     var result = CheckResult(name: "input_ids", status: .pass)
@@ -337,7 +346,16 @@ func tokenizerCheck(_ golden: GoldenFile, texts: [TextItem], tokenizer: BertToke
                     guard let id else { return "nothing" }
                     return "'\(text ?? "?")' (id \(id), type \(type ?? 0))"
                 }
-                firstMessage = "row \(row), token \(i): the tokenizer gives \(describe(actualText, actualId, actualType)), the golden has \(describe(expectedText, expectedId, expectedType))"
+                // Both token lists of the row, so a vocabulary that lost something (a GGUF's accents)
+                // shows where.
+                func list(_ ids: [Int64]) -> String {
+                    let shown = ids.prefix(48).map { "'\(tokenizer.token(for: Int($0)) ?? "?")'" }
+                    return "[" + shown.joined(separator: ", ") + (ids.count > 48 ? ", …" : "") + "]"
+                }
+                let goldenIds = realPositions.map { golden.inputIds[rowStart + $0] }
+                firstMessage = "row \(row), token \(i): the tokenizer gives \(describe(actualText, actualId, actualType)), the golden has \(describe(expectedText, expectedId, expectedType)); "
+                    + "text \(StrictJSON.quote(item.text))\(item.pair.map { " with pair " + StrictJSON.quote($0) } ?? ""): "
+                    + "the tokenizer gives \(list(encoding.inputIds.map(Int64.init))), the golden has \(list(goldenIds))"
             }
         }
     }

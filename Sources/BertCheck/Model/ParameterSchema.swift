@@ -15,7 +15,7 @@ public struct NamedParameter: @unchecked Sendable {
     }
 
     /// The name as stored in the file.
-    public var storedName: String { tensor.name }
+    public var storedName: String { tensor.storedName ?? tensor.name }
     public var shape: [Int] { tensor.shape }
     public var dtype: DType { tensor.dtype }
     public var count: Int { tensor.elementCount }

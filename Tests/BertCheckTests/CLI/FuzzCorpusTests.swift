@@ -7,7 +7,7 @@ import Testing
 /// consumes (Scripts/make_hostile_seeds.py writes the seeds and says what each byte means), so a
 /// crashing input libFuzzer writes to fuzz-artifacts/TARGET/ is added there as it is.
 enum FuzzTarget: String, CaseIterable, Sendable {
-    case safetensors, zip, pickle, tokenizer, golden, config, onnx
+    case safetensors, zip, pickle, tokenizer, golden, config, onnx, gguf
 }
 
 extension HostileInputTests {
@@ -59,7 +59,20 @@ struct FuzzReplay {
         case .golden: try golden(bytes)
         case .config: try config(bytes)
         case .onnx: try onnx(bytes)
+        case .gguf: try gguf(bytes)
         }
+    }
+
+    /// In memory (the parser either accepts or names the rule), then as a model file.
+    func gguf(_ bytes: [UInt8]) throws {
+        do {
+            _ = try bytes.withUnsafeBytes { try GGUFFile.parse($0) }
+        } catch {
+            #expect(error is GGUFProblem, "\(label): refused without a GGUFProblem: \(error)")
+        }
+        let path = try write(bytes, to: "model.gguf")
+        try expectNoCrash(["params", path], naming: path)
+        try expectNoCrash(["tokenize", path, "Hello, naïve world"], naming: path)
     }
 
     func write(_ bytes: [UInt8], to name: String) throws -> String {
