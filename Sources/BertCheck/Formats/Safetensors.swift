@@ -320,10 +320,10 @@ public enum SafetensorsWriter {
     /// Writes `tensors` (in this order) and `metadata` to `path` atomically: a temporary file in
     /// the same directory, renamed over `path` once complete. Nothing is left behind on failure.
     public static func write(_ tensors: [Tensor], metadata: [String: String], to path: String) throws {
-        var names = Set<String>()
+        var names = Set<[UInt8]>()  // bytes, as the reader compares them
         for tensor in tensors {
             guard tensor.name != "__metadata__" else { throw FileError(path, Problem("a tensor cannot be named __metadata__")) }
-            guard names.insert(tensor.name).inserted else { throw FileError(path, Problem("tensor \"\(tensor.name)\" given twice")) }
+            guard names.insert(Array(tensor.name.utf8)).inserted else { throw FileError(path, Problem("tensor \"\(tensor.name)\" given twice")) }
             guard tensor.shape.allSatisfy({ $0 >= 0 }),
                   let expected = SafetensorsFile.byteLength(shape: tensor.shape, dtype: tensor.dtype),
                   expected == tensor.byteCount else {
