@@ -88,12 +88,12 @@ public enum PyTorchBinReader {
         let folder = String(pickleEntry.name.dropLast("data.pkl".count))
 
         if let order = archive.entry(named: folder + "byteorder") {
-            let contents = try archive.contents(of: order)
+            let contents = try archive.contents(of: order, atMost: 16)  // "little" or "big"
             let text = String(decoding: contents.bytes, as: UTF8.self)
             guard text == "little" else { throw FileError(path, PyTorchBinProblem.bigEndian(String(text.prefix(16)))) }
         }
 
-        let pickleBytes = try archive.contents(of: pickleEntry)
+        let pickleBytes = try archive.contents(of: pickleEntry, atMost: 256 << 20)
         // The pickle is small and decides everything else: check its CRC even when stored.
         if pickleEntry.isStored { try archive.verifyChecksum(pickleEntry, of: pickleBytes) }
         let root: PickleValue

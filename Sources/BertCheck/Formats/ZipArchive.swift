@@ -169,6 +169,15 @@ public final class ZipArchive: @unchecked Sendable {
         return try inflate(entry, from: UnsafeRawBufferPointer(rebasing: bytes[raw]))
     }
 
+    /// `contents(of:)` for an entry that must be small (a pickle, a byteorder marker): refused
+    /// before inflating when it declares more than `limit` bytes.
+    public func contents(of entry: Entry, atMost limit: UInt64) throws -> Contents {
+        guard entry.uncompressedSize <= limit else {
+            throw FileError(path, ZipProblem.declaredSizeTooLarge(name: entry.name, size: entry.uncompressedSize, limit: limit))
+        }
+        return try contents(of: entry)
+    }
+
     public func contents(named name: String) throws -> Contents {
         guard let entry = entry(named: name) else { throw FileError(path, ZipProblem.missingEntry(name: name)) }
         return try contents(of: entry)

@@ -142,7 +142,7 @@ public struct TextItem: Equatable, Sendable {
 /// Reads a `--texts-file`: a JSON array of texts or `[text, pair]` arrays.
 public func readTextsFile(_ path: String) throws -> [TextItem] {
     // MappedFile says why a path cannot be read (missing, a directory, a device, permissions).
-    let file = try MappedFile(path: path)
+    let file = try mapWholeFile(path, limit: WholeFileLimit.textsList, kind: "a texts file")
     switch TextItem.parseList([UInt8](file.bytes)) {
     case .success(let items):
         if items.isEmpty { throw FileError(path, Problem("the texts file is an empty array")) }

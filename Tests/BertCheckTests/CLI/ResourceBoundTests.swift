@@ -1,0 +1,60 @@
+import Foundation
+import Testing
+@testable import BertCheck
+
+// Issue 18, defect 2: every file read whole has a size bound, checked before anything is parsed.
+// The oversized files are sparse (a size, no data), so the tests cost no disk.
+
+/// Grows `path` (created empty when missing) to `size` bytes without writing them.
+func makeSparse(_ path: String, size: Int, prefix: String = "") throws {
+    FileManager.default.createFile(atPath: path, contents: Data(prefix.utf8))
+    #expect(truncate(path, off_t(size)) == 0)
+}
+
+struct OversizedCase: Sendable, CustomTestStringConvertible {
+    let name: String
+    let size: Int
+    let kind: String
+    /// Makes the oversized file in a copy of the tiny model; returns (arguments, its path).
+    let make: @Sendable (URL, String) throws -> ([String], String)
+    var testDescription: String { name }
+
+    static let all: [OversizedCase] = [
+        OversizedCase(name: "config.json", size: WholeFileLimit.json + 1, kind: "a config.json") { _, model in
+            (["params", model], model + "/config.json")
+        },
+        OversizedCase(name: "tokenizer_config.json", size: WholeFileLimit.json + 1, kind: "a JSON config") { _, model in
+            (["tokenize", model, "hello"], model + "/tokenizer_config.json")
+        },
+        OversizedCase(name: "vocab.txt", size: WholeFileLimit.vocabulary + 1, kind: "a vocabulary") { _, model in
+            (["tokenize", model, "hello"], model + "/vocab.txt")
+        },
+        OversizedCase(name: "shard index", size: WholeFileLimit.json + 1, kind: "a shard index") { root, _ in
+            let sharded = root.appendingPathComponent("sharded").path
+            try FileManager.default.copyItem(atPath: TinyCheckpoints.path("tiny-bert-sharded"), toPath: sharded)
+            return (["params", sharded], sharded + "/model.safetensors.index.json")
+        },
+        OversizedCase(name: "--texts-file", size: WholeFileLimit.textsList + 1, kind: "a texts file") { root, model in
+            let texts = root.appendingPathComponent("texts.json").path
+            return (["run", model, "--texts-file", texts], texts)
+        },
+        OversizedCase(name: "tokenize --file", size: WholeFileLimit.textLines + 1, kind: "a file of texts") { root, model in
+            let lines = root.appendingPathComponent("lines.txt").path
+            return (["tokenize", model, "--file", lines], lines)
+        },
+    ]
+}
+
+@Suite struct ResourceBoundTests {
+    @Test(arguments: OversizedCase.all) func anOversizedWholeFileIsRefusedBeforeParsing(_ oversized: OversizedCase) throws {
+        let root = TestPaths.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: root) }
+        let model = try tinyModelCopy(root)
+        let (arguments, path) = try oversized.make(root, model)
+        // Valid-looking start, then the sparse (NUL) rest: without the bound it would be parsed.
+        try makeSparse(path, size: oversized.size, prefix: path.hasSuffix(".txt") ? "[PAD]\n" : "{")
+        let (result, timedOut) = try runBounded(arguments, seconds: 60)
+        #expect(!timedOut)
+        expectInputError(result, naming: path, containing: "is \(oversized.size) bytes, more than the \(oversized.size - 1) bytes \(oversized.kind) may have")
+    }
+}
