@@ -58,3 +58,18 @@ struct OversizedCase: Sendable, CustomTestStringConvertible {
         expectInputError(result, naming: path, containing: "is \(oversized.size) bytes, more than the \(oversized.size - 1) bytes \(oversized.kind) may have")
     }
 }
+
+// Issue 18, defect 6: stride-0 views were capped per tensor, not in total.
+@Suite struct BroadcastViewTotalTests {
+    @Test func manyBroadcastViewsAreBoundedInTotal() throws {
+        let root = TestPaths.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: root) }
+        let half = PyTorchBinReader.maximumBroadcastElements / 2
+        // Five views of half the limit each over one stored float: each allowed, together not.
+        let views = (0..<5).map { (name: "w\($0)", storage: "FloatStorage", key: "0", count: 1, offset: 0, shape: [half], strides: [0]) }
+        let bin = root.appendingPathComponent("pytorch_model.bin").path
+        try Data(torchZip(pickle: PickleBuilder.stateDict(views), storages: [(key: "0", bytes: [0, 0, 128, 63])])).write(to: URL(fileURLWithPath: bin))
+        let result = try CLI.run(["params", bin])
+        expectInputError(result, naming: bin, containing: "tensor 'w2' brings the elements of views repeating their storage to \(3 * half)")
+    }
+}
