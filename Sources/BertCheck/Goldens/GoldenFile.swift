@@ -216,7 +216,8 @@ public struct GoldenFile: Sendable {
     }
 
     /// Reads a safetensors or `.npz` file (told apart by content, not name) as a name → tensor map.
-    static func readNamedTensors(_ path: String) throws -> (tensors: [String: Tensor], metadata: [String: String], isNpz: Bool) {
+    static func readNamedTensors(_ path: String, keeping: (String) -> Bool = { _ in true }) throws
+        -> (tensors: [String: Tensor], metadata: [String: String], isNpz: Bool) {
         let isZip: Bool
         do {
             let head = try MappedFile(path: path)
@@ -225,7 +226,7 @@ public struct GoldenFile: Sendable {
         let list: [Tensor]
         let metadata: [String: String]
         if isZip {
-            list = try NpzReader.read(path)
+            list = try NpzReader.read(path, keeping: keeping)
             metadata = [:]
         } else {
             (list, metadata) = try SafetensorsFile.read(path)
@@ -396,7 +397,8 @@ public struct GoldenFile: Sendable {
 /// the required outputs must be there, the registry's other outputs are taken when present, other
 /// tensors are ignored. Id tensors, when present, must equal the golden's.
 public func readCandidateOutputs(_ path: String, for golden: GoldenFile) throws -> ModelOutputs {
-    let (tensors, _, _) = try GoldenFile.readNamedTensors(path)
+    // Members this reader ignores are not even inflated.
+    let (tensors, _, _) = try GoldenFile.readNamedTensors(path) { GoldenFile.inputNames.contains($0) || OutputRegistry.lookup($0) != nil }
     do {
         for name in GoldenFile.inputNames {
             guard let t = tensors[name] else { continue }

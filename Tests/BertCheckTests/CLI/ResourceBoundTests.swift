@@ -73,3 +73,28 @@ struct OversizedCase: Sendable, CustomTestStringConvertible {
         expectInputError(result, naming: bin, containing: "tensor 'w2' brings the elements of views repeating their storage to \(3 * half)")
     }
 }
+
+// Issue 18, defect 6: `verify --outputs x.npz` inflated members it then ignored.
+@Suite struct IgnoredNpzMemberTests {
+    /// An outputs .npz with an extra member the verdict ignores: it is never read, so even a
+    /// member that is not an array at all costs nothing and changes nothing.
+    @Test func ignoredMembersAreNotRead() throws {
+        let root = TestPaths.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: root) }
+        let fixtures = TestPaths.fixtures.appendingPathComponent("goldens")
+        let source = fixtures.appendingPathComponent("tiny-bert.outputs.npz").path
+        let file = try MappedFile(path: source)
+        let archive = try ZipArchive(bytes: file.bytes, storage: file, path: source)
+        var zip = ZipBuilder()
+        for entry in archive.entries {
+            let contents = try archive.contents(of: entry)
+            withExtendedLifetime(contents.storage) { zip.add(entry.name, Array(contents.bytes)) }
+        }
+        zip.add("logits_of_another_head.npy", Array("not an npy array".utf8))
+        let outputs = root.appendingPathComponent("outputs.npz").path
+        try Data(zip.build()).write(to: URL(fileURLWithPath: outputs))
+        let golden = TestPaths.goldens.appendingPathComponent("tiny-bert.golden.safetensors").path
+        let result = try CLI.run(["verify", "--golden", golden, "--outputs", outputs])
+        #expect(result.status == 0, "\(result.stdout)\(result.stderr)")
+    }
+}
