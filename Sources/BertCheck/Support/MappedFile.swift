@@ -11,6 +11,8 @@ public final class MappedFile: ByteStorage, @unchecked Sendable {
     public let path: String
     private let base: UnsafeMutableRawPointer?
     public let count: Int
+    /// The SIGBUS guard's slot for this mapping (a truncated file faults on access).
+    private var faultSlot: Int?
 
     public init(path: String) throws {
         self.path = path
@@ -23,10 +25,12 @@ public final class MappedFile: ByteStorage, @unchecked Sendable {
             let p = mmap(nil, size, PROT_READ, MAP_PRIVATE, fd, 0)
             guard let p, p != MAP_FAILED else { throw FileError(path, Problem("cannot map: \(String(cString: strerror(errno)))")) }
             base = p
+            faultSlot = MappingFaultGuard.register(base: p, count: size, path: path)
         }
     }
 
     deinit {
+        MappingFaultGuard.remove(slot: faultSlot)
         if let base { munmap(base, count) }
     }
 

@@ -87,11 +87,16 @@ nonisolated(unsafe) var cleanupHandlersInstalled = false
 nonisolated(unsafe) let cleanupSlotCount = TemporaryFileCleanup.slotCount
 nonisolated(unsafe) let cleanupSlotSize = TemporaryFileCleanup.slotSize
 
-private func removeTemporaryFilesAndDie(_ signalNumber: Int32) {
+/// Async-signal-safe: `unlink` on every registered path (also called by the SIGBUS handler).
+func removeRegisteredTemporaryFiles() {
     for slot in 0..<cleanupSlotCount {
         let base = cleanupSlots + slot * cleanupSlotSize
         if base[0] != 0 { unlink(base) }
     }
+}
+
+private func removeTemporaryFilesAndDie(_ signalNumber: Int32) {
+    removeRegisteredTemporaryFiles()
     signal(signalNumber, SIG_DFL)
     raise(signalNumber)
 }
