@@ -48,3 +48,22 @@ func underFourGiB(_ arguments: [String]) throws -> CLIResult {
         #expect(budget != nil && budget!.bytes > 0)
     }
 }
+
+@Suite struct InflationBudgetTests {
+    /// A deflated .npz member declaring 4.29 GB (4.2 MB of compressed bytes, within deflate's ratio) is
+    /// refused against the memory available before any buffer is allocated.
+    @Test func aMemberDeclaringMoreThanAvailableMemoryIsRefused() throws {
+        let root = TestPaths.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: root) }
+        var zip = ZipBuilder()
+        var entry = ZipBuilder.Entry(name: "input_ids.npy", data: [UInt8](repeating: 0, count: 4_200_000))
+        entry.method = 8
+        entry.uncompressedSize = 4_290_000_000
+        zip.entries.append(entry)
+        let golden = root.appendingPathComponent("golden.npz").path
+        try Data(zip.build()).write(to: URL(fileURLWithPath: golden))
+        let result = try underFourGiB(["verify", "--golden", golden, "--model", TestPaths.goldens.appendingPathComponent("models/tiny-bert").path])
+        expectInputError(result, naming: golden, containing: "zip entry 'input_ids.npy' inflates to 4290000000 bytes, more than the")
+        #expect(result.stderr.contains("of memory available (the address-space limit)"), "\(result.stderr)")
+    }
+}
