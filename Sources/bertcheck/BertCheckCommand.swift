@@ -30,6 +30,9 @@ struct BertCheckCommand: ParsableCommand {
         // A reader that closed the pipe must show up as a failed write (exit 2 with a message),
         // not as a silent death by SIGPIPE.
         signal(SIGPIPE, SIG_IGN)
+        if let (index, shown) = firstArgumentNotUTF8() {
+            fail("argument \(index) ('\(shown)') is not valid UTF-8: bertcheck cannot name that path byte for byte, so it refuses rather than read or write a different name")
+        }
         do {
             var command = try parseAsRoot()
             try command.run()
@@ -68,6 +71,20 @@ func checkThreads(_ threads: Int?) throws {
     if let threads, !(1...maximumThreads).contains(threads) {
         throw UsageError("--threads \(threads): must be from 1 to \(maximumThreads)")
     }
+}
+
+/// Swift decodes argv with repair (an invalid byte becomes U+FFFD), so `--out $'g\xe9.x'` would
+/// write `g\xef\xbf\xbd.x`: the first argument whose bytes are not UTF-8, with the bytes shown
+/// as `\xNN` escapes.
+func firstArgumentNotUTF8() -> (Int, String)? {
+    for index in 1..<Int(CommandLine.argc) {
+        guard let raw = CommandLine.unsafeArgv[index] else { continue }
+        if String(validatingCString: raw) != nil { continue }
+        let bytes = UnsafeRawBufferPointer(start: raw, count: strlen(raw))
+        let shown = bytes.map { $0 >= 0x20 && $0 < 0x7F ? String(UnicodeScalar($0)) : "\\x" + String($0, radix: 16) }.joined()
+        return (index, shown)
+    }
+    return nil
 }
 
 /// Prints one line on stderr and exits 2 (unusable input or usage).

@@ -47,6 +47,8 @@ func refuseOverwritingInputs(output: String, option: String, inputs: [String], m
         try BertCheck.refuseOverwritingInputs(output: output, inputs: inputs, modelPath: modelPath)
     } catch OutputProblem.overwritesInput(let output, let input) {
         throw UsageError("\(option) \(output): that is an input of this command (\(input)); choose another path")
+    } catch let problem as OutputProblem {
+        throw UsageError("\(option) \(problem); choose another path")
     }
 }
 

@@ -43,7 +43,7 @@ extension BertConfig {
     /// Reads and validates `config.json`, with transformers' defaults for missing keys (and for
     /// keys set to null). Unknown keys are ignored, as transformers keeps them as attributes.
     public static func load(_ path: String) throws -> BertConfig {
-        let file = try MappedFile(path: path)
+        let file = try mapWholeFile(path, limit: WholeFileLimit.json, kind: "a config.json")
         do {
             return try parse(file.bytes)
         } catch let problem as ConfigProblem {

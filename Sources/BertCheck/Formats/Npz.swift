@@ -43,18 +43,23 @@ public enum NpzReader {
         "|i1": .I8, "<i1": .I8, "|u1": .U8, "<u1": .U8, "|b1": .BOOL, "<b1": .BOOL,
     ]
 
-    public static func read(_ path: String) throws -> [Tensor] {
+    /// `keeping` picks members by array name (without `.npy`) before any is inflated: a reader
+    /// that ignores some members must not pay for them (issue 18: 3 MB of ignored members
+    /// inflated to 3.1 GB).
+    public static func read(_ path: String, keeping: (String) -> Bool = { _ in true }) throws -> [Tensor] {
         let file = try MappedFile(path: path)
-        return try read(bytes: file.bytes, storage: file, path: path)
+        return try read(bytes: file.bytes, storage: file, path: path, keeping: keeping)
     }
 
     /// The same from bytes in memory (`storage` owns them; `path` names them in errors).
-    public static func read(bytes: UnsafeRawBufferPointer, storage: ByteStorage, path: String) throws -> [Tensor] {
+    public static func read(bytes: UnsafeRawBufferPointer, storage: ByteStorage, path: String,
+                            keeping: (String) -> Bool = { _ in true }) throws -> [Tensor] {
         let archive = try ZipArchive(bytes: bytes, storage: storage, path: path)
-        return try archive.entries.map { entry in
+        return try archive.entries.compactMap { entry in
             guard entry.name.hasSuffix(".npy"), entry.name.count > 4 else {
                 throw FileError(path, NpzProblem.notNpy(entry: entry.name))
             }
+            guard keeping(String(entry.name.dropLast(4))) else { return nil }
             do {
                 return try array(entry, in: archive)
             } catch let problem as NpzProblem {

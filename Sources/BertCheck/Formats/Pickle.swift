@@ -23,6 +23,7 @@ public enum PickleProblem: Error, CustomStringConvertible, Equatable, Sendable {
     case unsupportedKey(found: String, offset: Int)
     case badPersistentID(reason: String)
     case noValue
+    case tooMuchWork(limit: Int)
 
     public var description: String {
         switch self {
@@ -62,6 +63,8 @@ public enum PickleProblem: Error, CustomStringConvertible, Equatable, Sendable {
             return "pickle persistent id \(reason)"
         case .noValue:
             return "pickle STOP with an empty stack"
+        case .tooMuchWork(let limit):
+            return "pickle passes more than \(limit) key/value pairs to OrderedDict in total (a memoised list handed over again and again)"
         }
     }
 }
@@ -69,6 +72,10 @@ public enum PickleProblem: Error, CustomStringConvertible, Equatable, Sendable {
 public enum Pickle {
     public static let maximumDepth = 100
     public static let maximumValues = 10_000_000
+    /// Key/value pairs all `OrderedDict(items)` calls of one stream may copy. torch.save builds
+    /// state dicts with `OrderedDict()` and SETITEMS, so real streams use none; without a bound a
+    /// memoised list passed n times costs n·k from a stream of n + k bytes.
+    public static let maximumOrderedDictPairs = 100_000
 
     /// Runs the stream to its STOP and returns the value it produced.
     public static func load(_ bytes: UnsafeRawBufferPointer) throws -> PickleValue {
@@ -85,6 +92,8 @@ private struct Machine {
     var stack: [PickleValue] = []
     var marks: [Int] = []
     var memo: [UInt64: PickleValue] = [:]
+    /// Pairs copied by `OrderedDict(items)` calls so far (bounded by `maximumOrderedDictPairs`).
+    var orderedDictPairs = 0
 
     init(bytes: UnsafeRawBufferPointer) { self.bytes = bytes }
 
@@ -420,7 +429,7 @@ private struct Machine {
         return .global(global)
     }
 
-    func call(_ callee: PickleValue, _ arguments: [PickleValue]) throws -> PickleValue {
+    mutating func call(_ callee: PickleValue, _ arguments: [PickleValue]) throws -> PickleValue {
         guard case .global(let global) = callee else {
             throw wrongType(expected: "an allowed global to call", found: callee.typeName)
         }
@@ -436,6 +445,10 @@ private struct Machine {
             case .list(let list): pairs = list.items
             case .tuple(let items, _): pairs = items
             default: throw fail("a \(arguments[0].typeName) of items")
+            }
+            orderedDictPairs += pairs.count
+            guard orderedDictPairs <= Pickle.maximumOrderedDictPairs else {
+                throw PickleProblem.tooMuchWork(limit: Pickle.maximumOrderedDictPairs)
             }
             var flat: [PickleValue] = []
             for pair in pairs {

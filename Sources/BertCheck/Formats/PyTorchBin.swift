@@ -14,6 +14,7 @@ public enum PyTorchBinProblem: Error, CustomStringConvertible, Equatable, Sendab
     case tensorOutsideStorage(name: String, lastElement: Int, storageElements: Int)
     case shapeOverflow(name: String)
     case viewLargerThanStorage(name: String, elements: Int, storageElements: Int)
+    case broadcastViewsTooLarge(name: String, total: Int)
     case outOfMemory(name: String, bytes: Int)
 
     public var description: String {
@@ -48,6 +49,9 @@ public enum PyTorchBinProblem: Error, CustomStringConvertible, Equatable, Sendab
         case .viewLargerThanStorage(let name, let elements, let storageElements):
             return "tensor '\(name)' repeats its storage (\(elements) elements over \(storageElements)) beyond the "
                 + "\(PyTorchBinReader.maximumBroadcastElements)-element limit for broadcast views"
+        case .broadcastViewsTooLarge(let name, let total):
+            return "tensor '\(name)' brings the elements of views repeating their storage to \(total), beyond the "
+                + "\(PyTorchBinReader.maximumBroadcastElements)-element limit for all broadcast views of a checkpoint"
         case .outOfMemory(let name, let bytes):
             return "tensor '\(name)' needs \(bytes) bytes, more memory than this system can provide"
         }
@@ -62,7 +66,8 @@ public enum PyTorchBinProblem: Error, CustomStringConvertible, Equatable, Sendab
 /// its bytes.
 public enum PyTorchBinReader {
     /// A view may hold more elements than its storage only by repeating it (stride 0, as
-    /// `expand` makes); such views are gathered up to this many elements, so a tiny file cannot
+    /// `expand` makes); such views are gathered up to this many elements, in total over the
+    /// checkpoint (one such view per tensor would otherwise multiply the limit), so a tiny file cannot
     /// demand unbounded memory.
     public static let maximumBroadcastElements = 1 << 24
 
@@ -88,12 +93,12 @@ public enum PyTorchBinReader {
         let folder = String(pickleEntry.name.dropLast("data.pkl".count))
 
         if let order = archive.entry(named: folder + "byteorder") {
-            let contents = try archive.contents(of: order)
+            let contents = try archive.contents(of: order, atMost: 16)  // "little" or "big"
             let text = String(decoding: contents.bytes, as: UTF8.self)
             guard text == "little" else { throw FileError(path, PyTorchBinProblem.bigEndian(String(text.prefix(16)))) }
         }
 
-        let pickleBytes = try archive.contents(of: pickleEntry)
+        let pickleBytes = try archive.contents(of: pickleEntry, atMost: 256 << 20)
         // The pickle is small and decides everything else: check its CRC even when stored.
         if pickleEntry.isStored { try archive.verifyChecksum(pickleEntry, of: pickleBytes) }
         let root: PickleValue
@@ -130,6 +135,8 @@ private struct StorageLoader {
     let archive: ZipArchive
     let folder: String
     var loaded: [String: (storage: PickleStorage, contents: ZipArchive.Contents)] = [:]
+    /// Elements of the views so far that hold more elements than their storage.
+    var broadcastElements = 0
 
     var path: String { archive.path }
 
@@ -192,6 +199,12 @@ private struct StorageLoader {
         }
         guard count <= max(storageElements, PyTorchBinReader.maximumBroadcastElements) else {
             throw FileError(path, PyTorchBinProblem.viewLargerThanStorage(name: name, elements: count, storageElements: storageElements))
+        }
+        if count > storageElements {
+            broadcastElements += count  // each count is at most maximumBroadcastElements: no overflow
+            guard broadcastElements <= PyTorchBinReader.maximumBroadcastElements else {
+                throw FileError(path, PyTorchBinProblem.broadcastViewsTooLarge(name: name, total: broadcastElements))
+            }
         }
         let base = contents.bytes
 

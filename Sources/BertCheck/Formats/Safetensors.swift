@@ -392,13 +392,12 @@ public enum AtomicFile {
         let slash = path.lastIndex(of: "/")
         let directory = slash.map { String(path[..<$0]) } ?? "."
         let base = slash.map { String(path[path.index(after: $0)...]) } ?? path
-        var template = Array(((directory.isEmpty ? "" : directory) + "/." + base + ".tmp-XXXXXX").utf8CString)
-        let fd = template.withUnsafeMutableBufferPointer { mkstemp($0.baseAddress!) }
+        let (fd, temporary, cleanupSlot) = TemporaryFileCleanup.makeTemporaryFile(prefix: (directory.isEmpty ? "" : directory) + "/." + base + ".tmp-")
         guard fd >= 0 else { throw FileError(path, Problem("cannot create a temporary file in \(directory.isEmpty ? "/" : directory): \(String(cString: strerror(errno)))")) }
-        let temporary = String(cString: template)
         var renamed = false
         defer {
             if !renamed { unlink(temporary) }
+            TemporaryFileCleanup.remove(slot: cleanupSlot)
         }
         do {
             defer { close(fd) }

@@ -65,7 +65,7 @@ public enum ShardedSafetensors {
     /// Parses and checks the index (every shard named is a plain file name inside `directory`
     /// that exists), without opening the shards.
     public static func readIndex(_ indexPath: String) throws -> Index {
-        let file = try MappedFile(path: indexPath)
+        let file = try mapWholeFile(indexPath, limit: WholeFileLimit.json, kind: "a shard index")
         let directory = parentDirectory(of: indexPath)
         do {
             let root: JSONValue

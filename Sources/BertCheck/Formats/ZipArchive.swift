@@ -17,6 +17,7 @@ public enum ZipProblem: Error, CustomStringConvertible, Equatable, Sendable {
     case unsupportedCompression(name: String, method: UInt16)
     case storedSizesDiffer(name: String, compressed: UInt64, uncompressed: UInt64)
     case declaredSizeTooLarge(name: String, size: UInt64, limit: UInt64)
+    case inflatedSizeBeyondMemory(name: String, size: UInt64, available: Int, source: String)
     case sizeMismatch(name: String, declared: UInt64, actual: UInt64)
     case corruptDeflate(name: String, reason: String)
     case crcMismatch(name: String, declared: UInt32, actual: UInt32)
@@ -55,6 +56,8 @@ public enum ZipProblem: Error, CustomStringConvertible, Equatable, Sendable {
             return "zip entry '\(name)' is stored but declares \(compressed) stored and \(uncompressed) uncompressed bytes"
         case .declaredSizeTooLarge(let name, let size, let limit):
             return "zip entry '\(name)' declares \(size) uncompressed bytes, more than its data can hold (limit \(limit))"
+        case let .inflatedSizeBeyondMemory(name, size, available, source):
+            return "zip entry '\(name)' inflates to \(size) bytes, more than the \(MemoryBudget.describe(available)) of memory available (\(source))"
         case .sizeMismatch(let name, let declared, let actual):
             return "zip entry '\(name)' declares \(declared) uncompressed bytes but inflates to \(actual)"
         case .corruptDeflate(let name, let reason):
@@ -166,7 +169,21 @@ public final class ZipArchive: @unchecked Sendable {
         if entry.isStored {
             return Contents(bytes: UnsafeRawBufferPointer(rebasing: bytes[raw]), storage: storage)
         }
+        // Refused before the buffer exists: a small deflated member can declare gigabytes.
+        if let (available, source) = MemoryBudget.available(), entry.uncompressedSize > UInt64(available) {
+            throw FileError(path, ZipProblem.inflatedSizeBeyondMemory(name: entry.name, size: entry.uncompressedSize,
+                                                                     available: available, source: source))
+        }
         return try inflate(entry, from: UnsafeRawBufferPointer(rebasing: bytes[raw]))
+    }
+
+    /// `contents(of:)` for an entry that must be small (a pickle, a byteorder marker): refused
+    /// before inflating when it declares more than `limit` bytes.
+    public func contents(of entry: Entry, atMost limit: UInt64) throws -> Contents {
+        guard entry.uncompressedSize <= limit else {
+            throw FileError(path, ZipProblem.declaredSizeTooLarge(name: entry.name, size: entry.uncompressedSize, limit: limit))
+        }
+        return try contents(of: entry)
     }
 
     public func contents(named name: String) throws -> Contents {

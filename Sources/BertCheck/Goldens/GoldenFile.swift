@@ -142,7 +142,7 @@ public struct TextItem: Equatable, Sendable {
 /// Reads a `--texts-file`: a JSON array of texts or `[text, pair]` arrays.
 public func readTextsFile(_ path: String) throws -> [TextItem] {
     // MappedFile says why a path cannot be read (missing, a directory, a device, permissions).
-    let file = try MappedFile(path: path)
+    let file = try mapWholeFile(path, limit: WholeFileLimit.textsList, kind: "a texts file")
     switch TextItem.parseList([UInt8](file.bytes)) {
     case .success(let items):
         if items.isEmpty { throw FileError(path, Problem("the texts file is an empty array")) }
@@ -224,7 +224,8 @@ public struct GoldenFile: Sendable {
     }
 
     /// Reads a safetensors or `.npz` file (told apart by content, not name) as a name → tensor map.
-    static func readNamedTensors(_ path: String) throws -> (tensors: [String: Tensor], metadata: [String: String], isNpz: Bool) {
+    static func readNamedTensors(_ path: String, keeping: (String) -> Bool = { _ in true }) throws
+        -> (tensors: [String: Tensor], metadata: [String: String], isNpz: Bool) {
         let isZip: Bool
         do {
             let head = try MappedFile(path: path)
@@ -233,7 +234,7 @@ public struct GoldenFile: Sendable {
         let list: [Tensor]
         let metadata: [String: String]
         if isZip {
-            list = try NpzReader.read(path)
+            list = try NpzReader.read(path, keeping: keeping)
             metadata = [:]
         } else {
             (list, metadata) = try SafetensorsFile.read(path)
@@ -418,10 +419,16 @@ public func readCandidateOutputs(_ path: String, for golden: GoldenFile) throws 
 }
 
 /// `readCandidateOutputs`, with the names of the tensors that are neither inputs nor outputs of
-/// the registry (sorted), for the report to list.
+/// the registry (sorted), for the report to list. Members of an `.npz` it ignores are listed but
+/// never inflated.
 public func readCandidateOutputsListingUnknown(_ path: String, for golden: GoldenFile) throws -> (outputs: ModelOutputs, unknown: [String]) {
-    let (tensors, _, _) = try GoldenFile.readNamedTensors(path)
-    let unknown = tensors.keys.filter { !GoldenFile.inputNames.contains($0) && OutputRegistry.lookup($0) == nil }.sorted()
+    func known(_ name: String) -> Bool { GoldenFile.inputNames.contains(name) || OutputRegistry.lookup(name) != nil }
+    var skipped: [String] = []
+    let (tensors, _, _) = try GoldenFile.readNamedTensors(path) { name in
+        if !known(name) { skipped.append(name) }
+        return known(name)
+    }
+    let unknown = Set(skipped + tensors.keys.filter { !known($0) }).sorted()
     return (try candidateOutputs(tensors, path: path, golden: golden), unknown)
 }
 

@@ -11,6 +11,7 @@ public enum InputProblem: Error, CustomStringConvertible, Equatable {
     case tokenTypeOutOfRange(row: Int, position: Int, tokenType: Int, typeVocabularySize: Int)
     case attentionMaskNotBinary(row: Int, position: Int, value: Int)
     case tooLarge(String)
+    case exceedsMemory(tokens: String, needed: Int, available: Int, source: String)
 
     public var description: String {
         switch self {
@@ -28,6 +29,8 @@ public enum InputProblem: Error, CustomStringConvertible, Equatable {
             return "attention mask value \(value) at row \(row), position \(position) is not 0 or 1"
         case .tooLarge(let detail):
             return "batch too large: \(detail)"
+        case let .exceedsMemory(tokens, needed, available, source):
+            return "batch too large: \(tokens) tokens need about \(MemoryBudget.describe(needed)) of memory, more than the \(MemoryBudget.describe(available)) available (\(source)); use fewer or shorter texts"
         }
     }
 }
@@ -175,10 +178,28 @@ public final class BertModel: @unchecked Sendable {
         }
     }
 
+    /// Bytes a pass over `batch` allocates, roughly: the workspace (hidden-size buffers, the
+    /// intermediate and its packed copy, per-worker attention scores) and the outputs (every
+    /// hidden state, the pooler). An estimate to refuse what cannot fit, not an exact figure.
+    func estimatedPassBytes(_ batch: Batch, attentionBuffers: Int) -> Int {
+        let h = config.hiddenSize, i = config.intermediateSize, layers = config.numHiddenLayers
+        let tokens = batch.batch.multipliedReportingOverflow(by: batch.seq)
+        let perToken = 8 * h + 2 * i + h * (layers + 2)
+        let (activations, o1) = tokens.partialValue.multipliedReportingOverflow(by: perToken)
+        let (scores, o2) = (batch.seq * (batch.seq + 2 * config.headSize)).multipliedReportingOverflow(by: attentionBuffers)
+        let (floats, o3) = activations.addingReportingOverflow(scores)
+        let (bytes, o4) = floats.multipliedReportingOverflow(by: MemoryLayout<Float>.stride)
+        return tokens.overflow || o1 || o2 || o3 || o4 ? .max : bytes
+    }
+
     private func workspace(for batch: Batch) throws -> Workspace {
         let tokens = batch.batch * batch.seq
         if let cached = cachedWorkspace, cached.tokens == tokens, cached.seq == batch.seq { return cached }
         cachedWorkspace = nil
+        let needed = estimatedPassBytes(batch, attentionBuffers: max(1, min(threads, batch.batch * config.numAttentionHeads, 64)))
+        if let (available, source) = MemoryBudget.available(), needed > available {
+            throw InputProblem.exceedsMemory(tokens: "\(batch.batch) × \(batch.seq)", needed: needed, available: available, source: source)
+        }
         // The attention workers never outnumber the (row, head) pairs, nor 64 (more buffers
         // than that would only cost memory for a --threads far past the cores).
         let attentionBuffers = max(1, min(threads, batch.batch * config.numAttentionHeads, 64))

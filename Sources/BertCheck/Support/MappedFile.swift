@@ -11,6 +11,8 @@ public final class MappedFile: ByteStorage, @unchecked Sendable {
     public let path: String
     private let base: UnsafeMutableRawPointer?
     public let count: Int
+    /// The SIGBUS guard's slot for this mapping (a truncated file faults on access).
+    private var faultSlot: Int?
 
     public init(path: String) throws {
         self.path = path
@@ -23,10 +25,12 @@ public final class MappedFile: ByteStorage, @unchecked Sendable {
             let p = mmap(nil, size, PROT_READ, MAP_PRIVATE, fd, 0)
             guard let p, p != MAP_FAILED else { throw FileError(path, Problem("cannot map: \(String(cString: strerror(errno)))")) }
             base = p
+            faultSlot = MappingFaultGuard.register(base: p, count: size, path: path)
         }
     }
 
     deinit {
+        MappingFaultGuard.remove(slot: faultSlot)
         if let base { munmap(base, count) }
     }
 
@@ -64,6 +68,31 @@ public func openRegularFile(_ path: String) throws -> (fd: Int32, size: Int) {
     }
     _ = fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK)
     return (fd, Int(info.st_size))
+}
+
+/// Largest sizes of the files bertcheck reads whole into structures (JSON values, a vocabulary,
+/// lists of texts), which take several times their size in memory. Far above real files (a
+/// config.json or shard index is a few KB, the largest tokenizer.json files ~20 MB), far below
+/// what would exhaust memory (issue 18: a 200 MB config.json trapped under a memory limit).
+public enum WholeFileLimit {
+    /// config.json, tokenizer_config.json, model.safetensors.index.json.
+    public static let json = 16 << 20
+    /// vocab.txt, tokenizer.json.
+    public static let vocabulary = 64 << 20
+    /// `--texts-file` (one padded batch).
+    public static let textsList = 64 << 20
+    /// `tokenize --file` (one text per line, streamed out).
+    public static let textLines = 256 << 20
+}
+
+/// Maps `path` for reading whole, refusing a file larger than `limit` bytes (`kind` names the
+/// file's role in the message).
+public func mapWholeFile(_ path: String, limit: Int, kind: String) throws -> MappedFile {
+    let file = try MappedFile(path: path)
+    guard file.count <= limit else {
+        throw FileError(path, Problem("is \(file.count) bytes, more than the \(limit) bytes \(kind) may have"))
+    }
+    return file
 }
 
 /// What a non-regular file is, for messages.

@@ -351,8 +351,8 @@ public final class BertTokenizer: @unchecked Sendable {
     }
 
     /// A JSON file whose top level must be an object.
-    static func readObject(_ path: String) throws -> JSONValue {
-        let file = try MappedFile(path: path)
+    static func readObject(_ path: String, limit: Int = WholeFileLimit.json) throws -> JSONValue {
+        let file = try mapWholeFile(path, limit: limit, kind: limit == WholeFileLimit.json ? "a JSON config" : "a tokenizer.json")
         let value: JSONValue
         do {
             value = try StrictJSON.parse(file.bytes)

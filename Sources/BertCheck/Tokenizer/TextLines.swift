@@ -16,7 +16,7 @@ public enum TextLines {
     /// final "\n" ends the last line rather than starting an empty one. The whole file is checked
     /// before anything is returned, so bad input never yields partial output.
     public static func read(_ path: String) throws -> [String] {
-        let file = try MappedFile(path: path)
+        let file = try mapWholeFile(path, limit: WholeFileLimit.textLines, kind: "a file of texts")
         let bytes = file.bytes
         var lines: [String] = []
         var start = 0

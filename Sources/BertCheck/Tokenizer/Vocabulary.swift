@@ -30,7 +30,7 @@ struct Vocabulary {
     private let trie: ByteTrie
 
     init(contentsOf path: String) throws {
-        let file = try MappedFile(path: path)
+        let file = try mapWholeFile(path, limit: WholeFileLimit.vocabulary, kind: "a vocabulary")
         var tokens: [String?] = []
         let bytes = file.bytes
         var trie = ByteTrie(capacity: bytes.count) // at most one node per byte
@@ -61,7 +61,7 @@ struct Vocabulary {
     /// reads when a model directory has no vocab.txt (it takes only the vocabulary from there:
     /// the normalization options still come from tokenizer_config.json or the defaults).
     init(tokenizerJSON path: String) throws {
-        let root = try BertTokenizer.readObject(path)
+        let root = try BertTokenizer.readObject(path, limit: WholeFileLimit.vocabulary)
         guard let model = root["model"], let members = model["vocab"]?.members else {
             throw FileError(path, VocabProblem.noModelVocabulary)
         }

@@ -228,3 +228,47 @@ func writeTexts(_ root: URL, _ json: String = #"["a tiny text", ["a pair", "of t
         }
     }
 }
+
+@Suite struct ShadowingOutputTests {
+    /// `record DIR --out DIR/model.safetensors` beside a pytorch_model.bin would make the golden
+    /// the model's weights on the next run (safetensors is searched first).
+    @Test(arguments: ["model.safetensors", "tokenizer.json", "vocab.txt", "model.safetensors.index.json"])
+    func anOutputThatWouldBecomeAModelInputIsRefused(_ name: String) throws {
+        let root = TestPaths.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: root) }
+        let model = root.appendingPathComponent("bin").path
+        try FileManager.default.copyItem(atPath: TinyCheckpoints.path("tiny-bert-bin"), toPath: model)
+        try? FileManager.default.copyItem(atPath: TestPaths.goldens.appendingPathComponent("models/tiny-bert/vocab.txt").path, toPath: model + "/vocab.txt")
+        if name == "vocab.txt" { try FileManager.default.removeItem(atPath: model + "/vocab.txt") }
+        let before = try FileManager.default.contentsOfDirectory(atPath: model).sorted()
+        let out = model + "/" + name
+        let result = try CLI.run(["record", model, "--texts-file", writeTexts(root), "--out", out])
+        #expect(result.status == 2, "\(result.stderr)")
+        #expect(result.stderr.contains("would become an input of the model"), "\(result.stderr)")
+        #expect(try FileManager.default.contentsOfDirectory(atPath: model).sorted() == before)
+        let run = try CLI.run(["run", model, "a tiny text", "--out", out])
+        #expect(run.status == 2 && run.stderr.contains("would become an input of the model"), "\(run.stderr)")
+    }
+}
+
+@Suite struct NonUTF8PathTests {
+    /// `--out $'g\xe9.safetensors'` must not write `g\xef\xbf\xbd.safetensors`: refused, nothing written.
+    @Test func aNonUTF8OutputPathIsRefusedNotRewritten() throws {
+        let root = TestPaths.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: root) }
+        let model = TestPaths.goldens.appendingPathComponent("models/tiny-bert").path
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/bin/bash")
+        process.currentDirectoryURL = root
+        process.arguments = ["-c", "exec \"$0\" run \"$1\" hi --out $'g\\xe9.safetensors'", CLI.executable.path, model]
+        let err = Pipe()
+        process.standardError = err
+        process.standardOutput = FileHandle.nullDevice
+        try process.run()
+        let stderr = String(decoding: err.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        process.waitUntilExit()
+        #expect(process.terminationStatus == 2, "\(stderr)")
+        #expect(stderr.contains("argument 5 ('g\\xe9.safetensors') is not valid UTF-8"), "\(stderr)")
+        #expect(try FileManager.default.contentsOfDirectory(atPath: root.path).isEmpty)
+    }
+}

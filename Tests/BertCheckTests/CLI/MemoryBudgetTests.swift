@@ -1,0 +1,70 @@
+import Foundation
+import Testing
+@testable import BertCheck
+
+// Issue 18, defect 1: a request larger than the memory the process may still allocate is refused
+// with exit 2 and both figures, before it is allocated. Run under `prlimit --as=4G`, as the issue
+// asks, so the bound is the address-space limit whatever the machine has.
+
+func underFourGiB(_ arguments: [String]) throws -> CLIResult {
+    let process = Process()
+    process.executableURL = URL(fileURLWithPath: "/usr/bin/prlimit")
+    process.arguments = ["--as=4294967296", CLI.executable.path] + arguments
+    let out = Pipe(), err = Pipe()
+    process.standardOutput = out
+    process.standardError = err
+    try process.run()
+    let stderr = String(decoding: err.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+    let stdout = String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+    process.waitUntilExit()
+    return CLIResult(status: process.terminationStatus, stdout: stdout, stderr: stderr,
+                     signaled: process.terminationReason == .uncaughtSignal)
+}
+
+@Suite struct MemoryBudgetTests {
+    @Test func aBenchBeyondMemoryIsRefusedWithItsFigure() throws {
+        let result = try underFourGiB(["bench", TestPaths.miniLM, "--batch", "32768", "--seq", "512", "--iterations", "1"])
+        #expect(!result.signaled && result.status == 2, "\(result.status) \(result.stderr.prefix(300))")
+        #expect(result.stderr.contains("32768 × 512 tokens need about") && result.stderr.contains("available (the address-space limit)"),
+                "\(result.stderr.prefix(300))")
+        #expect(result.stderr.split(separator: "\n").count == 1)
+    }
+
+    @Test func aTextsFileBeyondMemoryIsRefusedWithItsFigure() throws {
+        let root = TestPaths.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: root) }
+        let long = Array(repeating: "the quick brown fox jumps over the lazy dog", count: 60).joined(separator: " ")
+        let texts = root.appendingPathComponent("texts.json").path
+        try Data(("[" + Array(repeating: "\"\(long)\"", count: 3000).joined(separator: ",") + "]").utf8).write(to: URL(fileURLWithPath: texts))
+        let out = root.appendingPathComponent("g.safetensors").path
+        let result = try underFourGiB(["record", TestPaths.miniLM, "--texts-file", texts, "--out", out])
+        #expect(!result.signaled && result.status == 2, "\(result.status) \(result.stderr.prefix(300))")
+        // MiniLM's sentence_bert_config.json max_seq_length (256) bounds the texts before the position table does.
+        #expect(result.stderr.contains("3000 × 256 tokens need about"), "\(result.stderr.prefix(300))")
+        #expect(!FileManager.default.fileExists(atPath: out))
+    }
+
+    @Test func theBudgetIsKnownOnLinux() {
+        let budget = MemoryBudget.available()
+        #expect(budget != nil && budget!.bytes > 0)
+    }
+}
+
+@Suite struct InflationBudgetTests {
+    /// A deflated .npz member declaring 4.29 GB (4.2 MB of compressed bytes, within deflate's ratio) is
+    /// refused against the memory available before any buffer is allocated.
+    @Test func aMemberDeclaringMoreThanAvailableMemoryIsRefused() throws {
+        let root = TestPaths.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: root) }
+        var zip = ZipBuilder()
+        var entry = ZipBuilder.Entry(name: "input_ids.npy", data: [UInt8](repeating: 0, count: 4_200_000))
+        entry.method = 8
+        entry.uncompressedSize = 4_290_000_000
+        zip.entries.append(entry)
+        let golden = root.appendingPathComponent("golden.npz").path
+        try Data(zip.build()).write(to: URL(fileURLWithPath: golden))
+        let result = try underFourGiB(["verify", "--golden", golden, "--model", TestPaths.goldens.appendingPathComponent("models/tiny-bert").path])
+        expectInputError(result, naming: golden, containing: "zip entry 'input_ids.npy' inflates to 4290000000 bytes, more than the")
+        #expect(result.stderr.contains("of memory available (the address-space limit)"), "\(result.stderr)")
+    }
+}
