@@ -19,4 +19,4 @@ suppressions=$(mktemp)
 trap 'rm -f "$suppressions"' EXIT
 printf 'leak:libXCTest.so\nleak:Foundation7ProcessC3run\n' >"$suppressions"
 export LSAN_OPTIONS="suppressions=$suppressions:print_suppressions=0:${LSAN_OPTIONS:-}"
-swift test --sanitize=address --scratch-path .build-asan "$@"
+swift test -Xcc -O3 --sanitize=address --scratch-path .build-asan "$@"

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Fits the rational erf the forward pass's GELU uses (CKernels erf_ps, Swift erf8):
+"""Fits the rational erf the forward pass's GELU uses (erf_ps in Sources/CKernels/vector_math.h):
 erf(x) ≈ x·P(x²)/Q(x²) on 0 ≤ x ≤ 3.92 (beyond it erf rounds to 1 in Float), P of degree 6 and
 Q of degree 5 in x², Q(0) = 1. Linearised least squares on Chebyshev nodes, reweighted by 1/Q and
 then towards the largest errors (Lawson), in double; prints the Float coefficients and the worst

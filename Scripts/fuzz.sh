@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Runs one libFuzzer target for a while: Scripts/fuzz.sh TARGET SECONDS [extra libFuzzer flags]
-#   TARGET: safetensors | zip | pickle | tokenizer | golden | config   (or `list`)
+#   TARGET: safetensors | zip | pickle | tokenizer | golden | config | onnx | gguf   (or `list`)
 #
 # Each target is Tests/Fuzz/Fuzz<Target>.swift; all are compiled with the library sources into one
 # binary by `swiftc -sanitize=fuzzer,address -parse-as-library` (SwiftPM is not involved, so
@@ -16,7 +16,7 @@ main() {
 cd "$(dirname "$0")/.."
 root=$PWD
 
-targets=(safetensors zip pickle tokenizer golden config)
+targets=(safetensors zip pickle tokenizer golden config onnx gguf)
 target=${1:-}
 seconds=${2:-}
 if [[ "$target" == list ]]; then printf '%s\n' "${targets[@]}"; exit 0; fi
@@ -33,6 +33,8 @@ case "$target" in
   tokenizer)   max_len=4096;  patterns=("*.txt" "*.jsonl" "*.tsv") ;;
   golden)      max_len=65536; patterns=("*.safetensors" "*.npz") ;;
   config)      max_len=4096;  patterns=("config.json" "*config*.json") ;;
+  onnx)        max_len=65536; patterns=("*.onnx") ;;
+  gguf)        max_len=16384; patterns=("*.gguf") ;;
 esac
 
 work=.build-fuzz
@@ -108,6 +110,13 @@ for path in sys.stdin.read().split():
     except zipfile.BadZipFile:
         pass
 ' "$target" "$seeds" "$max_len"
+# GGUF files are larger than max_len: their first max_len bytes (metadata, tensor table, the
+# first tensors) seed mutations that shrink the table to fit.
+if [[ "$target" == gguf ]]; then
+  find goldens -type f -name '*.gguf' -size +$((max_len))c | while read -r f; do
+    head -c "$max_len" "$f" >"$seeds/$(echo "$f" | tr '/' '_').head"
+  done
+fi
 echo "fuzz.sh: $target for ${seconds}s, $(ls "$seeds" | wc -l) seeds, max_len $max_len" >&2
 
 log="fuzz-artifacts/$target/run-$(date -u +%Y%m%dT%H%M%SZ).log"

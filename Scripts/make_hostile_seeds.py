@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Writes the seed corpus of the six fuzz targets into Tests/BertCheckTests/Fixtures/hostile/TARGET/.
+"""Writes the seed corpus of the fuzz targets into Tests/BertCheckTests/Fixtures/hostile/TARGET/.
 
 Each file has exactly the shape its fuzz target (Tests/Fuzz/Fuzz<Target>.swift) consumes, so
 Scripts/fuzz.sh seeds libFuzzer with it and `fuzzFindingsNeverCrash` replays it:
@@ -11,8 +11,9 @@ Scripts/fuzz.sh seeds libFuzzer with it and `fuzzFindingsNeverCrash` replays it:
   golden       raw golden bytes (bertcheck-golden/1 safetensors), also read as a texts list
   config       byte 0 picks the file (mod 4: 0 model config.json; 1, 2 tokenizer_config.json or
                config.json beside a vocabulary, by byte mod 3 == 1; 3 model.safetensors.index.json)
+  onnx         a raw ONNX ModelProto (protobuf wire format), read beside a `weights.bin`
 Valid files and files with one rule broken, all small. Deterministic: rerunning rewrites the
-same bytes. Fuzz findings are added beside these by hand, under the name libFuzzer gave them.
+same bytes (but the recorded golden, whose floats follow the forward pass's kernels). Fuzz findings are added beside these by hand, under the name libFuzzer gave them.
 
 Usage: python3 Scripts/make_hostile_seeds.py   (standard library only)
 """
@@ -99,7 +100,8 @@ def deflated(zip_bytes):
     out = io.BytesIO()
     with zipfile.ZipFile(io.BytesIO(zip_bytes)) as src, zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as dst:
         for info in src.infolist():
-            dst.writestr(info.filename, src.read(info.filename))
+            dst.writestr(zipfile.ZipInfo(info.filename, (1980, 1, 1, 0, 0, 0)), src.read(info.filename),
+                         compress_type=zipfile.ZIP_DEFLATED)
     return out.getvalue()
 
 
@@ -222,3 +224,65 @@ write("config", "config-for-tokenizer", cfg(2, '{"max_position_embeddings": 3}')
 write("config", "sharded-index", cfg(3, read("goldens/checkpoints/tiny-bert-sharded/model.safetensors.index.json")))
 write("config", "sharded-index-escaping-path", cfg(3, '{"weight_map": {"pooler.dense.bias": "../../etc/passwd"}}'))
 write("config", "sharded-index-not-object", cfg(3, '{"weight_map": [1, 2]}'))
+
+# --- onnx -----------------------------------------------------------------------------------------
+# Protobuf wire format by hand: field keys are (number << 3) | wire type (0 varint, 2 length).
+
+
+def varint(n):
+    n &= (1 << 64) - 1
+    out = b""
+    while True:
+        byte = n & 0x7F
+        n >>= 7
+        if n:
+            out += bytes([byte | 0x80])
+        else:
+            return out + bytes([byte])
+
+
+def field(number, value):
+    if isinstance(value, int):
+        return varint(number << 3) + varint(value)
+    if isinstance(value, str):
+        value = value.encode()
+    return varint(number << 3 | 2) + varint(len(value)) + value
+
+
+def tensor(name, dims, data_type, raw=None, floats=None, external=None):
+    """TensorProto: dims 1, data_type 2, float_data 4 (packed), name 8, raw_data 9, external_data 13, data_location 14."""
+    out = b"".join(field(1, d) for d in dims) + field(2, data_type) + field(8, name)
+    if floats is not None:
+        out += field(4, b"".join(struct.pack("<f", v) for v in floats))
+    if raw is not None:
+        out += field(9, raw)
+    if external is not None:
+        for key, value in external:
+            out += field(13, field(1, key) + field(2, value))
+        out += field(14, 1)
+    return out
+
+
+def model(initializers, nodes=b"", opset=17):
+    """ModelProto: ir_version 1, producer_name 2, graph 7, opset_import 8; GraphProto: node 1, name 2, initializer 5."""
+    graph = nodes + field(2, "main_graph") + b"".join(field(5, t) for t in initializers)
+    return field(1, 8) + field(2, "pytorch") + field(7, graph) + field(8, field(2, opset))
+
+
+FLOAT, INT8, INT64, FLOAT16 = 1, 3, 7, 10
+embeddings = tensor("embeddings.word_embeddings.weight", [3, 2], FLOAT, raw=floats([1, 2, 3, 4, 5, 6]))
+matmul = tensor("onnx::MatMul_442", [2, 2], FLOAT, floats=[0.5, -0.5, 0.25, 2])
+node = field(1, field(1, "input") + field(1, "onnx::MatMul_442") + field(2, "out") + field(3, "/encoder/MatMul") + field(4, "MatMul"))
+valid = model([embeddings, matmul], nodes=node)
+write("onnx", "valid-raw-and-float-data.onnx", valid)
+write("onnx", "valid-fp16-int8-int64.onnx", model([
+    tensor("pooler.dense.bias", [2], FLOAT16, raw=bytes.fromhex("003c00c0")),
+    tensor("encoder.layer.0.attention.self.query.weight_quantized", [2, 2], INT8, raw=b"\x01\xff\x7f\x80"),
+    tensor("position_ids", [1, 2], INT64, raw=struct.pack("<qq", 0, 1))]))
+write("onnx", "external-data.onnx", model([tensor("w", [4], FLOAT, external=[("location", "weights.bin"), ("offset", "8"), ("length", "16")])]))
+write("onnx", "external-data-escaping.onnx", model([tensor("w", [4], FLOAT, external=[("location", "../../etc/passwd"), ("length", "16")])]))
+write("onnx", "raw-data-shorter-than-shape.onnx", model([tensor("w", [4, 4], FLOAT, raw=floats([1, 2]))]))
+write("onnx", "dims-overflow.onnx", model([tensor("w", [1 << 62, 1 << 62], FLOAT, raw=b"")]))
+write("onnx", "truncated.onnx", valid[: len(valid) * 2 // 3])
+write("onnx", "length-past-end.onnx", field(1, 8) + varint(7 << 3 | 2) + varint(1 << 40) + b"\x00" * 8)
+write("onnx", "no-graph.onnx", field(1, 8) + field(2, "pytorch"))

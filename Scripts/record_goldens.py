@@ -1,7 +1,13 @@
 #!/usr/bin/env python3
-"""Records a `bertcheck-golden/1` file with the Hugging Face reference (transformers BertModel +
-BertTokenizer, torch, fp32): ids, mask, token types, last_hidden_state, pooler_output and every
-hidden state, plus metadata. Written with the `safetensors` package.
+"""Records a `bertcheck-golden/1` file with the Hugging Face reference (transformers + BertTokenizer,
+torch, fp32): ids, mask, token types, last_hidden_state, pooler_output (only when the checkpoint
+has a pooler) and every hidden state, the task head's outputs under transformers' field names
+(logits, start_logits, end_logits, prediction_logits, seq_relationship_logits), for a
+sentence-transformers folder (modules.json) `sentence_embedding` from `SentenceTransformer.encode`
+with the folder's max_seq_length, plus metadata.
+The model class is the checkpoint's own (config.json `architectures`, BertModel when absent), so
+a pooler-less checkpoint is never given a randomly initialised pooler. Written with the
+`safetensors` package.
 
     $(Scripts/reference-venv.sh) Scripts/record_goldens.py MODEL_DIR TEXTS.json OUT.safetensors [--name NAME]
 
@@ -19,9 +25,34 @@ import safetensors
 import torch
 import transformers
 from safetensors.numpy import save_file
-from transformers import BertModel, BertTokenizer
+from transformers import AutoConfig, BertModel, BertTokenizer
 
 FORMAT = "bertcheck-golden/1"
+
+# The task classes whose outputs bertcheck computes, and the output fields each returns.
+HEAD_OUTPUTS = {
+    "BertModel": [],
+    "BertForSequenceClassification": ["logits"],
+    "BertForTokenClassification": ["logits"],
+    "BertForQuestionAnswering": ["start_logits", "end_logits"],
+    "BertForMaskedLM": ["logits"],
+    "BertForPreTraining": ["prediction_logits", "seq_relationship_logits"],
+    "BertForNextSentencePrediction": ["logits"],
+}
+
+
+def load_model(model_dir):
+    """The checkpoint's own architecture; its encoder is `.bert` (a BertModel is its own)."""
+    config = AutoConfig.from_pretrained(model_dir)
+    architecture = (config.architectures or ["BertModel"])[0]
+    if architecture not in HEAD_OUTPUTS:
+        raise SystemExit(f"{model_dir}: architecture {architecture} is not one bertcheck computes "
+                         f"({', '.join(HEAD_OUTPUTS)})")
+    cls = getattr(transformers, architecture)
+    # Eager attention: the plain softmax(QK^T/sqrt(d) + mask) V of modeling_bert.py.
+    model = cls.from_pretrained(model_dir, attn_implementation="eager").eval().float()
+    encoder = model if architecture == "BertModel" else model.bert
+    return architecture, model, encoder
 
 
 def load_items(path):
@@ -65,14 +96,25 @@ def main():
 
     items, parsed = load_items(args.texts)
     tokenizer = BertTokenizer.from_pretrained(args.model_dir)
-    # Eager attention: the plain softmax(QK^T/sqrt(d) + mask) V of modeling_bert.py.
-    model = BertModel.from_pretrained(args.model_dir, attn_implementation="eager").eval()
+    architecture, model, encoder = load_model(args.model_dir)
     max_length = min(tokenizer.model_max_length, model.config.max_position_embeddings)
+    # A sentence-transformers folder: its pipeline's max_seq_length, and sentence_embedding from encode().
+    sentence_model = None
+    if os.path.exists(os.path.join(args.model_dir, "modules.json")):
+        from sentence_transformers import SentenceTransformer
+        sentence_model = SentenceTransformer(args.model_dir, device="cpu").eval()
+        if any(pair is not None for _, pair in parsed):
+            raise SystemExit(f"{args.texts}: a sentence-transformers folder encodes single texts, not [text, pair] arrays")
+        max_length = min(max_length, sentence_model.max_seq_length)
+        if getattr(sentence_model[0], "do_lower_case", False):
+            parsed = [(text.lower(), None) for text, _ in parsed]
     ids, mask, types = encode_batch(tokenizer, parsed, max_length)
 
+    inputs = dict(input_ids=torch.from_numpy(ids), attention_mask=torch.from_numpy(mask),
+                  token_type_ids=torch.from_numpy(types))
     with torch.no_grad():
-        out = model(input_ids=torch.from_numpy(ids), attention_mask=torch.from_numpy(mask),
-                    token_type_ids=torch.from_numpy(types), output_hidden_states=True)
+        out = encoder(**inputs, output_hidden_states=True)
+        head = model(**inputs) if architecture != "BertModel" else None
 
     tensors = {
         "input_ids": ids,
@@ -80,15 +122,23 @@ def main():
         "token_type_ids": types,
         "last_hidden_state": out.last_hidden_state.float().numpy(),
     }
-    if out.pooler_output is not None:
+    if encoder.pooler is not None:
         tensors["pooler_output"] = out.pooler_output.float().numpy()
     for n, h in enumerate(out.hidden_states):
         tensors[f"hidden_states.{n}"] = h.float().numpy()
+    for field in HEAD_OUTPUTS[architecture]:
+        tensors[field] = getattr(head, field).float().numpy()
+    if sentence_model is not None:
+        with torch.no_grad():
+            tensors["sentence_embedding"] = sentence_model.encode([t for t, _ in parsed], convert_to_numpy=True,
+                                                                  batch_size=len(parsed)).astype(np.float32)
     tensors = {k: np.ascontiguousarray(v) for k, v in tensors.items()}
     metadata = {
         "format": FORMAT,
         "texts": json.dumps(items, ensure_ascii=False),
         "model": args.name or os.path.basename(os.path.normpath(args.model_dir)),
+        "architecture": architecture,
+        **({"mask_token_id": str(tokenizer.mask_token_id)} if tokenizer.mask_token_id is not None else {}),
         "producer": f"transformers {transformers.__version__} torch {torch.__version__} "
                     f"safetensors {safetensors.__version__} (Scripts/record_goldens.py)",
     }

@@ -5,7 +5,7 @@
 # flags of the ordinary release build. The whole-process benchmarks use it.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-build=(swift build -c release --product bertcheck)
+build=(swift build -c release -Xcc -O3 --product bertcheck)
 [[ "${1:-}" == --static ]] && build+=(--static-swift-stdlib --scratch-path .build/static-release)
 "${build[@]}" >&2
 echo "$("${build[@]}" --show-bin-path)/bertcheck"

@@ -5,12 +5,22 @@ import Foundation
 public enum CheckpointDiffRenderer {
     public static func table(_ report: CheckpointDiffReport, all: Bool) -> String {
         var lines = ["A  \(report.pathA)", "B  \(report.pathB)",
-                     "tolerance  profile \(report.profile.rawValue): |b − a| ≤ \(formatNumber(report.tolerance.atol)) + \(formatNumber(report.tolerance.rtol))·|a|", ""]
+                     "tolerance  profile \(report.profile.rawValue): |b − a| ≤ \(formatNumber(report.tolerance.atol)) + \(formatNumber(report.tolerance.rtol))·|a|" +
+                     (report.profile == .int8 ? "; dequantized weights within half their quantization step" : ""), ""]
         if !report.missing.isEmpty { lines.append("Missing in B (\(report.missing.count)): " + report.missing.joined(separator: ", ")) }
         if !report.extra.isEmpty { lines.append("Extra in B (\(report.extra.count)): " + report.extra.joined(separator: ", ")) }
-        for duplicate in report.duplicated { lines.append("Stored twice in \(duplicate)") }
+        if !report.notCarried.isEmpty {
+            lines.append("Not carried by \((report.notCarriedBy ?? "").uppercased()) (\(report.notCarried.count), by design, not a failure): "
+                         + report.notCarried.joined(separator: ", "))
+        }
+        for twice in report.storedTwice {
+            lines.append("Stored twice in \(twice.checkpoint): \(twice.name) as " + twice.storedNames.joined(separator: " and "))
+        }
+        if !report.buffersOnlyInA.isEmpty { lines.append("Buffers only in A (not parameters, not compared): " + report.buffersOnlyInA.joined(separator: ", ")) }
+        if !report.buffersOnlyInB.isEmpty { lines.append("Buffers only in B (not parameters, not compared): " + report.buffersOnlyInB.joined(separator: ", ")) }
         for t in report.tensors where t.shapeDiffers {
-            lines.append("Shape differs: \(t.name) \(Tensor.describe(shape: t.shapeA)) → \(Tensor.describe(shape: t.shapeB))")
+            lines.append("Shape differs: \(t.name) \(Tensor.describe(shape: t.shapeA)) → \(Tensor.describe(shape: t.shapeB))" +
+                         (t.transposedEqual ? " (transposed: the values are equal after transposing)" : ""))
         }
         let dtypeChanges = Dictionary(grouping: report.tensors.filter(\.dtypeDiffers), by: { "\($0.dtypeA.rawValue) → \($0.dtypeB.rawValue)" })
         for (change, tensors) in dtypeChanges.sorted(by: { $0.key < $1.key }) {
@@ -42,9 +52,8 @@ public enum CheckpointDiffRenderer {
         if report.status == .pass {
             lines.append("PASS: \(report.tensors.count) tensors within tolerance, none missing or extra")
         } else {
-            lines.append("FAIL: \(report.missing.count) missing, \(report.extra.count) extra, " +
-                         (report.duplicated.isEmpty ? "" : "\(report.duplicated.count) stored twice, ") +
-                         "\(failing) differing beyond tolerance or in shape")
+            lines.append("FAIL: \(report.missing.count) missing, \(report.extra.count) extra, \(failing) differing beyond tolerance or in shape"
+                         + (report.storedTwice.isEmpty ? "" : ", \(report.storedTwice.count) stored twice"))
         }
         return lines.joined(separator: "\n") + "\n"
     }
@@ -57,7 +66,13 @@ public enum CheckpointDiffRenderer {
             ("atol", .number(report.tolerance.atol)), ("rtol", .number(report.tolerance.rtol)),
             ("missing", .array(report.missing.map { .string($0) })),
             ("extra", .array(report.extra.map { .string($0) })),
-            ("duplicated", .array(report.duplicated.map { .string($0) })),
+            ("buffers_only_in_a", .array(report.buffersOnlyInA.map { .string($0) })),
+            ("buffers_only_in_b", .array(report.buffersOnlyInB.map { .string($0) })),
+            ("stored_twice", .array(report.storedTwice.map { twice in
+                .object([("checkpoint", .string(twice.checkpoint)), ("name", .string(twice.name)),
+                         ("stored_names", .array(twice.storedNames.map { .string($0) }))])
+            })),
+            ("not_carried", .array(report.notCarried.map { .string($0) })),
             ("tensors", .array(report.tensors.map { t in
                 .object([
                     ("name", .string(t.name)), ("status", .string(t.status.rawValue)),
@@ -65,6 +80,7 @@ public enum CheckpointDiffRenderer {
                     ("shape_a", .array(t.shapeA.map { .int($0) })), ("shape_b", .array(t.shapeB.map { .int($0) })),
                     ("max_abs_err", .number(t.maxAbsErr)), ("max_rel_err", .number(t.maxRelErr)),
                     ("cosine", .number(t.cosine)), ("mismatched", .int(t.mismatched)), ("non_finite", .int(t.nonFinite)),
+                    ("transposed", .bool(t.transposedEqual)),
                 ])
             })),
         ])

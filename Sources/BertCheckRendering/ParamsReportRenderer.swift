@@ -7,6 +7,10 @@ public enum ParamsReportRenderer {
     public static func text(_ report: ParamsReport, all: Bool) -> String {
         let inventory = report.inventory, parameters = inventory.parameters
         var out = "The BERT model has \(parameters.count) different named parameters.\n"
+        if !report.checkpoint.details.isEmpty {
+            out += "\n\(report.checkpoint.format.rawValue) file\n\n"
+            for (key, value) in report.checkpoint.details { out += "  \(key): \(value)\n" }
+        }
         func section(_ title: String, _ items: [NamedParameter]) {
             out += "\n\(title)\n\n"
             for p in items { out += row(p.name, Tensor.describe(shape: p.shape)) + "\n" }
@@ -27,21 +31,34 @@ public enum ParamsReportRenderer {
         if inventory.hasPooler {
             section("Output Layer", inGroup(.pooler))
         } else {
-            out += "\nOutput Layer\n\n(no pooler weights: a model saved with add_pooling_layer=False)\n"
+            out += report.checkpoint.format == .gguf
+                ? "\nOutput Layer\n\n(no pooler weights: not carried by GGUF, llama.cpp's converter drops pooler.dense)\n"
+                : "\nOutput Layer\n\n(no pooler weights: a model saved with add_pooling_layer=False)\n"
         }
         let others = inGroup(.other)
         if all && !others.isEmpty { section("Other", others) }
+        if !inventory.headParameters.isEmpty {
+            section("Task Head (\(inventory.task?.rawValue ?? "not computed: no task class fits"))", inventory.headParameters)
+            if let labels = report.checkpoint.config?.id2label, !labels.isEmpty {
+                out += "\nlabels: " + labels.enumerated().map { "\($0.offset) \($0.element)" }.joined(separator: ", ") + "\n"
+            }
+        }
 
         out += "\nTotals\n\n"
         out += row("all parameters", thousands(inventory.totalParameters)) + "\n"
         out += row("parameters in 2-D matrices", thousands(inventory.matrixParameters)) + "\n"
         for (group, count) in inventory.groups { out += row("  " + group.description, thousands(count)) + "\n" }
+        if !inventory.headParameters.isEmpty {
+            out += row("task head parameters", thousands(inventory.headTotal)) + "\n"
+            out += row("model with its head", thousands(inventory.totalParameters + inventory.headTotal)) + "\n"
+        }
         for (dtype, bytes, tensors) in inventory.bytesByDType {
             out += row("bytes in \(dtype.rawValue) (\(tensors) tensors)", thousands(bytes)) + "\n"
         }
         if report.freeze != .none || report.headClasses != nil {
             out += "\nFine-tuning (--freeze \(report.freeze))\n\n"
             if let n = report.headClasses { out += row("head parameters (\(n) classes, N*H + N)", thousands(report.headParameters)) + "\n" }
+            if report.storedHeadParameters > 0 { out += row("task head parameters (the checkpoint's)", thousands(report.storedHeadParameters)) + "\n" }
             out += row("trainable parameters", thousands(report.trainable)) + "\n"
             out += row("frozen parameters", thousands(report.frozen)) + "\n"
         }
@@ -123,6 +140,7 @@ public enum ParamsReportRenderer {
             ("model", .string(checkpoint.path)),
             ("format", .string(checkpoint.format.rawValue)),
             ("files", .array(checkpoint.files.map(JSONValue.string))),
+            ("details", .array(checkpoint.details.map { .object([("key", .string($0.key)), ("value", .string($0.value))]) })),
             ("named_parameters", .int(inventory.parameters.count)),
             ("total_parameters", .int(inventory.totalParameters)),
             ("matrix_parameters", .int(inventory.matrixParameters)),
@@ -136,6 +154,12 @@ public enum ParamsReportRenderer {
             ("parameters", .array(parameters)),
             ("buffers", .array(inventory.buffers.map { tensorEntry($0.name, $0.tensor) })),
             ("ignored", .array(inventory.ignored.map { tensorEntry($0.name, $0) })),
+            ("head", inventory.headParameters.isEmpty ? .null : .object([
+                ("architecture", inventory.task.map { .string($0.rawValue) } ?? .null),
+                ("labels", checkpoint.config?.id2label.map { .array($0.map(JSONValue.string)) } ?? .null),
+                ("total", .int(inventory.headTotal)),
+                ("parameters", .array(inventory.headParameters.map { tensorEntry($0.name, $0.tensor) })),
+            ])),
             ("schema", schema),
         ])
         return root

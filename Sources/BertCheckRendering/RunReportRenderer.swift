@@ -27,15 +27,15 @@ public enum RunReportRenderer {
         }
         lines.append("")
         let shape = [output.batch, output.seq, output.hidden]
-        lines.append("last_hidden_state: " + TorchFormat.size(shape))
+        lines.append("\(OutputRegistry.lastHiddenState.name): " + TorchFormat.size(shape))
         lines.append(TorchFormat.tensor(output.lastHiddenState, shape: shape))
         if let states = output.hiddenStates {
             lines.append("")
-            lines.append("hidden_states: \(states.count) tensors of " + TorchFormat.size(shape) + " (0 = embeddings, N = output of layer N-1)")
+            lines.append("\(OutputRegistry.hiddenStates.name): \(states.count) tensors of " + TorchFormat.size(shape) + " (0 = embeddings, N = output of layer N-1)")
         }
         lines.append("")
         if let pooled = output.poolerOutput {
-            lines.append("pooler_output: " + TorchFormat.size([output.batch, output.hidden]))
+            lines.append("\(OutputRegistry.poolerOutput.name): " + TorchFormat.size([output.batch, output.hidden]))
             lines.append(TorchFormat.tensor(pooled, shape: [output.batch, output.hidden]))
             lines.append("")
             if report.poolerCheck == true {
@@ -44,8 +44,9 @@ public enum RunReportRenderer {
                 lines.append("pooler(CLS) == pooler_output: False (max abs difference \(report.poolerCheckMaxDifference ?? .nan))")
             }
         } else {
-            lines.append("pooler_output: none (the checkpoint has no pooler weights)")
+            lines.append("\(OutputRegistry.poolerOutput.name): none (the checkpoint has no pooler weights)")
         }
+        lines += HeadPredictionsRenderer.text(report)
         return lines.joined(separator: "\n")
     }
 
@@ -64,17 +65,18 @@ public enum RunReportRenderer {
         if let tokens = report.tokens {
             members.append(("tokens", .array(tokens.map { .array($0.map { .string($0) }) })))
         }
-        members.append(("last_hidden_state", .object([
+        members.append((OutputRegistry.lastHiddenState.name, .object([
             ("shape", .array(states.map { .int($0) })), ("values", .array(output.lastHiddenState, shape: states)),
         ])))
         let pooled = [output.batch, output.hidden]
-        members.append(("pooler_output", output.poolerOutput.map { values in
+        members.append((OutputRegistry.poolerOutput.name, output.poolerOutput.map { values in
             .object([("shape", .array(pooled.map { .int($0) })), ("values", .array(values, shape: pooled))])
         } ?? .null))
         if let hiddenStates = output.hiddenStates {
-            members.append(("hidden_states", .array(hiddenStates.map { .array($0, shape: states) })))
+            members.append((OutputRegistry.hiddenStates.name, .array(hiddenStates.map { .array($0, shape: states) })))
         }
         members.append(("pooler_check", report.poolerCheck.map { .bool($0) } ?? .null))
+        members += HeadPredictionsRenderer.json(report)
         return .object(members)
     }
 

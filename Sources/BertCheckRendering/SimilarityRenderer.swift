@@ -9,6 +9,16 @@ public enum SimilarityRenderer {
     }
 
     public static func text(similarity: Double, pooling: Pooling) -> String {
-        String(format: "cosine similarity (%@ pooling): %.6f", pooling.rawValue, similarity)
+        text(similarity: similarity, poolingLabel: pooling.rawValue)
+    }
+
+    /// `pooling` names the vector: `mean`, or a sentence-transformers folder's modules after the
+    /// encoder (`max, Dense, Normalize`).
+    public static func text(similarity: Double, poolingLabel: String) -> String {
+        String(format: "cosine similarity (%@ pooling): %.6f", poolingLabel, similarity)
+    }
+
+    public static func json(similarity: Double, poolingLabel: String) -> JSONValue {
+        .object([("similarity", .number(similarity)), ("pooling", .string(poolingLabel))])
     }
 }

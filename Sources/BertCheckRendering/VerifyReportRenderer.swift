@@ -13,7 +13,7 @@ public enum VerifyReportRenderer {
         lines.append(about)
         if let producer = golden.metadata.producer { lines.append("recorded   by \(producer)" + (golden.metadata.model.map { " from \($0)" } ?? "")) }
         lines.append("candidate  \(report.candidate)")
-        lines.append("tolerance  profile \(report.profile.rawValue) (atol \(formatNumber(report.profile.tolerance.atol)), rtol \(formatNumber(report.profile.tolerance.rtol))); per-check values below")
+        lines.append("tolerance  profile \(report.profile.rawValue); in force: \(toleranceWords(report)); per-check values below")
         lines.append("")
         let header = ["check", "status", "max abs", "max rel", "mean abs", "min cos", "mismatched", "atol", "rtol"]
         var rows: [[String]] = [header]
@@ -68,6 +68,8 @@ public enum VerifyReportRenderer {
             }
             let worst = report.checks.first { $0.name == first }?.worst
             lines.append("First divergence: \(where_)" + (worst.map { ", at \(describe($0))" } ?? ""))
+        } else if report.precisionDrift {
+            lines.append("Precision drift, no single layer. " + (VerifyVerdict(report).details.first ?? ""))
         }
         let failed = failures.count
         let ran = report.checks.filter { $0.status != .notProduced }.count
@@ -104,6 +106,7 @@ public enum VerifyReportRenderer {
             ("weight_dtype", .string(report.weightDType?.rawValue)),
             ("profile", .string(report.profile.rawValue)),
             ("first_divergence", .string(report.firstDivergence)),
+            ("precision_drift", .bool(report.precisionDrift)),
             ("checks", .array(report.checks.map(checkJSON))),
             ("notes", .array(report.notes.map { .string($0) })),
         ])
@@ -138,6 +141,13 @@ public enum VerifyReportRenderer {
             ("atol", .number(check.tolerance?.atol)),
             ("rtol", .number(check.tolerance?.rtol)),
             ("min_cosine_required", .number(check.requiredMinCosine)),
+            ("rows", .array(check.rows.map { row in
+                .object([
+                    ("row", .int(row.row)), ("status", .string(row.status.rawValue)),
+                    ("max_abs_err", .number(row.maxAbsErr)), ("mean_abs_err", .number(row.meanAbsErr)),
+                    ("min_cosine", .number(row.minCosine)), ("mismatched", .int(row.mismatched)), ("compared", .int(row.compared)),
+                ])
+            })),
         ])
     }
 
@@ -154,7 +164,8 @@ public enum VerifyReportRenderer {
         xml += "  <testsuite name=\"\(xmlEscape(suite))\" tests=\"\(report.checks.count)\" failures=\"\(failures)\" errors=\"0\" skipped=\"\(skipped)\">\n"
         xml += "    <properties>\n"
         for (name, value) in [("golden", report.goldenPath), ("candidate", report.candidate), ("profile", report.profile.rawValue),
-                              ("first_divergence", report.firstDivergence ?? "none")] {
+                              ("first_divergence", report.firstDivergence ?? "none"),
+                              ("precision_drift", report.precisionDrift ? "true" : "false")] {
             xml += "      <property name=\"\(name)\" value=\"\(xmlEscape(value))\"/>\n"
         }
         xml += "    </properties>\n"

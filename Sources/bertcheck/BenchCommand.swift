@@ -9,7 +9,7 @@ struct BenchCommand: ParsableCommand {
         discussion: "One untimed warm-up pass, then --iterations timed passes; prints the mean."
     )
 
-    @Argument(help: "Model directory or weight file (safetensors, sharded index, pytorch_model.bin).")
+    @Argument(help: "Model directory or weight file (safetensors, sharded index, pytorch_model.bin, GGUF).")
     var model: String
 
     @Option(parsing: .unconditional, help: "Rows per batch.")

@@ -9,7 +9,9 @@ struct DiffCommand: ParsableCommand {
         discussion: """
         Reports tensors missing from B or extra in B, shape and dtype differences, and per tensor \
         max abs / relative error and cosine. Exit 1 when anything is missing, extra, reshaped or \
-        beyond tolerance (default profile: the less precise of the two checkpoints' dtypes).
+        beyond tolerance (default profile: the less precise of the two checkpoints' dtypes; int8 \
+        for an ONNX quantize_dynamic export, whose dequantized weights may differ by half their \
+        quantization step). B may be an ONNX export: its weights are compared under HF names.
         """
     )
 
@@ -27,7 +29,14 @@ struct DiffCommand: ParsableCommand {
     @Flag(help: "Print the report as JSON.")
     var json = false
 
+    @Option(help: "Also write the report as one self-contained HTML page (error by layer, tensors beyond tolerance first, missing, extra and reshaped ones) to this file.")
+    var html: String?
+
     func run() throws {
+        // Either checkpoint's directory holds inputs (config.json, shards) the page must not replace.
+        for model in [a, b] {
+            if let html { try refuseOverwritingInputs(output: html, option: "--html", inputs: [a, b], modelPath: model) }
+        }
         let settings = try tolerances.settings { _ in true }
         let report: CheckpointDiffReport
         do {
@@ -35,6 +44,7 @@ struct DiffCommand: ParsableCommand {
         } catch let problem as ComparisonRequestProblem {
             throw UsageError(problem)
         }
+        if let html { try CheckpointDiffRenderer.writeHTML(report, to: html) }
         try writeStdout(json ? CheckpointDiffRenderer.json(report).serialized() : CheckpointDiffRenderer.table(report, all: all), terminator: json ? "\n" : "")
         if report.status == .fail { throw ExitCode(1) }
     }

@@ -8,7 +8,9 @@ struct ParamsCommand: ParsableCommand {
         abstract: "List a checkpoint's named parameters and check them against config.json.",
         discussion: """
         MODEL is a model directory (model.safetensors, else model.safetensors.index.json, else \
-        pytorch_model.bin) or one such file, or a numpy .npz archive. Names are transformers' BertModel names (a `bert.` \
+        pytorch_model.bin, else model.onnx) or one such file, a numpy .npz archive, or an ONNX export \
+        (initializers named back through the graph; the exporter form and anything unnamed are \
+        listed). Names are transformers' BertModel names (a `bert.` \
         prefix is stripped, LayerNorm gamma/beta read as weight/bias); buffers and task heads are \
         listed apart. Exit 1 when the parameters do not match what config.json implies.
         """

@@ -5,14 +5,17 @@ import BertCheckRendering
 struct RunCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "run",
-        abstract: "Run the FP32 forward pass and show last_hidden_state and pooler_output.",
+        abstract: "Run the FP32 forward pass and show last_hidden_state, pooler_output and the task head's predictions.",
         discussion: """
         Shows the token ids, last_hidden_state and pooler_output as torch prints them, and the check \
-        pooler(CLS) == pooler_output recomputed from the pooler weights and the [CLS] rows.
+        pooler(CLS) == pooler_output recomputed from the pooler weights and the [CLS] rows. A checkpoint \
+        with a task head (config.json architectures) also shows what a pipeline would: the label and \
+        its probability (a score for regression), a label per token, the best answer span in the \
+        --pair, the top-5 tokens at each [MASK]; --json carries the head's tensors.
         """
     )
 
-    @Argument(help: "Model directory (weights, config.json, vocab.txt).")
+    @Argument(help: "Model directory (weights, config.json, vocab.txt) or a GGUF file (config and vocabulary in its metadata).")
     var model: String
 
     @Argument(help: "The text to run.")
@@ -53,12 +56,14 @@ struct RunCommand: ParsableCommand {
     func run() throws {
         try checkThreads(threads)
         if let out { try refuseOverwritingInputs(output: out, option: "--out", inputs: textsFile.map { [$0] } ?? [], modelPath: model) }
-        let items = try items()
+        // sentence_bert_config.json do_lower_case: sentence-transformers lowercases before tokenizing.
+        var items = try items()
         let checkpoint = try loadCheckpoint(model)
-        let tokenizer = try BertTokenizer.load(model)
+        let tokenizer = try BertTokenizer.load(checkpoint.tokenizer ?? .directory(model))
         let bert = try BertModel(checkpoint: checkpoint, threads: threads)
         try checkVocabularyFits(tokenizer, config: bert.config, configPath: checkpoint.configPath)
-        let maxLength = tokenizer.truncationLength(maxPositionEmbeddings: bert.config.maxPositionEmbeddings)
+        let maxLength = bert.inputLength(tokenizer: tokenizer)
+        if bert.sentencePipeline?.doLowerCase == true { items = items.map { TextItem($0.text.lowercased(), pair: $0.pair?.lowercased()) } }
         let encodings = items.map { tokenizer.encode($0.text, pair: $0.pair, maxLength: maxLength) }
         let batch = tokenizer.batch(items.map { ($0.text, $0.pair) }, maxLength: maxLength)
         let output = try bert.forward(batch, outputHiddenStates: hiddenStates)
@@ -70,7 +75,7 @@ struct RunCommand: ParsableCommand {
                                     metadata: GoldenMetadata(texts: items, model: model, producer: "bertcheck run"))
             try golden.write(to: out)
         }
-        let report = RunReport(model: model, batch: batch, tokens: encodings.map(\.tokens), output: output, bert: bert)
+        let report = RunReport(model: model, batch: batch, tokens: encodings.map(\.tokens), output: output, bert: bert, tokenizer: tokenizer)
         try writeStdout(json ? RunReportRenderer.json(report).serialized(.oneLine) : RunReportRenderer.text(report))
         // The report shows the values; the verdict is a failure, and --out wrote nothing.
         if let nonFinite { try failCheck("\(model): \(nonFinite)" + (out == nil ? "" : " (nothing written to \(out!))")) }

@@ -11,7 +11,7 @@ struct SimilarityCommand: ParsableCommand {
         discussion: "The texts are tokenized with the model's vocabulary and run as one padded batch."
     )
 
-    @Argument(help: "Model directory (weights, config.json, vocab.txt).")
+    @Argument(help: "Model directory (weights, config.json, vocab.txt) or a GGUF file (config and vocabulary in its metadata).")
     var model: String
 
     @Argument(help: "The first text.")
@@ -20,8 +20,8 @@ struct SimilarityCommand: ParsableCommand {
     @Argument(help: "The second text.")
     var textB: String
 
-    @Option(help: "Sentence vector: cls (the [CLS] row), mean (attention-masked mean, as sentence-transformers), pooler (pooler_output).")
-    var pooling: Pooling = .mean
+    @Option(help: "Sentence vector: cls (the [CLS] row), mean (attention-masked mean, as sentence-transformers), pooler (pooler_output). Default: a sentence-transformers folder's own modules (modules.json: pooling, Dense, Normalize, max_seq_length), else mean.")
+    var pooling: Pooling?
 
     @Option(parsing: .unconditional, help: "Threads for the forward pass (default: all cores).")
     var threads: Int?
@@ -32,19 +32,33 @@ struct SimilarityCommand: ParsableCommand {
     func run() throws {
         try checkThreads(threads)
         let checkpoint = try loadCheckpoint(model)
-        let tokenizer = try BertTokenizer.load(model)
+        let tokenizer = try BertTokenizer.load(checkpoint.tokenizer ?? .directory(model))
         let bert = try BertModel(checkpoint: checkpoint, threads: threads)
         try checkVocabularyFits(tokenizer, config: bert.config, configPath: checkpoint.configPath)
         if pooling == .pooler && !bert.hasPooler {
             throw UsageError("\(model): the model has no pooler weights: use --pooling cls or --pooling mean")
         }
-        let batch = tokenizer.batch([(textA, nil), (textB, nil)], maxLength: tokenizer.truncationLength(maxPositionEmbeddings: bert.config.maxPositionEmbeddings))
+        let pipeline = pooling == nil ? bert.sentencePipeline : nil
+        let lower = pipeline?.doLowerCase == true
+        let texts = [textA, textB].map { lower ? $0.lowercased() : $0 }
+        let maxLength = pipeline != nil ? bert.inputLength(tokenizer: tokenizer)
+            : tokenizer.truncationLength(maxPositionEmbeddings: bert.config.maxPositionEmbeddings)
+        let batch = tokenizer.batch(texts.map { ($0, nil) }, maxLength: maxLength)
         let output = try bert.forward(batch)
-        let vectors = try sentenceEmbeddings(output, attentionMask: batch.attentionMask, pooling: pooling)
+        let vectors: [[Float]]
+        let label: String
+        if pipeline != nil, let embedding = output.headOutputs[OutputRegistry.sentenceEmbedding.name], let width = embedding.shape.last {
+            vectors = [Array(embedding.values[0..<width]), Array(embedding.values[width..<(2 * width)])]
+            label = bert.sentencePipeline?.label(includingNormalize: false) ?? "sentence-transformers"
+        } else {
+            let chosen = pooling ?? .mean
+            vectors = try sentenceEmbeddings(output, attentionMask: batch.attentionMask, pooling: chosen)
+            label = chosen.rawValue
+        }
         let similarity = cosineSimilarity(vectors[0], vectors[1])
-        try writeStdout(json ? SimilarityRenderer.json(similarity: similarity, pooling: pooling).serialized(.oneLine)
-                             : SimilarityRenderer.text(similarity: similarity, pooling: pooling))
-        if let bad = firstNonFinite([("\(pooling) sentence vector of text A", vectors[0]), ("\(pooling) sentence vector of text B", vectors[1])])
+        try writeStdout(json ? SimilarityRenderer.json(similarity: similarity, poolingLabel: label).serialized(.oneLine)
+                             : SimilarityRenderer.text(similarity: similarity, poolingLabel: label))
+        if let bad = firstNonFinite([("\(label) sentence vector of text A", vectors[0]), ("\(label) sentence vector of text B", vectors[1])])
             ?? firstNonFiniteOutput(output) {
             try failCheck("\(model): \(bad)")
         }

@@ -16,7 +16,7 @@ struct TokenizeCommand: ParsableCommand {
         """
     )
 
-    @Argument(help: "A model directory (vocab.txt or else tokenizer.json; tokenizer_config.json and config.json when present) or a bare vocab.txt.")
+    @Argument(help: "A model directory (vocab.txt or else tokenizer.json; tokenizer_config.json and config.json when present), a GGUF file (its tokenizer.ggml.* vocabulary) or a bare vocab.txt.")
     var modelOrVocab: String
 
     @Argument(help: "The text to tokenize.")

@@ -1,4 +1,5 @@
 import BertCheck
+import Foundation
 
 /// A problem with the command line itself (a bad flag value, conflicting options): one line on
 /// stderr, exit 2. The library never throws it; it throws typed problems, and the initializers
@@ -49,4 +50,17 @@ func refuseOverwritingInputs(output: String, option: String, inputs: [String], m
     } catch let problem as OutputProblem {
         throw UsageError("\(option) \(problem); choose another path")
     }
+}
+
+/// Two report options naming one file would leave only the last report written.
+func refuseSamePath(_ outputs: [(option: String, path: String)]) throws {
+    for (i, a) in outputs.enumerated() {
+        for b in outputs[(i + 1)...] where sameFile(a.path, b.path) {
+            throw UsageError("\(a.option) and \(b.option) both name \(a.path); choose two paths")
+        }
+    }
+}
+
+private func sameFile(_ a: String, _ b: String) -> Bool {
+    URL(fileURLWithPath: a).standardizedFileURL.path == URL(fileURLWithPath: b).standardizedFileURL.path
 }

@@ -35,15 +35,24 @@ struct VerifyCommand: ParsableCommand {
     @Option(help: "Also write the report as JUnit XML to this file.")
     var junit: String?
 
+    @Option(help: "Also write the report as one self-contained HTML page (verdict, error plot through the stack, checks, rows, worst tokens) to this file.")
+    var html: String?
+
+    @Option(help: "Also write a GitHub-flavoured Markdown summary (verdict, checks, a Mermaid chart of the error through the stack) to this file, e.g. $GITHUB_STEP_SUMMARY's.")
+    var markdown: String?
+
     @Option(parsing: .unconditional, help: "Threads for the forward pass (default: all cores).")
     var threads: Int?
 
     func run() throws {
         guard (model == nil) != (outputs == nil) else { throw UsageError("verify needs exactly one of --model MODEL or --outputs FILE") }
         try checkThreads(threads)
-        if let junit {
-            try refuseOverwritingInputs(output: junit, option: "--junit", inputs: [golden] + (outputs.map { [$0] } ?? []), modelPath: model)
+        let inputs = [golden] + (outputs.map { [$0] } ?? [])
+        let reportFiles = [("--junit", junit), ("--html", html), ("--markdown", markdown)].compactMap { option, path in path.map { (option, $0) } }
+        for (option, path) in reportFiles {
+            try refuseOverwritingInputs(output: path, option: option, inputs: inputs, modelPath: model)
         }
+        try refuseSamePath(reportFiles)
         let settings = try tolerances.settings(allowedName: OutputRegistry.acceptsToleranceOverride)
         let report: VerifyReport
         do {
@@ -53,6 +62,8 @@ struct VerifyCommand: ParsableCommand {
             throw UsageError(problem)
         }
         if let junit { try VerifyReportRenderer.writeJUnit(report, to: junit) }
+        if let html { try VerifyReportRenderer.writeHTML(report, to: html) }
+        if let markdown { try VerifyReportRenderer.writeMarkdown(report, to: markdown) }
         try writeStdout(json ? VerifyReportRenderer.json(report).serialized() : VerifyReportRenderer.table(report), terminator: json ? "\n" : "")
         if report.status == .fail { throw ExitCode(1) }
     }

@@ -9,6 +9,8 @@ let fuzzTargets: [String: (UnsafePointer<UInt8>, Int) -> CInt] = [
     "tokenizer": fuzzTokenizer,
     "config": fuzzConfig,
     "golden": fuzzGolden,
+    "onnx": fuzzONNX,
+    "gguf": fuzzGGUF,
 ]
 
 let selectedFuzzTarget: (UnsafePointer<UInt8>, Int) -> CInt = {

@@ -28,16 +28,18 @@ enum Repository {
         #expect(report.checks.allSatisfy { $0.status == .pass })
     }
 
-    /// The same comparison by hand, on outputs held in memory: load, run, compare each tensor.
-    @Test func theForwardPassInMemoryMatchesTheGolden() throws {
+    /// Outputs held in memory (from this model, or from any runtime the package wraps) against
+    /// the golden: no file but the golden is involved.
+    @Test func outputsInMemoryMatchTheGolden() throws {
         let golden = try GoldenFile.read(Repository.golden)
         let model = try BertModel(checkpoint: loadCheckpoint(Repository.model))
         let outputs = ModelOutputs(try model.forward(golden.inputBatch, outputHiddenStates: true))
-        let checks = compare(outputs, with: golden)
-        #expect(checks.count == golden.outputs.hiddenStates.count + 2)
-        for check in checks {
-            #expect(check.status == .pass, "\(check.name): max abs error \(check.maxAbsErr ?? .nan)")
-            #expect(check.compared > 0, "\(check.name) compared nothing")
+        let report = verifyGolden(golden, outputs: outputs)
+        #expect(report.status == .pass, "first divergence: \(report.firstDivergence ?? "none")")
+        #expect(report.layerChecks.count == 4)
+        #expect(Set(report.checks.map(\.name)).isSuperset(of: ["last_hidden_state", "pooler_output"]))
+        for check in report.checks {
+            #expect(check.status == .pass, "\(check.name): \(check.status), max abs error \(check.maxAbsErr ?? .nan)")
         }
     }
 
@@ -49,10 +51,12 @@ enum Repository {
         let checkpoint = try loadCheckpoint(Repository.model)
         let corrupted = try checkpoint.replacing("encoder.layer.1.intermediate.dense.weight") { $0 + 0.05 }
         let model = try BertModel(checkpoint: corrupted)
-        let outputs = ModelOutputs(try model.forward(golden.inputBatch, outputHiddenStates: true))
-        let status = Dictionary(uniqueKeysWithValues: compare(outputs, with: golden).map { ($0.name, $0.status) })
+        let report = try verifyGolden(golden, model: model, tokenizer: BertTokenizer.load(Repository.model))
+        #expect(report.status == .fail)
+        #expect(report.firstDivergence == "hidden_states.2", "layer 1's output is hidden_states.2")
+        let status = Dictionary(uniqueKeysWithValues: report.checks.map { ($0.name, $0.status) })
+        #expect(status["input_ids"] == .pass, "the tokenizer still agrees")
         #expect(status["hidden_states.0"] == .pass && status["hidden_states.1"] == .pass)
-        #expect(status["hidden_states.2"] == .fail, "layer 1's output")
         #expect(status["hidden_states.3"] == .fail && status["last_hidden_state"] == .fail && status["pooler_output"] == .fail)
     }
 
@@ -82,27 +86,6 @@ enum Repository {
         try Data([0xFF, 0xFF, 0xFF, 0xFF, 0, 0, 0, 0, 0x7B]).write(to: file)
         let error = #expect(throws: FileError.self) { try loadCheckpoint(file.path) }
         #expect(error?.path == file.path)
-    }
-
-    /// The golden's checks over outputs in memory, with the fp32 profile: every hidden state,
-    /// last_hidden_state over real tokens, pooler_output row by row.
-    func compare(_ outputs: ModelOutputs, with golden: GoldenFile) -> [CheckResult] {
-        let layout = TokenLayout(batch: golden.batch, seq: golden.seq, mask: golden.attentionMask)
-        let tolerance = ToleranceProfile.fp32.tolerance
-        var checks: [CheckResult] = []
-        for (n, expected) in golden.outputs.hiddenStates.enumerated() {
-            guard let expected else { continue }
-            let actual = n < outputs.hiddenStates.count ? outputs.hiddenStates[n] : nil
-            checks.append(compareTensor(name: "hidden_states.\(n)", expected: expected, actual: actual, layout: layout,
-                                        perToken: true, tolerance: tolerance, minCosine: nil))
-        }
-        checks.append(compareTensor(name: "last_hidden_state", expected: golden.outputs.lastHiddenState, actual: outputs.lastHiddenState,
-                                    layout: layout, perToken: true, tolerance: tolerance, minCosine: nil))
-        if let pooler = golden.outputs.poolerOutput {
-            checks.append(compareTensor(name: "pooler_output", expected: pooler, actual: outputs.poolerOutput, layout: layout,
-                                        perToken: false, tolerance: tolerance, minCosine: nil))
-        }
-        return checks
     }
 }
 

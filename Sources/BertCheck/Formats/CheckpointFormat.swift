@@ -16,6 +16,36 @@ public struct CheckpointFormat: Hashable, Sendable, CustomStringConvertible {
 public enum TokenizerSource: Sendable, Equatable {
     /// A directory with `vocab.txt` or `tokenizer.json` (and optionally tokenizer_config.json).
     case directory(String)
+    /// A vocabulary carried in the weights file itself (GGUF's `tokenizer.ggml.*`).
+    case embedded(EmbeddedVocabulary)
+}
+
+/// A WordPiece vocabulary and its options as a weights file carries them.
+public struct EmbeddedVocabulary: Sendable, Equatable {
+    /// The file it came from, for messages.
+    public var source: String
+    /// Token text by id, in WordPiece form ("##" continuations).
+    public var tokens: [String]
+    public var lowercase: Bool
+    /// Nil: as `lowercase` (BertTokenizer's default).
+    public var stripAccents: Bool?
+    public var clsId: Int, sepId: Int, unkId: Int, padId: Int
+    public var maskId: Int?
+    public var modelMaxLength: Int?
+
+    public init(source: String, tokens: [String], lowercase: Bool, stripAccents: Bool? = nil, clsId: Int, sepId: Int, unkId: Int, padId: Int,
+                maskId: Int?, modelMaxLength: Int?) {
+        self.source = source
+        self.tokens = tokens
+        self.lowercase = lowercase
+        self.stripAccents = stripAccents
+        self.clsId = clsId
+        self.sepId = sepId
+        self.unkId = unkId
+        self.padId = padId
+        self.maskId = maskId
+        self.modelMaxLength = modelMaxLength
+    }
 }
 
 /// What a format reader makes of a weights file: named tensors, and the config and tokenizer
@@ -28,14 +58,30 @@ public struct CheckpointContents: @unchecked Sendable {
     public var tokenizer: TokenizerSource?
     /// Format facts worth showing (`version`, `architecture`, …), in display order.
     public var details: [(key: String, value: String)]
+    /// Tensors the reader decoded from a quantized form (by tensor name).
+    public var dequantized: [String: DequantizedWeight]
 
     public init(tensors: [Tensor], files: [String], config: BertConfig? = nil, tokenizer: TokenizerSource? = nil,
-                details: [(key: String, value: String)] = []) {
+                details: [(key: String, value: String)] = [], dequantized: [String: DequantizedWeight] = [:]) {
         self.tensors = tensors
         self.files = files
         self.config = config
         self.tokenizer = tokenizer
         self.details = details
+        self.dequantized = dequantized
+    }
+}
+
+/// A weight stored quantized (ONNX int8) that the reader decoded to F32: what it was stored as,
+/// and how coarse that was. Each decoded value is within half its channel's step of the original.
+public struct DequantizedWeight: Sendable, Equatable {
+    public var storedDType: DType
+    /// The largest quantization step (scale) among the tensor's channels.
+    public var largestStep: Double
+
+    public init(storedDType: DType, largestStep: Double) {
+        self.storedDType = storedDType
+        self.largestStep = largestStep
     }
 }
 
@@ -57,12 +103,19 @@ public protocol CheckpointFormatReader {
     static var directoryFileNames: [String] { get }
     /// Whether `path`, whose first bytes are `head` (up to 16), is this format.
     static func match(path: String, head: [UInt8]) -> FormatMatch?
+    /// The weights file of this format in `directory`, if any (by default the first of
+    /// `directoryFileNames` that exists; a format whose files have no fixed name overrides it).
+    static func weightsFile(in directory: String) -> String?
     /// Reads the weights file `path` (errors are `FileError`s naming the file and the rule).
     static func read(_ path: String) throws -> CheckpointContents
 }
 
 extension CheckpointFormatReader {
     public static var directoryFileNames: [String] { [] }
+
+    public static func weightsFile(in directory: String) -> String? {
+        directoryFileNames.lazy.map { joinPath(directory, $0) }.first { access($0, F_OK) == 0 }
+    }
 }
 
 /// The formats bertcheck reads, in the order a model directory is searched (transformers'
@@ -73,6 +126,8 @@ public enum CheckpointFormats {
         ShardedSafetensorsFormat.self,
         PyTorchZipFormat.self,
         NpzFormat.self,
+        ONNXFormat.self,
+        GGUFFormat.self,
     ]
 
     /// The reader for a weights file: a signature match first, then a name match, then
@@ -165,9 +220,13 @@ public struct Checkpoint: @unchecked Sendable {
     public let configPath: String?
     public let tokenizer: TokenizerSource?
     public let details: [(key: String, value: String)]
+    /// Tensors decoded from a quantized form by the reader (by tensor name).
+    public let dequantized: [String: DequantizedWeight]
 
     public init(path: String, format: CheckpointFormat, files: [String], tensors: [Tensor], config: BertConfig?,
-                configPath: String?, tokenizer: TokenizerSource? = nil, details: [(key: String, value: String)] = []) {
+                configPath: String?, tokenizer: TokenizerSource? = nil, details: [(key: String, value: String)] = [],
+                dequantized: [String: DequantizedWeight] = [:]) {
+        self.dequantized = dequantized
         self.path = path
         self.format = format
         self.files = files
@@ -199,11 +258,10 @@ public func loadCheckpoint(_ userPath: String) throws -> Checkpoint {
     let directory = isDirectory ? path : parentDirectory(of: path)
     let weights: String
     if isDirectory {
-        let candidates = CheckpointFormats.registered.flatMap { $0.directoryFileNames }
-        guard let found = candidates.first(where: { access(path + "/" + $0, F_OK) == 0 }) else {
-            throw FileError(path, FormatProblem.noWeights(tried: candidates))
+        guard let found = CheckpointFormats.registered.lazy.compactMap({ $0.weightsFile(in: path) }).first else {
+            throw FileError(path, FormatProblem.noWeights(tried: CheckpointFormats.registered.flatMap { $0.directoryFileNames }))
         }
-        weights = path + "/" + found
+        weights = found
     } else {
         weights = path
     }
@@ -219,7 +277,8 @@ public func loadCheckpoint(_ userPath: String) throws -> Checkpoint {
     let configSource = contents.config != nil ? weights : (besideConfig == nil ? nil : configPath)
     let tokenizer = contents.tokenizer ?? .directory(directory)
     return Checkpoint(path: userPath, format: reader.format, files: contents.files, tensors: contents.tensors,
-                      config: config, configPath: configSource, tokenizer: tokenizer, details: contents.details)
+                      config: config, configPath: configSource, tokenizer: tokenizer, details: contents.details,
+                      dequantized: contents.dequantized)
 }
 
 extension BertConfig {

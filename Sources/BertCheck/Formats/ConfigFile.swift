@@ -109,6 +109,26 @@ extension BertConfig {
             }
             config.architectures = items.compactMap(\.string)
         }
+        config.id2label = try parseLabels(present("id2label"))
+        if let value = present("problem_type") {
+            guard let text = value.string else { throw ConfigProblem.wrongType(key: "problem_type", expected: "a string", found: value.kind) }
+            config.problemType = text
+        }
         return config
+    }
+
+    /// `id2label`: an object whose keys are the label ids 0…n-1 (as strings) and values names.
+    static func parseLabels(_ value: JSONValue?) throws -> [String]? {
+        guard let value else { return nil }
+        let expected = "an object of label ids 0…n-1 to names"
+        guard let members = value.members else { throw ConfigProblem.wrongType(key: "id2label", expected: expected, found: value.kind) }
+        var labels = [String?](repeating: nil, count: members.count)
+        for (key, name) in members {
+            guard let id = Int(key), id >= 0, id < labels.count, labels[id] == nil, let text = name.string else {
+                throw ConfigProblem.wrongType(key: "id2label", expected: expected, found: "object with key \"\(key)\"")
+            }
+            labels[id] = text
+        }
+        return labels.compactMap { $0 }
     }
 }

@@ -320,7 +320,8 @@ public enum SafetensorsWriter {
     /// Writes `tensors` (in this order) and `metadata` to `path` atomically: a temporary file in
     /// the same directory, renamed over `path` once complete. Nothing is left behind on failure.
     public static func write(_ tensors: [Tensor], metadata: [String: String], to path: String) throws {
-        var names = Set<[UInt8]>()  // bytes, as the reader compares them
+        // Names compare as bytes, as safetensors does ("é" and "e\u{301}" are two names).
+        var names = Set<[UInt8]>()
         for tensor in tensors {
             guard tensor.name != "__metadata__" else { throw FileError(path, Problem("a tensor cannot be named __metadata__")) }
             guard names.insert(Array(tensor.name.utf8)).inserted else { throw FileError(path, Problem("tensor \"\(tensor.name)\" given twice")) }

@@ -13,6 +13,8 @@ public struct TensorDiff: Sendable {
     public var mismatched: Int
     public var nonFinite: Int
     public var status: CheckStatus
+    /// B is A's matrix transposed, with equal values (an export that forgot to un-transpose).
+    public var transposedEqual = false
 
     public var shapeDiffers: Bool { shapeA != shapeB }
     public var dtypeDiffers: Bool { dtypeA != dtypeB }
@@ -27,15 +29,23 @@ public struct CheckpointDiffReport: Sendable {
     /// In B, not in A.
     public var extra: [String]
     public var tensors: [TensorDiff]
-    /// Parameters stored under two names in one checkpoint (`bert.pooler.dense.weight` and
-    /// `pooler.dense.weight`): which copy a loader takes is arbitrary, so it is a failure, as in
-    /// `params` (issue 18). Each entry: "A: name (stored as x, y)".
-    public var duplicated: [String] = []
+    /// In one checkpoint only because the other's format drops it by design (a GGUF carries no
+    /// pooler): listed, not a failure.
+    public var notCarried: [String] = []
+    /// The format that drops `notCarried` ("gguf").
+    public var notCarriedBy: String?
     public var profile: ToleranceProfile
     public var tolerance: Tolerance
+    /// Registered buffers (`embeddings.position_ids`, …) present on one side only: reported,
+    /// never a failure (transformers 5 no longer saves them; they are not parameters).
+    public var buffersOnlyInA: [String] = []
+    public var buffersOnlyInB: [String] = []
+    /// Parameters a checkpoint stores twice under names that map to one (legacy `bert.…gamma`
+    /// and modern `…weight`): a failure, as `params` reports it.
+    public var storedTwice: [(checkpoint: String, name: String, storedNames: [String])] = []
 
     public var status: CheckStatus {
-        missing.isEmpty && extra.isEmpty && duplicated.isEmpty && tensors.allSatisfy({ $0.status == .pass }) ? .pass : .fail
+        missing.isEmpty && extra.isEmpty && storedTwice.isEmpty && tensors.allSatisfy({ $0.status == .pass }) ? .pass : .fail
     }
 }
 
@@ -45,10 +55,15 @@ public struct CheckpointDiffReport: Sendable {
 public func diffCheckpoints(_ pathA: String, _ pathB: String, settings: ToleranceSettings) throws -> CheckpointDiffReport {
     let a = try loadCheckpoint(pathA), b = try loadCheckpoint(pathB)
     func canonical(_ t: Tensor) -> String {
+        if let head = HeadParameterName(storedName: t.name) { return head.description }
         switch parameterRole(ofStoredName: t.name) {
         case .parameter(let n), .buffer(let n): return n
         case .ignored(let n): return n
         }
+    }
+    func isBuffer(_ t: Tensor) -> Bool {
+        if case .buffer = parameterRole(ofStoredName: t.name) { return true }
+        return false
     }
     let namedB = Dictionary(b.tensors.map { (canonical($0), $0) }, uniquingKeysWith: { first, _ in first })
     let namesA = Set(a.tensors.map(canonical))
@@ -57,48 +72,50 @@ public func diffCheckpoints(_ pathA: String, _ pathB: String, settings: Toleranc
     for name in settings.perTensor.keys.sorted() where !namesA.contains(name) && namedB[name] == nil {
         throw ComparisonRequestProblem.toleranceForUnknownTensor(name, checkpoints: [pathA, pathB])
     }
-    let profile = settings.profile ?? [dominantDType(a.tensors), dominantDType(b.tensors)]
-        .map(ToleranceProfile.forWeights)
+    let quantized = a.dequantized.isEmpty && b.dequantized.isEmpty ? [] : [ToleranceProfile.int8]
+    let profile = settings.profile ?? ([dominantDType(a.tensors), dominantDType(b.tensors)]
+        .map(ToleranceProfile.forWeights) + quantized)
         .max { looseness($0) < looseness($1) } ?? .fp32
     var tolerance = profile.tolerance
     if let atol = settings.atol { tolerance.atol = atol }
     if let rtol = settings.rtol { tolerance.rtol = rtol }
 
     var report = CheckpointDiffReport(pathA: pathA, pathB: pathB, missing: [], extra: [], tensors: [], profile: profile, tolerance: tolerance)
-    report.duplicated = storedTwice(a.tensors, canonical: canonical).map { "A: " + $0 }
-        + storedTwice(b.tensors, canonical: canonical).map { "B: " + $0 }
+    for (path, checkpoint) in [(pathA, a), (pathB, b)] {
+        let byName = Dictionary(grouping: checkpoint.tensors.filter { !isBuffer($0) }, by: canonical)
+        for (name, stored) in byName.sorted(by: { $0.key < $1.key }) where stored.count > 1 {
+            report.storedTwice.append((path, name, stored.map(\.name)))
+        }
+    }
+    // llama.cpp's converter drops the pooler.
+    let dropping = [a, b].first { $0.format == .gguf }.map { $0.format.rawValue }
+    func droppedByDesign(_ name: String) -> Bool { dropping != nil && name.hasPrefix("pooler.") }
+    report.notCarriedBy = dropping
     var seen = Set<String>()
     for ta in a.tensors {
         let name = canonical(ta)
         guard seen.insert(name).inserted else { continue }
         guard let tb = namedB[name] else {
-            report.missing.append(name)
+            if isBuffer(ta) { report.buffersOnlyInA.append(name) }
+            else if droppedByDesign(name) { report.notCarried.append(name) } else { report.missing.append(name) }
             continue
         }
-        let perTensor = settings.perTensor[name] ?? tolerance
+        var perTensor = settings.perTensor[name] ?? tolerance
+        // A dequantized weight is as close as its quantization step allows (half of it, rounded).
+        if profile == .int8, settings.perTensor[name] == nil, settings.atol == nil,
+           let step = (b.dequantized[tb.name] ?? a.dequantized[ta.name])?.largestStep {
+            perTensor.atol = max(perTensor.atol, step / 2 * 1.0001 + 1e-6)
+        }
         report.tensors.append(compareWeights(name: name, ta, tb, tolerance: perTensor, minCosine: settings.minCosine))
     }
     var seenB = Set<String>()
     for tb in b.tensors {
         let name = canonical(tb)
-        if !namesA.contains(name) && seenB.insert(name).inserted { report.extra.append(name) }
+        guard !namesA.contains(name) && seenB.insert(name).inserted else { continue }
+        if isBuffer(tb) { report.buffersOnlyInB.append(name) }
+        else if droppedByDesign(name) { report.notCarried.append(name) } else { report.extra.append(name) }
     }
     return report
-}
-
-/// Canonical names that more than one stored tensor maps to: "name (stored as x, y)".
-func storedTwice(_ tensors: [Tensor], canonical: (Tensor) -> String) -> [String] {
-    var stored: [String: [String]] = [:]
-    var order: [String] = []
-    for tensor in tensors {
-        let name = canonical(tensor)
-        if stored[name] == nil { order.append(name) }
-        stored[name, default: []].append(tensor.name)
-    }
-    return order.compactMap { name in
-        guard let names = stored[name], names.count > 1 else { return nil }
-        return "\(name) (stored as \(names.joined(separator: ", ")))"
-    }
 }
 
 func looseness(_ profile: ToleranceProfile) -> Int {
@@ -106,6 +123,7 @@ func looseness(_ profile: ToleranceProfile) -> Int {
     case .fp32: return 0
     case .fp16: return 1
     case .bf16: return 2
+    case .int8: return 3
     }
 }
 
@@ -115,6 +133,7 @@ func compareWeights(name: String, _ ta: Tensor, _ tb: Tensor, tolerance: Toleran
                           maxAbsErr: nil, maxRelErr: nil, cosine: nil, mismatched: 0, nonFinite: 0, status: .pass)
     guard ta.shape == tb.shape else {
         diff.status = .fail
+        diff.transposedEqual = isTransposeOf(ta, tb, tolerance: tolerance)
         return diff
     }
     var maxAbs = 0.0, maxRel = 0.0
@@ -141,4 +160,54 @@ func compareWeights(name: String, _ ta: Tensor, _ tb: Tensor, tolerance: Toleran
     if diff.mismatched > 0 { diff.status = .fail }
     if let minCosine, let cosine = diff.cosine, cosine < minCosine { diff.status = .fail }
     return diff
+}
+/// Whether 2-D `tb` equals `ta` transposed, within `tolerance`.
+func isTransposeOf(_ ta: Tensor, _ tb: Tensor, tolerance: Tolerance) -> Bool {
+    guard ta.shape.count == 2, tb.shape == [ta.shape[1], ta.shape[0]] else { return false }
+    let (rows, columns) = (ta.shape[0], ta.shape[1])
+    return ta.withFloats { fa in
+        tb.withFloats { fb in
+            for r in 0..<rows {
+                for c in 0..<columns {
+                    let x = Double(fa[r * columns + c]), y = Double(fb[c * rows + r])
+                    if !(abs(y - x) <= tolerance.atol + tolerance.rtol * abs(x)) { return false }
+                }
+            }
+            return true
+        }
+    }
+}
+
+/// Where a parameter sits along the stack, for error by layer: the embeddings first, then each
+/// encoder layer, then whatever follows (pooler, heads) under its first name component.
+public struct StackPlace: Hashable, Sendable, Comparable {
+    public var order: Int
+    public var label: String
+
+    public static func < (a: StackPlace, b: StackPlace) -> Bool { (a.order, a.label) < (b.order, b.label) }
+
+    /// `embeddings.…` → embeddings; `encoder.layer.N.…` → layer N; `pooler.dense.weight` → pooler.
+    public init(ofParameter name: String) {
+        let parts = name.split(separator: ".", omittingEmptySubsequences: false)
+        if parts.first == "embeddings" {
+            self.init(order: 0, label: "embeddings")
+        } else if parts.count > 2, parts[0] == "encoder", parts[1] == "layer", let n = Int(parts[2]), n >= 0, n < 100_000 {
+            self.init(order: 1 + n, label: "layer \(n)")
+        } else {
+            self.init(order: 1_000_000, label: parts.first.map(String.init) ?? name)
+        }
+    }
+
+    init(order: Int, label: String) {
+        self.order = order
+        self.label = label
+    }
+}
+
+extension CheckpointDiffReport {
+    /// The common tensors grouped by place along the stack, in stack order.
+    public var byPlace: [(place: StackPlace, tensors: [TensorDiff])] {
+        Dictionary(grouping: tensors, by: { StackPlace(ofParameter: $0.name) })
+            .sorted { $0.key < $1.key }.map { ($0.key, $0.value) }
+    }
 }

@@ -14,10 +14,13 @@ public struct Tolerance: Equatable, Sendable {
 /// Default tolerances by the candidate's weight dtype (Docs/golden-format.md, "Tolerances").
 public enum ToleranceProfile: String, CaseIterable, Sendable {
     case fp32, fp16, bf16
+    /// Weights stored as int8 and dequantized: fp32 tolerance for the float tensors, and for each
+    /// dequantized one half its quantization step (see `diffCheckpoints`).
+    case int8
 
     public var tolerance: Tolerance {
         switch self {
-        case .fp32: return Tolerance(atol: 1e-4, rtol: 1e-4)
+        case .fp32, .int8: return Tolerance(atol: 1e-4, rtol: 1e-4)
         case .fp16: return Tolerance(atol: 1e-2, rtol: 1e-2)
         case .bf16: return Tolerance(atol: 1e-1, rtol: 5e-2)
         }
@@ -135,6 +138,9 @@ public struct CheckResult: Sendable {
     public var worst: WorstElement?
     public var tolerance: Tolerance?
     public var requiredMinCosine: Double?
+    /// The same figures for each row of the batch (which texts fail); empty when nothing was
+    /// compared (a missing tensor, a shape mismatch).
+    public var rows: [RowResult] = []
 
     public init(name: String, status: CheckStatus, message: String? = nil) {
         self.name = name
@@ -147,6 +153,48 @@ public struct CheckResult: Sendable {
     }
 
     public var mismatchedPercent: Double { compared == 0 ? 0 : Double(mismatched) * 100 / Double(compared) }
+}
+
+/// One row (one text of the golden) of a check.
+public struct RowResult: Equatable, Sendable {
+    public var row: Int
+    public var status: CheckStatus
+    public var maxAbsErr: Double?
+    public var meanAbsErr: Double?
+    public var minCosine: Double?
+    public var mismatched: Int
+    public var compared: Int
+    /// The row's element furthest outside its tolerance.
+    public var worst: WorstElement?
+
+    public init(row: Int, status: CheckStatus = .pass, maxAbsErr: Double? = nil, meanAbsErr: Double? = nil, minCosine: Double? = nil,
+                mismatched: Int = 0, compared: Int = 0, worst: WorstElement? = nil) {
+        self.row = row
+        self.status = status
+        self.maxAbsErr = maxAbsErr
+        self.meanAbsErr = meanAbsErr
+        self.minCosine = minCosine
+        self.mismatched = mismatched
+        self.compared = compared
+        self.worst = worst
+    }
+}
+
+/// Sums of one row while `compareTensor` walks it.
+private struct RowAccumulator {
+    var sumAbs = 0.0, maxAbs = 0.0, finite = 0, mismatched = 0, compared = 0, nonFinite = 0, nonFiniteGolden = 0
+    var minCosine = Double.infinity
+    var worstScore = -1.0
+    var worst: WorstElement?
+
+    func result(row: Int, minCosineRequired: Double?) -> RowResult {
+        let cosine = minCosine.isFinite ? minCosine : nil
+        var failed = mismatched > 0 || nonFinite > 0 || nonFiniteGolden > 0
+        if let required = minCosineRequired, let cosine, cosine < required { failed = true }
+        return RowResult(row: row, status: failed ? .fail : .pass, maxAbsErr: finite > 0 ? maxAbs : nil,
+                         meanAbsErr: finite > 0 ? sumAbs / Double(finite) : nil, minCosine: cosine,
+                         mismatched: mismatched, compared: compared, worst: worst)
+    }
 }
 
 /// How the rows of a compared tensor map to tokens.
@@ -191,6 +239,8 @@ public func compareTensor(name: String, expected: FloatArray, actual: FloatArray
     var minCos = Double.infinity
     var worstScore = -1.0
     var worst: WorstElement?
+    let rowCount = perToken ? (vectors + max(layout.seq, 1) - 1) / max(layout.seq, 1) : vectors
+    var rows = [RowAccumulator](repeating: RowAccumulator(), count: rowCount)
     expected.values.withUnsafeBufferPointer { g in
         actual.values.withUnsafeBufferPointer { a in
             for v in 0..<vectors {
@@ -198,43 +248,70 @@ public func compareTensor(name: String, expected: FloatArray, actual: FloatArray
                 let position = perToken ? v % max(layout.seq, 1) : nil
                 if perToken, let mask = layout.mask, v < mask.count, mask[v] == 0 { continue }
                 var cosine = CosineAccumulator(), vectorFinite = true
+                var r = rows[row]
                 let base = v * width
                 for h in 0..<width {
                     let ge = expected.doubles?[base + h] ?? Double(g[base + h])
                     let ac = actual.doubles?[base + h] ?? Double(a[base + h])
-                    result.compared += 1
+                    r.compared += 1
                     var score: Double
                     if !ge.isFinite {
                         // A non-finite golden value is a broken reference, never a match, even
                         // for the same NaN or Inf in the candidate (issue 18).
-                        result.nonFiniteGolden += 1
-                        result.mismatched += 1
+                        r.nonFiniteGolden += 1
+                        r.mismatched += 1
                         score = .infinity
                         vectorFinite = false
                     } else if !ac.isFinite {
-                        result.nonFinite += 1
-                        result.mismatched += 1
+                        r.nonFinite += 1
+                        r.mismatched += 1
                         score = .infinity
                         vectorFinite = false
                     } else {
                         let diff = abs(ac - ge)
                         let allowed = tolerance.atol + tolerance.rtol * abs(ge)
-                        if diff > allowed { result.mismatched += 1 }
+                        if diff > allowed { r.mismatched += 1 }
                         score = allowed > 0 ? diff / allowed : (diff > 0 ? .infinity : 0)
-                        sumAbs += diff
-                        finiteCompared += 1
-                        maxAbs = max(maxAbs, diff)
+                        r.sumAbs += diff
+                        r.finite += 1
+                        r.maxAbs = max(r.maxAbs, diff)
                         if ge != 0 { maxRel = max(maxRel, diff / abs(ge)) }
                         cosine.add(ac, ge)
                     }
-                    if score > worstScore {
-                        worstScore = score
-                        worst = WorstElement(subject: nil, row: row, position: position, token: nil, hiddenIndex: h,
-                                             actual: ac, expected: ge)
+                    if score > r.worstScore {
+                        r.worstScore = score
+                        r.worst = WorstElement(subject: nil, row: row, position: position, token: nil, hiddenIndex: h,
+                                               actual: ac, expected: ge)
                     }
                 }
-                if vectorFinite { minCos = min(minCos, cosine.cosine) }
+                if vectorFinite {
+                    let c = cosine.cosine
+                    minCos = min(minCos, c)
+                    r.minCosine = min(r.minCosine, c)
+                }
+                rows[row] = r
             }
+        }
+    }
+    // The whole tensor's figures are those of its rows taken together.
+    for (row, r) in rows.enumerated() {
+        result.compared += r.compared
+        result.mismatched += r.mismatched
+        result.nonFinite += r.nonFinite
+        result.nonFiniteGolden += r.nonFiniteGolden
+        sumAbs += r.sumAbs
+        finiteCompared += r.finite
+        maxAbs = max(maxAbs, r.maxAbs)
+        if r.worstScore > worstScore {
+            worstScore = r.worstScore
+            worst = r.worst
+        }
+        if r.compared > 0 {
+            var rowResult = r.result(row: row, minCosineRequired: minCosine)
+            if let w = rowResult.worst, let position = w.position, let tokenText = layout.tokenText {
+                rowResult.worst?.token = tokenText(w.row, position)
+            }
+            result.rows.append(rowResult)
         }
     }
     if let w = worst, let position = w.position, let tokenText = layout.tokenText {

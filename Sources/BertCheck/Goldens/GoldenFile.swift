@@ -160,13 +160,21 @@ public struct GoldenMetadata: Sendable, Equatable {
     /// Tolerance overrides recorded with the golden (they replace the profile's defaults).
     public var atol: Double?
     public var rtol: Double?
+    /// The transformers class the golden was recorded with (`BertForMaskedLM`, …): tells a masked
+    /// LM's `logits` from a token classifier's.
+    public var architecture: String?
+    /// The [MASK] id, for the top-k check at masked positions.
+    public var maskTokenId: Int64?
 
-    public init(texts: [TextItem]? = nil, model: String? = nil, producer: String? = nil, atol: Double? = nil, rtol: Double? = nil) {
+    public init(texts: [TextItem]? = nil, model: String? = nil, producer: String? = nil, atol: Double? = nil, rtol: Double? = nil,
+                architecture: String? = nil, maskTokenId: Int64? = nil) {
         self.texts = texts
         self.model = model
         self.producer = producer
         self.atol = atol
         self.rtol = rtol
+        self.architecture = architecture
+        self.maskTokenId = maskTokenId
     }
 }
 
@@ -278,11 +286,11 @@ public struct GoldenFile: Sendable {
         }
         var outputs: [String: FloatArray] = [:]
         for spec in OutputRegistry.all {
-            let expected = spec.rank.shape(batch: batch, seq: seq, hidden: hidden)
             if spec.required, tensors[spec.name] == nil { throw GoldenProblem.missingTensor(spec.name) }
             for name in try presentNames(of: spec, in: tensors) {
                 guard let t = tensors[name] else { continue }
                 let array = try floatOutput(t)
+                let expected = spec.rank.shape(batch: batch, seq: seq, hidden: hidden, actual: t.shape)
                 guard t.shape == expected else { throw GoldenProblem.shapeMismatch(name: t.name, shape: t.shape, expected: expected) }
                 outputs[name] = array
             }
@@ -338,6 +346,13 @@ public struct GoldenFile: Sendable {
                 throw GoldenProblem.badMetadata(key: "texts", reason: "\(problem) (expected a JSON array of texts or [text, pair] arrays)")
             }
         }
+        metadata.architecture = raw["architecture"]
+        if let text = raw["mask_token_id"] {
+            guard let id = Int64(text), id >= 0 else {
+                throw GoldenProblem.badMetadata(key: "mask_token_id", reason: "'\(text)' is not a token id")
+            }
+            metadata.maskTokenId = id
+        }
         metadata.atol = try tolerance("atol", raw)
         metadata.rtol = try tolerance("rtol", raw)
         return metadata
@@ -384,6 +399,8 @@ public struct GoldenFile: Sendable {
         if let producer = metadata.producer { raw["producer"] = producer }
         if let atol = metadata.atol { raw["atol"] = String(atol) }
         if let rtol = metadata.rtol { raw["rtol"] = String(rtol) }
+        if let architecture = metadata.architecture { raw["architecture"] = architecture }
+        if let mask = metadata.maskTokenId { raw["mask_token_id"] = String(mask) }
         return raw
     }
 
@@ -395,10 +412,26 @@ public struct GoldenFile: Sendable {
 
 /// Reads another runtime's outputs file (safetensors or npz, the golden's tensor names) leniently:
 /// the required outputs must be there, the registry's other outputs are taken when present, other
-/// tensors are ignored. Id tensors, when present, must equal the golden's.
+/// tensors are left out (`readCandidateOutputsListingUnknown` names them). Id tensors, when
+/// present, must equal the golden's.
 public func readCandidateOutputs(_ path: String, for golden: GoldenFile) throws -> ModelOutputs {
-    // Members this reader ignores are not even inflated.
-    let (tensors, _, _) = try GoldenFile.readNamedTensors(path) { GoldenFile.inputNames.contains($0) || OutputRegistry.lookup($0) != nil }
+    try readCandidateOutputsListingUnknown(path, for: golden).outputs
+}
+
+/// `readCandidateOutputs`, with the names of the tensors that are neither inputs nor outputs of
+/// the registry (sorted), for the report to list. Such `.npz` members are never inflated.
+public func readCandidateOutputsListingUnknown(_ path: String, for golden: GoldenFile) throws -> (outputs: ModelOutputs, unknown: [String]) {
+    func known(_ name: String) -> Bool { GoldenFile.inputNames.contains(name) || OutputRegistry.lookup(name) != nil }
+    var skipped: [String] = []
+    let (tensors, _, _) = try GoldenFile.readNamedTensors(path) { name in
+        if !known(name) { skipped.append(name) }
+        return known(name)
+    }
+    let unknown = Set(skipped + tensors.keys.filter { !known($0) }).sorted()
+    return (try candidateOutputs(tensors, path: path, golden: golden), unknown)
+}
+
+func candidateOutputs(_ tensors: [String: Tensor], path: String, golden: GoldenFile) throws -> ModelOutputs {
     do {
         for name in GoldenFile.inputNames {
             guard let t = tensors[name] else { continue }

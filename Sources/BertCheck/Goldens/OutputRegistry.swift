@@ -10,14 +10,63 @@ public enum OutputRank: Sendable, Equatable {
     case perToken
     /// [batch, hidden]: one vector per row.
     case perRow
+    /// [batch, seq]: one number per token (`start_logits`, `end_logits`).
+    case perTokenScalar
+    /// [batch, K], K > 0 set by the head (`seq_relationship_logits`, `sentence_embedding`).
+    case perRowScores
+    /// [batch, seq, K], K > 0 set by the head (`prediction_logits`).
+    case perTokenScores
+    /// [batch, K] or [batch, seq, K]: `logits`, whose rank depends on the task (sequence or
+    /// token classification, masked LM, next sentence).
+    case rowOrTokenScores
 
-    /// The expected shape for a golden of `batch` × `seq` tokens and hidden size `hidden`.
-    public func shape(batch: Int, seq: Int, hidden: Int) -> [Int] {
-        self == .perToken ? [batch, seq, hidden] : [batch, hidden]
+    /// The expected shape for a golden of `batch` × `seq` tokens and hidden size `hidden`; for
+    /// ranks whose last dimension the head sets, the shape of `actual` when it fits, else a
+    /// representative shape with K = hidden.
+    public func shape(batch: Int, seq: Int, hidden: Int, actual: [Int]? = nil) -> [Int] {
+        if let actual, fits(actual, batch: batch, seq: seq, hidden: hidden) { return actual }
+        switch self {
+        case .perToken, .perTokenScores: return [batch, seq, hidden]
+        case .perRow, .perRowScores, .rowOrTokenScores: return [batch, hidden]
+        case .perTokenScalar: return [batch, seq]
+        }
+    }
+
+    /// Whether a tensor of `shape` is this output for a golden of `batch` × `seq` tokens.
+    public func fits(_ shape: [Int], batch: Int, seq: Int, hidden: Int) -> Bool {
+        switch self {
+        case .perToken: return shape == [batch, seq, hidden]
+        case .perRow: return shape == [batch, hidden]
+        case .perTokenScalar: return shape == [batch, seq]
+        case .perRowScores: return shape.count == 2 && shape[0] == batch && shape[1] > 0
+        case .perTokenScores: return shape.count == 3 && shape[0] == batch && shape[1] == seq && shape[2] > 0
+        case .rowOrTokenScores:
+            return OutputRank.perRowScores.fits(shape, batch: batch, seq: seq, hidden: hidden)
+                || OutputRank.perTokenScores.fits(shape, batch: batch, seq: seq, hidden: hidden)
+        }
+    }
+
+    /// Whether a tensor of this rank and `shape` holds one vector per token (so padded tokens are
+    /// skipped): [batch, seq, K] tensors, and [batch, seq] ones compared as [batch, seq, 1].
+    public func isPerToken(_ shape: [Int]) -> Bool {
+        switch self {
+        case .perToken, .perTokenScores, .perTokenScalar: return true
+        case .perRow, .perRowScores: return false
+        case .rowOrTokenScores: return shape.count == 3
+        }
     }
 
     /// What the reports call the expected shape.
-    public var shapeDescription: String { self == .perToken ? "[batch, seq, hidden]" : "[batch, hidden]" }
+    public var shapeDescription: String {
+        switch self {
+        case .perToken: return "[batch, seq, hidden]"
+        case .perRow: return "[batch, hidden]"
+        case .perTokenScalar: return "[batch, seq]"
+        case .perRowScores: return "[batch, K]"
+        case .perTokenScores: return "[batch, seq, K]"
+        case .rowOrTokenScores: return "[batch, K] or [batch, seq, K]"
+        }
+    }
 }
 
 /// The checks `verify` applies to an output.
@@ -26,12 +75,27 @@ public enum OutputCheck: Sendable, Hashable {
     case elementwise
     /// Cosine of each vector (token or row) against the golden's, against `--min-cosine`.
     case cosine
+    /// Cosine of each row against the golden's, always checked (`--min-cosine`, else the
+    /// profile's `minRowCosine`): the product of a sentence embedder.
+    case rowCosine
+    /// The argmax of each row (or real token) agrees with the golden's: the `labels` check of
+    /// classification outputs (skipped for one-column regression logits).
+    case labels
+    /// The golden's top-k tokens at each [MASK] position are the candidate's (masked LM).
+    case topK
+    /// The best answer span agrees with the golden's (question answering; checked on the
+    /// `start_logits` entry, reading `end_logits` too).
+    case bestSpan
 }
 
 /// Which row of the tolerance profiles an output takes its default tolerances from.
 public enum ToleranceClass: Sendable, Equatable {
     /// Encoder activations and what is computed from them by the base model (pooler).
     case encoder
+    /// Task-head outputs and sentence embeddings: computed from the encoder's outputs by one or
+    /// two more products. They take the same profiles as the encoder today (measured: logits of
+    /// the tiny heads are within 1e-5 in FP32 and 1e-2 with FP16 weights).
+    case taskHead
 }
 
 /// One output tensor.
@@ -84,8 +148,30 @@ public enum OutputRegistry {
         produce: { output in output.poolerOutput.map { [FloatArray(shape: [output.batch, output.hidden], values: $0)] } },
         notProducedReason: "the model has no pooler weights")
 
+    /// Task-head outputs (transformers' field names) and the sentence-transformers embedding,
+    /// after the encoder in stack order.
+    static func head(_ name: String, rank: OutputRank, order: Int, checks: Set<OutputCheck>) -> OutputSpec {
+        OutputSpec(name: name, indexed: false, rank: rank, stackOrder: 2_000_000 + order, required: false,
+                   checks: checks.union([OutputCheck.elementwise]), toleranceClass: .taskHead,
+                   produce: { output in output.headOutputs[name].map { [$0] } },
+                   notProducedReason: "the model has no head that computes \(name)")
+    }
+
+    /// BertForSequenceClassification [B, L], BertForTokenClassification [B, S, L],
+    /// BertForMaskedLM [B, S, V], BertForNextSentencePrediction [B, 2].
+    public static let logits = head("logits", rank: .rowOrTokenScores, order: 0, checks: [.labels, .topK])
+    /// BertForQuestionAnswering [B, S] each.
+    public static let startLogits = head("start_logits", rank: .perTokenScalar, order: 1, checks: [.bestSpan])
+    public static let endLogits = head("end_logits", rank: .perTokenScalar, order: 2, checks: [])
+    /// BertForPreTraining: [B, S, V] and [B, 2].
+    public static let predictionLogits = head("prediction_logits", rank: .perTokenScores, order: 3, checks: [.topK])
+    public static let seqRelationshipLogits = head("seq_relationship_logits", rank: .perRowScores, order: 4, checks: [.labels])
+    /// sentence-transformers: pooling, Dense modules and Normalize after the encoder, [B, H'].
+    public static let sentenceEmbedding = head("sentence_embedding", rank: .perRowScores, order: 5, checks: [.rowCosine])
+
     /// Every output, in the order goldens are written.
-    public static let all: [OutputSpec] = [lastHiddenState, poolerOutput, hiddenStates]
+    public static let all: [OutputSpec] = [lastHiddenState, poolerOutput, hiddenStates, logits, startLogits, endLogits,
+                                           predictionLogits, seqRelationshipLogits, sentenceEmbedding]
 
     /// Every output in stack order.
     public static var inStackOrder: [OutputSpec] { all.sorted { $0.stackOrder < $1.stackOrder } }

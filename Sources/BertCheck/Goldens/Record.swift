@@ -4,14 +4,15 @@ import Foundation
 /// the texts are tokenized with the model's vocabulary, padded into one batch and run.
 public func recordGolden(modelPath: String, texts: [TextItem], hiddenStates: Bool, threads: Int? = nil) throws -> GoldenFile {
     let checkpoint = try loadCheckpoint(modelPath)
-    guard let directory = vocabularyDirectory(near: checkpoint) else {
-        throw FileError(modelPath, Problem("no vocab.txt beside the model: record needs the tokenizer's vocabulary"))
+    guard let tokenizer = try checkpointTokenizer(checkpoint) else {
+        throw FileError(modelPath, Problem("no vocab.txt or tokenizer.json beside the model: record needs the tokenizer's vocabulary"))
     }
-    let tokenizer = try BertTokenizer.load(directory)
     let model = try BertModel(checkpoint: checkpoint, threads: threads)
     try checkVocabularyFits(tokenizer, config: model.config, configPath: checkpoint.configPath)
-    let maxLength = tokenizer.truncationLength(maxPositionEmbeddings: model.config.maxPositionEmbeddings)
-    let batch = tokenizer.batch(texts.map { ($0.text, $0.pair) }, maxLength: maxLength)
+    let maxLength = model.inputLength(tokenizer: tokenizer)
+    // sentence_bert_config.json do_lower_case: sentence-transformers lowercases before tokenizing.
+    let lower = model.sentencePipeline?.doLowerCase == true
+    let batch = tokenizer.batch(texts.map { lower ? ($0.text.lowercased(), $0.pair?.lowercased()) : ($0.text, $0.pair) }, maxLength: maxLength)
     let output = try model.forward(batch, outputHiddenStates: hiddenStates)
     // A golden is a reference: one holding NaN or Inf would make every later verdict meaningless.
     if let bad = firstNonFiniteOutput(output) { throw FileError(modelPath, bad) }

@@ -31,15 +31,40 @@ public struct VerifyReport {
     public var weightDType: DType?
     public var profile: ToleranceProfile
     public var checks: [CheckResult]
-    /// The first output tensor, in stack order (`OutputRegistry`), that fails; nil when all pass.
+    /// The output where the error starts (`StackErrorGrowth.divergence`): the hidden state whose
+    /// error jumps, or the first failing output after a passing stack; nil when all pass and for
+    /// precision drift.
     public var firstDivergence: String?
     public var notes: [String]
+    /// The hidden states fail with steadily growing error and no single layer jumps.
+    public var precisionDrift = false
+    /// How the error grows through the hidden states; nil when the golden has fewer than three.
+    public var errorGrowth: StackErrorGrowth?
+    /// The tolerance of an output without a `--tolerance` override, and the cosine floor.
+    public var toleranceInForce: Tolerance?
+    public var requiredMinCosine: Double?
+    /// `--tolerance NAME=…` overrides.
+    public var toleranceOverrides: [String: Tolerance] = [:]
+    /// Token texts of every row (`tokens[row][position]`) when the vocabulary is known.
+    public var tokens: [[String]]?
 
     public var status: CheckStatus { checks.contains { $0.status == .fail } ? .fail : .pass }
+
+    public var divergence: Divergence {
+        if let firstDivergence { return .output(firstDivergence) }
+        return precisionDrift ? .precisionDrift : .none
+    }
 
     /// The hidden-state checks, in layer order: how error grows through the stack.
     public var layerChecks: [CheckResult] {
         checks.filter { OutputRegistry.index(of: $0.name, in: OutputRegistry.hiddenStates) != nil }
+    }
+
+    /// Every output check in stack order: the hidden states, then what follows them (the last
+    /// hidden state, the pooler, task heads).
+    public var stackChecks: [CheckResult] {
+        checks.compactMap { check in OutputRegistry.stackOrder(of: check.name).map { (check, $0) } }
+            .sorted { $0.1 < $1.1 }.map(\.0)
     }
 }
 
@@ -53,10 +78,13 @@ public func verifyGolden(_ options: VerifyOptions) throws -> VerifyReport {
         try checkFits(golden, model.config, modelPath: modelPath)
         var notes: [String] = []
         var tokenizer: BertTokenizer?
-        if let directory = vocabularyDirectory(near: checkpoint) {
-            tokenizer = try BertTokenizer.load(directory)
+        if let loaded = try checkpointTokenizer(checkpoint) {
+            tokenizer = loaded
         } else {
-            notes.append("no vocab.txt beside the model: the tokenizer check (input_ids) and token texts are skipped")
+            notes.append("no vocab.txt or tokenizer.json beside the model: the tokenizer check (input_ids) and token texts are skipped")
+        }
+        if checkpoint.format == .gguf && !model.hasPooler && golden.outputs.poolerOutput != nil {
+            notes.append("the GGUF carries no pooler (llama.cpp's converter drops pooler.dense): the pooler checks are skipped")
         }
         var report = try verifyGolden(golden, model: model, tokenizer: tokenizer,
                                       label: "model \(modelPath) (\(model.weightDType.rawValue) weights)",
@@ -65,10 +93,13 @@ public func verifyGolden(_ options: VerifyOptions) throws -> VerifyReport {
         report.notes.insert(contentsOf: notes, at: 0)
         return report
     } else if let outputsPath = options.outputsPath {
-        let outputs = try readCandidateOutputs(outputsPath, for: golden)
+        let (outputs, unknown) = try readCandidateOutputsListingUnknown(outputsPath, for: golden)
         var candidate = Candidate(outputs: outputs, label: "outputs \(outputsPath)", fromFile: true)
+        for name in unknown {
+            candidate.notes.append("the outputs file's tensor \(name) is not an output bertcheck knows (OutputRegistry): not compared")
+        }
         if golden.outputs.poolerOutput != nil {
-            candidate.notes.append("pooler_invariant needs the model's pooler weights: use --model to check it")
+            candidate.notes.append("pooler_invariant needs the model's pooler weights: verify against the model to check it")
         }
         var report = compare(golden, candidate, tolerances: options.tolerances, includePadding: options.includePadding)
         report.goldenPath = options.goldenPath
@@ -95,8 +126,11 @@ public func verifyGolden(_ golden: GoldenFile, model: BertModel, tokenizer: Bert
     var candidate = Candidate(outputs: ModelOutputs(output), label: label, fromFile: false)
     candidate.weightDType = model.weightDType
     candidate.tokenizer = tokenizer
-    candidate.maxPositions = tokenizer.map { $0.truncationLength(maxPositionEmbeddings: model.config.maxPositionEmbeddings) }
+    candidate.maxPositions = tokenizer.map { model.inputLength(tokenizer: $0) }
     candidate.produces = { spec in spec.produce(output) != nil }
+    candidate.labelNames = model.config.id2label
+    candidate.architecture = model.taskHead?.rawValue
+    candidate.lowercasesTexts = model.sentencePipeline?.doLowerCase == true
     if model.hasPooler {
         candidate.pool = { rows, count in model.pool(rows, rows: count) }
     } else if golden.outputs.poolerOutput != nil {
@@ -119,6 +153,11 @@ struct Candidate {
     var maxPositions: Int?
     /// Whether the model computes an output at all (nil when unknown, as for an outputs file).
     var produces: ((OutputSpec) -> Bool)?
+    /// config.json `id2label` and `architectures` of the model, for the head checks.
+    var labelNames: [String]?
+    var architecture: String?
+    /// A sentence-transformers folder with do_lower_case: texts are lowercased before tokenizing.
+    var lowercasesTexts = false
     var notes: [String] = []
 
     init(outputs: ModelOutputs, label: String, fromFile: Bool) {
@@ -146,7 +185,10 @@ func compare(_ golden: GoldenFile, _ candidate: Candidate, tolerances: Tolerance
     let layout = TokenLayout(batch: golden.batch, seq: golden.seq, mask: includePadding ? nil : golden.attentionMask,
                              tokenText: tokenText)
 
-    if let tokenizer = candidate.tokenizer, let texts = golden.metadata.texts {
+    if let tokenizer = candidate.tokenizer, let goldenTexts = golden.metadata.texts {
+        // sentence_bert_config.json do_lower_case: sentence-transformers lowercases before tokenizing.
+        let texts = candidate.lowercasesTexts
+            ? goldenTexts.map { TextItem($0.text.lowercased(), pair: $0.pair?.lowercased()) } : goldenTexts
         checks.append(tokenizerCheck(golden, texts: texts, tokenizer: tokenizer, maxLength: candidate.maxPositions))
     }
     // Every output the golden holds, in stack order, against the candidate's.
@@ -161,9 +203,18 @@ func compare(_ golden: GoldenFile, _ candidate: Candidate, tolerances: Tolerance
             notes.append("\(name) is not in the outputs file: not compared")
             continue
         }
-        checks.append(compareTensor(name: name, expected: expected, actual: actual, layout: layout, perToken: spec.rank == .perToken,
-                                    tolerance: tolerance(name),
-                                    minCosine: spec.checks.contains(.cosine) ? tolerances.minCosine : nil))
+        let rowCosine = spec.checks.contains(.rowCosine) ? (tolerances.minCosine ?? profile.minRowCosine) : nil
+        checks.append(compareTensor(name: name, expected: shapedForComparison(expected, spec), actual: actual.map { shapedForComparison($0, spec) },
+                                    layout: layout, perToken: spec.rank.isPerToken(expected.shape), tolerance: tolerance(name),
+                                    minCosine: spec.checks.contains(.cosine) ? tolerances.minCosine : rowCosine))
+        if let actual {
+            checks += headChecks(spec, expected: expected, actual: actual, golden: golden, candidate: candidate,
+                                 context: HeadCheckContext(golden: golden, layout: layout, tolerance: tolerance,
+                                                           labelNames: candidate.labelNames,
+                                                           maskTokenId: golden.metadata.maskTokenId
+                                                               ?? candidate.tokenizer?.id(for: "[MASK]").map(Int64.init),
+                                                           tokenForId: candidate.tokenizer.map { t in { t.token(for: $0) } }))
+        }
     }
     for name in candidate.outputs.namesInStackOrder where golden.outputs[name] == nil {
         notes.append("the golden has no \(name): the candidate's is not compared")
@@ -174,11 +225,62 @@ func compare(_ golden: GoldenFile, _ candidate: Candidate, tolerances: Tolerance
         checks.append(invariant)
     }
 
-    let firstDivergence = checks
-        .filter { $0.status == .fail && OutputRegistry.stackOrder(of: $0.name) != nil }
-        .min { (OutputRegistry.stackOrder(of: $0.name) ?? 0) < (OutputRegistry.stackOrder(of: $1.name) ?? 0) }?.name
-    return VerifyReport(goldenPath: golden.path, golden: golden, candidate: candidate.label, weightDType: weightDType,
-                        profile: profile, checks: checks, firstDivergence: firstDivergence, notes: notes)
+    if let note = pairRowsNote(checks, texts: golden.metadata.texts) { notes.append(note) }
+    var report = VerifyReport(goldenPath: golden.path, golden: golden, candidate: candidate.label, weightDType: weightDType,
+                              profile: profile, checks: checks, firstDivergence: nil, notes: notes)
+    report.errorGrowth = StackErrorGrowth.measure(report.layerChecks)
+    switch StackErrorGrowth.divergence(outputChecks: report.stackChecks, growth: report.errorGrowth) {
+    case .none: break
+    case .output(let name): report.firstDivergence = name
+    case .precisionDrift: report.precisionDrift = true
+    }
+    report.toleranceInForce = tolerances.tolerance(for: "", weightDType: weightDType, golden: golden.metadata)
+    report.requiredMinCosine = tolerances.minCosine
+    report.toleranceOverrides = tolerances.perTensor
+    if let tokenText {
+        report.tokens = (0..<golden.batch).map { row in (0..<golden.seq).map { tokenText(row, $0) ?? "?" } }
+    }
+    return report
+}
+
+/// When the failing rows are exactly text pairs while single texts pass, the runtime likely
+/// ignores token_type_ids (llama.cpp's BERT graph adds type-0 embeddings to every token).
+func pairRowsNote(_ checks: [CheckResult], texts: [TextItem]?) -> String? {
+    guard let texts, texts.contains(where: { $0.pair == nil }) else { return nil }
+    let failing = Set(checks.flatMap { $0.rows.filter { $0.status == .fail }.map(\.row) })
+    guard !failing.isEmpty, failing.allSatisfy({ $0 < texts.count && texts[$0].pair != nil }) else { return nil }
+    let rows = failing.sorted().map(String.init).joined(separator: ", ")
+    return "only the text-pair rows fail (row\(failing.count == 1 ? "" : "s") \(rows)) while single texts pass: the candidate may ignore token_type_ids"
+}
+
+/// [batch, seq] outputs are compared as [batch, seq, 1], so padded tokens are skipped as for
+/// other per-token outputs.
+func shapedForComparison(_ array: FloatArray, _ spec: OutputSpec) -> FloatArray {
+    spec.rank == .perTokenScalar && array.shape.count == 2 ? FloatArray(shape: array.shape + [1], values: array.values) : array
+}
+
+/// The head checks of one output (HeadChecks.swift): `labels` for classification outputs,
+/// `top_k` for a masked LM's, `best_span` for QA.
+func headChecks(_ spec: OutputSpec, expected: FloatArray, actual: FloatArray, golden: GoldenFile, candidate: Candidate,
+                context: HeadCheckContext) -> [CheckResult] {
+    let architecture = golden.metadata.architecture ?? candidate.architecture
+    let maskedLM = architecture == TaskHead.maskedLM.rawValue || spec.name == OutputRegistry.predictionLogits.name
+    var results: [CheckResult?] = []
+    if spec.checks.contains(.topK) && maskedLM && expected.shape.count == 3 {
+        results.append(topKCheck(tensor: spec.name, expected: expected, actual: actual, context: context))
+    } else if spec.checks.contains(.labels) {
+        let name = spec.name == OutputRegistry.logits.name ? "labels" : "\(spec.name).labels"
+        // Next-sentence logits are not the config's labels.
+        var context = context
+        if spec.name != OutputRegistry.logits.name || architecture == TaskHead.nextSentencePrediction.rawValue {
+            context.labelNames = ["is next", "not next"]
+        }
+        results.append(labelsCheck(name: name, tensor: spec.name, expected: expected, actual: actual, context: context))
+    }
+    if spec.checks.contains(.bestSpan) {
+        results.append(bestSpanCheck(golden: golden.outputs, candidate: candidate.outputs, context: context))
+    }
+    return results.compactMap { $0 }
 }
 
 /// A golden that cannot be run through this model is unusable input (exit 2), named by the golden.
@@ -194,27 +296,21 @@ func checkFits(_ golden: GoldenFile, _ config: BertConfig, modelPath: String) th
     guard golden.seq <= config.maxPositionEmbeddings else {
         throw problem(.sequenceTooLong(seq: golden.seq, maxPositions: config.maxPositionEmbeddings, modelPath: modelPath))
     }
-    for i in 0..<golden.inputIds.count {
-        if golden.inputIds[i] >= Int64(config.vocabSize) {
-            throw problem(.idOutOfRange(row: i / golden.seq, position: i % golden.seq, id: golden.inputIds[i],
-                                        vocabSize: config.vocabSize, modelPath: modelPath))
-        }
-        if golden.tokenTypeIds[i] >= Int64(config.typeVocabSize) {
-            throw problem(.tokenTypeOutOfRange(row: i / golden.seq, position: i % golden.seq, type: golden.tokenTypeIds[i],
-                                               typeVocabSize: config.typeVocabSize, modelPath: modelPath))
-        }
+    switch config.firstTokenOutOfRange(ids: golden.inputIds, types: golden.tokenTypeIds, seq: golden.seq) {
+    case .id(let row, let position, let id)?:
+        throw problem(.idOutOfRange(row: row, position: position, id: id, vocabSize: config.vocabSize, modelPath: modelPath))
+    case .type(let row, let position, let type)?:
+        throw problem(.tokenTypeOutOfRange(row: row, position: position, type: type, typeVocabSize: config.typeVocabSize,
+                                           modelPath: modelPath))
+    case nil:
+        break
     }
 }
 
-/// The model's directory (or the named weight file's) when it holds a vocab.txt: the tokenizer
-/// loads from there with tokenizer_config.json and config.json, as `from_pretrained` does.
-func vocabularyDirectory(near checkpoint: Checkpoint) -> String? {
-    var isDirectory: ObjCBool = false
-    let path = checkpoint.path
-    let dir = FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) && isDirectory.boolValue
-        ? path : (path as NSString).deletingLastPathComponent
-    let directory = dir.isEmpty ? "." : dir
-    return FileManager.default.fileExists(atPath: directory + "/vocab.txt") ? directory : nil
+/// The checkpoint's own tokenizer (a GGUF's), else the one beside it (vocab.txt or tokenizer.json).
+func checkpointTokenizer(_ checkpoint: Checkpoint) throws -> BertTokenizer? {
+    if case .embedded(let vocabulary)? = checkpoint.tokenizer { return try BertTokenizer(embedded: vocabulary) }
+    return try tokenizerDirectory(near: checkpoint).map { try BertTokenizer.load($0) }
 }
 
 /// Does the tokenizer turn the golden's texts into the golden's ids and token types?
@@ -227,6 +323,11 @@ func tokenizerCheck(_ golden: GoldenFile, texts: [TextItem], tokenizer: BertToke
         let rowStart = row * golden.seq
         let realPositions = (0..<golden.seq).filter { golden.attentionMask[rowStart + $0] == 1 }
         let count = max(realPositions.count, encoding.inputIds.count)
+        var rowResult = RowResult(row: row, compared: count)
+        defer {
+            rowResult.status = rowResult.mismatched > 0 ? .fail : .pass
+            result.rows.append(rowResult)
+        }
         for i in 0..<count {
             result.compared += 1
             let expectedId: Int64? = i < realPositions.count ? golden.inputIds[rowStart + realPositions[i]] : nil
@@ -235,6 +336,7 @@ func tokenizerCheck(_ golden: GoldenFile, texts: [TextItem], tokenizer: BertToke
             let actualType = i < encoding.tokenTypeIds.count ? Int64(encoding.tokenTypeIds[i]) : nil
             guard expectedId != actualId || expectedType != actualType else { continue }
             result.mismatched += 1
+            rowResult.mismatched += 1
             if firstMismatch == nil {
                 let expectedText = expectedId.flatMap { tokenizer.token(for: Int($0)) }
                 let actualText = actualId.flatMap { tokenizer.token(for: Int($0)) }
@@ -244,7 +346,16 @@ func tokenizerCheck(_ golden: GoldenFile, texts: [TextItem], tokenizer: BertToke
                     guard let id else { return "nothing" }
                     return "'\(text ?? "?")' (id \(id), type \(type ?? 0))"
                 }
-                firstMessage = "row \(row), token \(i): the tokenizer gives \(describe(actualText, actualId, actualType)), the golden has \(describe(expectedText, expectedId, expectedType))"
+                // Both token lists of the row, so a vocabulary that lost something (a GGUF's accents)
+                // shows where.
+                func list(_ ids: [Int64]) -> String {
+                    let shown = ids.prefix(48).map { "'\(tokenizer.token(for: Int($0)) ?? "?")'" }
+                    return "[" + shown.joined(separator: ", ") + (ids.count > 48 ? ", …" : "") + "]"
+                }
+                let goldenIds = realPositions.map { golden.inputIds[rowStart + $0] }
+                firstMessage = "row \(row), token \(i): the tokenizer gives \(describe(actualText, actualId, actualType)), the golden has \(describe(expectedText, expectedId, expectedType)); "
+                    + "text \(StrictJSON.quote(item.text))\(item.pair.map { " with pair " + StrictJSON.quote($0) } ?? ""): "
+                    + "the tokenizer gives \(list(encoding.inputIds.map(Int64.init))), the golden has \(list(goldenIds))"
             }
         }
     }

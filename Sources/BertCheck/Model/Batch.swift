@@ -27,6 +27,10 @@ public struct BertOutput: Sendable {
     public var lastHiddenState: [Float]
     public var poolerOutput: [Float]?
     public var hiddenStates: [[Float]]?
+    /// The task head's outputs under transformers' field names (`logits`, `start_logits`, …;
+    /// OutputRegistry), empty for a bare `BertModel`. A sentence-transformers pipeline adds
+    /// `sentence_embedding`.
+    public var headOutputs: [String: FloatArray] = [:]
 
     public init(batch: Int, seq: Int, hidden: Int, lastHiddenState: [Float], poolerOutput: [Float]?, hiddenStates: [[Float]]?) {
         self.batch = batch
@@ -35,5 +39,24 @@ public struct BertOutput: Sendable {
         self.lastHiddenState = lastHiddenState
         self.poolerOutput = poolerOutput
         self.hiddenStates = hiddenStates
+    }
+}
+
+/// The first token whose id or token type falls outside a config's tables.
+enum TokenRangeViolation: Equatable {
+    case id(row: Int, position: Int, value: Int64)
+    case type(row: Int, position: Int, value: Int64)
+}
+
+extension BertConfig {
+    /// The first id outside `0..<vocab_size` or token type outside `0..<type_vocab_size`, in row-major
+    /// order (an id before the type at the same position); nil when all fit.
+    func firstTokenOutOfRange<I: BinaryInteger>(ids: [I], types: [I], seq: Int) -> TokenRangeViolation? {
+        for t in 0..<min(ids.count, types.count) {
+            let id = Int64(truncatingIfNeeded: ids[t]), type = Int64(truncatingIfNeeded: types[t])
+            if id < 0 || id >= Int64(vocabSize) { return .id(row: t / max(seq, 1), position: t % max(seq, 1), value: id) }
+            if type < 0 || type >= Int64(typeVocabSize) { return .type(row: t / max(seq, 1), position: t % max(seq, 1), value: type) }
+        }
+        return nil
     }
 }

@@ -14,6 +14,10 @@ public struct BertConfig: Decodable, Equatable, Sendable {
     public var positionEmbeddingType = "absolute"
     public var modelType: String? = "bert"
     public var architectures: [String]? = nil
+    /// `id2label` as a list indexed by label id (ids 0…n-1); nil when the file has none.
+    public var id2label: [String]? = nil
+    /// `problem_type` ("regression", "single_label_classification", "multi_label_classification").
+    public var problemType: String? = nil
 
     enum CodingKeys: String, CodingKey {
         case vocabSize = "vocab_size", hiddenSize = "hidden_size", numHiddenLayers = "num_hidden_layers"

@@ -41,6 +41,9 @@ public final class BertModel: @unchecked Sendable {
     let embeddings: BertEmbeddings
     let encoder: BertEncoder
     let pooler: BertPooler?
+    let head: LoadedTaskHead?
+    /// A sentence-transformers folder's pooling, Dense and Normalize modules (modules.json).
+    public let sentencePipeline: SentenceTransformerPipeline?
     public let weightDType: DType
     /// Worker threads for every part of the forward pass.
     public let threads: Int
@@ -85,6 +88,17 @@ public final class BertModel: @unchecked Sendable {
         } else {
             self.pooler = nil
         }
+        if let kind = TaskHead.of(architectures: config.architectures, storedModules: table.storedHeadModules,
+                                  hasPooler: self.pooler != nil) {
+            head = try LoadedTaskHead.load(kind, table: table, wordEmbeddings: embeddings.wordEmbeddings, activation: activation,
+                                           hasPooler: self.pooler != nil)
+        } else {
+            head = nil
+        }
+        var isDirectory: ObjCBool = false
+        let directory = FileManager.default.fileExists(atPath: checkpoint.path, isDirectory: &isDirectory) && isDirectory.boolValue
+            ? checkpoint.path : (checkpoint.path as NSString).deletingLastPathComponent
+        sentencePipeline = try SentenceTransformerPipeline.load(directory: directory.isEmpty ? "." : directory, hidden: config.hiddenSize)
         weightDType = table.dominantDType
         let cores = ProcessInfo.processInfo.activeProcessorCount
         self.threads = max(1, threads ?? cores)
@@ -115,6 +129,16 @@ public final class BertModel: @unchecked Sendable {
 
     public var hasPooler: Bool { pooler != nil }
 
+    /// The longest input the model takes from `tokenizer`: its model_max_length, the position
+    /// table, and a sentence-transformers folder's max_seq_length, whichever is least.
+    public func inputLength(tokenizer: BertTokenizer?) -> Int {
+        min(tokenizer?.truncationLength(maxPositionEmbeddings: config.maxPositionEmbeddings) ?? config.maxPositionEmbeddings,
+            sentencePipeline?.maxSeqLength ?? Int.max)
+    }
+
+    /// The task head computed after the encoder (nil for a bare `BertModel`).
+    public var taskHead: TaskHead? { head?.kind }
+
     /// `tanh(W x + b)` of the pooler for `rows` rows of hidden size (nil without pooler weights).
     public func pool(_ clsRows: [Float], rows: Int) -> [Float]? {
         guard let pooler, rows >= 0, clsRows.count == rows * config.hiddenSize else { return nil }
@@ -141,17 +165,16 @@ public final class BertModel: @unchecked Sendable {
         guard batch.seq <= config.maxPositionEmbeddings else {
             throw InputProblem.sequenceTooLong(length: batch.seq, maximum: config.maxPositionEmbeddings)
         }
-        for t in 0..<tokens {
-            let id = batch.inputIds[t], type = batch.tokenTypeIds[t], mask = batch.attentionMask[t]
-            if id < 0 || id >= config.vocabSize {
-                throw InputProblem.tokenIdOutOfRange(row: t / batch.seq, position: t % batch.seq, id: id, vocabularySize: config.vocabSize)
-            }
-            if type < 0 || type >= config.typeVocabSize {
-                throw InputProblem.tokenTypeOutOfRange(row: t / batch.seq, position: t % batch.seq, tokenType: type, typeVocabularySize: config.typeVocabSize)
-            }
-            if mask != 0 && mask != 1 {
-                throw InputProblem.attentionMaskNotBinary(row: t / batch.seq, position: t % batch.seq, value: mask)
-            }
+        switch config.firstTokenOutOfRange(ids: batch.inputIds, types: batch.tokenTypeIds, seq: batch.seq) {
+        case .id(let row, let position, let id)?:
+            throw InputProblem.tokenIdOutOfRange(row: row, position: position, id: Int(id), vocabularySize: config.vocabSize)
+        case .type(let row, let position, let type)?:
+            throw InputProblem.tokenTypeOutOfRange(row: row, position: position, tokenType: Int(type), typeVocabularySize: config.typeVocabSize)
+        case nil:
+            break
+        }
+        for t in 0..<tokens where batch.attentionMask[t] != 0 && batch.attentionMask[t] != 1 {
+            throw InputProblem.attentionMaskNotBinary(row: t / batch.seq, position: t % batch.seq, value: batch.attentionMask[t])
         }
     }
 
@@ -219,7 +242,18 @@ public final class BertModel: @unchecked Sendable {
                 p.baseAddress.map { pooler.forward($0, count: batch.batch) } ?? []
             }
         }
-        return BertOutput(batch: batch.batch, seq: batch.seq, hidden: hiddenSize, lastHiddenState: snapshot(),
-                          poolerOutput: pooled, hiddenStates: states)
+        var output = BertOutput(batch: batch.batch, seq: batch.seq, hidden: hiddenSize, lastHiddenState: snapshot(),
+                                poolerOutput: pooled, hiddenStates: states)
+        if let head {
+            let encoderOutputs = EncoderOutputs(batch: batch.batch, seq: batch.seq, hidden: hiddenSize,
+                                                lastHiddenState: output.lastHiddenState, pooled: pooled)
+            output.headOutputs = head.module.outputs(encoderOutputs, workers: threads)
+        }
+        if let sentencePipeline {
+            output.headOutputs[OutputRegistry.sentenceEmbedding.name] = sentencePipeline.embed(
+                lastHiddenState: output.lastHiddenState, attentionMask: batch.attentionMask, batch: batch.batch, seq: batch.seq,
+                hidden: hiddenSize)
+        }
+        return output
     }
 }

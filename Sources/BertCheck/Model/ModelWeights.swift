@@ -90,14 +90,22 @@ struct WeightTable {
     let config: BertConfig
     private var tensors: [String: Tensor] = [:]
     private var fileOfTensor: [String: String] = [:]
+    /// Task-head parameters (HeadSpec.swift) by canonical name.
+    private var headTensors: [String: Tensor] = [:]
     let defaultFile: String
 
     init(checkpoint: Checkpoint, config: BertConfig) throws {
         self.config = config
         defaultFile = checkpoint.files.first ?? checkpoint.path
         for tensor in checkpoint.tensors {
-            guard case .parameter(let name) = parameterRole(ofStoredName: tensor.name) else { continue }
             let file = (tensor.storage as? MappedFile)?.path ?? defaultFile
+            if let head = HeadParameterName(storedName: tensor.name) {
+                if headTensors[head.description] != nil { throw FileError(file, WeightProblem.duplicate(head.description)) }
+                headTensors[head.description] = tensor
+                fileOfTensor[head.description] = file
+                continue
+            }
+            guard case .parameter(let name) = parameterRole(ofStoredName: tensor.name) else { continue }
             if tensors[name] != nil { throw FileError(file, WeightProblem.duplicate(name)) }
             tensors[name] = tensor
             fileOfTensor[name] = file
@@ -111,8 +119,12 @@ struct WeightTable {
     /// `module`'s `leaf` parameter (of encoder layer `layer` for a per-layer module), as Float.
     func weight(_ module: BertModule, layer: Int? = nil, leaf: String) throws -> FloatWeight {
         let name = ParameterName(module, layer: layer, leaf: leaf).description
-        let shape = module.shape(of: leaf, config: config)
-        guard let tensor = tensors[name] else { throw FileError(defaultFile, WeightProblem.missing(name)) }
+        return try checked(name, tensors[name], shape: module.shape(of: leaf, config: config))
+    }
+
+    /// The tensor stored as `name` as Float, once it is there, real-valued and of `shape`.
+    private func checked(_ name: String, _ tensor: Tensor?, shape: [Int]) throws -> FloatWeight {
+        guard let tensor else { throw FileError(defaultFile, WeightProblem.missing(name)) }
         guard tensor.dtype.isRealValued else {
             throw FileError(file(of: name), WeightProblem.notFloatingPoint(name: name, dtype: tensor.dtype))
         }
@@ -121,6 +133,21 @@ struct WeightTable {
         }
         return FloatWeight(tensor: tensor)
     }
+
+    func contains(_ name: HeadParameterName) -> Bool { headTensors[name.description] != nil }
+
+    /// The head modules with at least one stored parameter.
+    var storedHeadModules: Set<HeadModule> {
+        Set(headTensors.keys.compactMap { HeadParameterName(storedName: $0)?.module })
+    }
+
+    /// A task head's parameter, its shape checked against `shape`.
+    func weight(_ name: HeadParameterName, shape: [Int]) throws -> FloatWeight {
+        try checked(name.description, headTensors[name.description], shape: shape)
+    }
+
+    /// The stored shape of a head parameter (nil when absent).
+    func storedShape(_ name: HeadParameterName) -> [Int]? { headTensors[name.description]?.shape }
 
     /// The dtype holding most parameter elements.
     var dominantDType: DType { BertCheck.dominantDType(Array(tensors.values)) ?? .F32 }

@@ -15,7 +15,7 @@ public struct NamedParameter: @unchecked Sendable {
     }
 
     /// The name as stored in the file.
-    public var storedName: String { tensor.name }
+    public var storedName: String { tensor.storedName ?? tensor.name }
     public var shape: [Int] { tensor.shape }
     public var dtype: DType { tensor.dtype }
     public var count: Int { tensor.elementCount }
@@ -55,6 +55,11 @@ public struct ParameterInventory: @unchecked Sendable {
     public var parameters: [NamedParameter]
     public var buffers: [NamedParameter]
     public var ignored: [Tensor]
+    /// The task head's parameters (HeadSpec.swift), under their canonical head names.
+    public var headParameters: [NamedParameter]
+    /// The task class the checkpoint is (config.json `architectures`, else its head tensors);
+    /// nil for a bare `BertModel`.
+    public var task: TaskHead?
     /// Whether the checkpoint has pooler weights. A checkpoint with no `pooler.*` tensor at all is
     /// a model saved with `add_pooling_layer=False` (BertForMaskedLM and friends): its pooler is
     /// not reported missing. A checkpoint with only one of the two is.
@@ -70,7 +75,12 @@ public struct ParameterInventory: @unchecked Sendable {
         var parameters: [NamedParameter] = []
         var buffers: [NamedParameter] = []
         var ignored: [Tensor] = []
+        var head: [NamedParameter] = []
         for tensor in tensors {
+            if let name = HeadParameterName(storedName: tensor.name) {
+                head.append(NamedParameter(name: name.description, tensor: tensor))
+                continue
+            }
             switch parameterRole(ofStoredName: tensor.name) {
             case .parameter(let name): parameters.append(NamedParameter(name: name, tensor: tensor))
             case .buffer(let name): buffers.append(NamedParameter(name: name, tensor: tensor))
@@ -85,11 +95,17 @@ public struct ParameterInventory: @unchecked Sendable {
         self.parameters = parameters
         self.buffers = buffers
         self.ignored = ignored
+        let moduleOrder = { (p: NamedParameter) in HeadModule.allCases.firstIndex { p.name.hasPrefix($0.rawValue + ".") } ?? 0 }
+        headParameters = head.sorted { (moduleOrder($0), $0.name) < (moduleOrder($1), $1.name) }
         hasPooler = parameters.contains { $0.name.hasPrefix("pooler.") }
+        task = TaskHead.of(architectures: config?.architectures,
+                           storedModules: Set(head.compactMap { HeadParameterName(storedName: $0.name)?.module }), hasPooler: hasPooler)
         schema = config.map { SchemaCheck(parameters: parameters, expected: expectedParameters(for: $0, pooler: hasPooler)) }
     }
 
     public var totalParameters: Int { parameters.reduce(0) { $0 + $1.count } }
+    /// Elements of the stored task head (tied tensors stored again count again, as in the file).
+    public var headTotal: Int { headParameters.reduce(0) { $0 + $1.count } }
     public var matrixParameters: Int { parameters.filter { $0.shape.count == 2 }.reduce(0) { $0 + $1.count } }
 
     /// Parameter counts per group, in canonical order.

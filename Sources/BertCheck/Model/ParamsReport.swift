@@ -143,7 +143,7 @@ public struct ParamsReport: @unchecked Sendable {
         if let headClasses, headClasses < 1 { throw FineTuningProblem.headWithoutClasses(headClasses) }
         self.headClasses = headClasses
         if case .prefixes(let list) = freeze {
-            for prefix in list where !inventory.parameters.contains(where: { FreezeStrategy.covers(prefix, $0.name) }) {
+            for prefix in list where !(inventory.parameters + inventory.headParameters).contains(where: { FreezeStrategy.covers(prefix, $0.name) }) {
                 throw FineTuningProblem.prefixMatchesNothing(prefix, checkpoint: checkpoint.path)
             }
         }
@@ -177,8 +177,19 @@ public struct ParamsReport: @unchecked Sendable {
         return n * h + n
     }
 
-    public var frozen: Int { inventory.parameters.filter { freeze.freezes($0.name) }.reduce(0) { $0 + $1.count } }
-    public var trainable: Int { inventory.totalParameters - frozen + headParameters }
+    /// The checkpoint's own task head, counted as part of the model unless `--head` puts a new
+    /// one in its place.
+    public var storedHead: [NamedParameter] { headClasses == nil ? inventory.headParameters : [] }
+    public var storedHeadParameters: Int { storedHead.reduce(0) { $0 + $1.count } }
+
+    /// Frozen elements: the strategy's `BertModel` parameters, and head parameters a prefix names
+    /// (`all` freezes the model, never the head: only the head trains).
+    public var frozen: Int {
+        let model = inventory.parameters.filter { freeze.freezes($0.name) }.reduce(0) { $0 + $1.count }
+        guard case .prefixes = freeze else { return model }
+        return model + storedHead.filter { freeze.freezes($0.name) }.reduce(0) { $0 + $1.count }
+    }
+    public var trainable: Int { inventory.totalParameters + storedHeadParameters - frozen + headParameters }
     public var schemaOK: Bool { inventory.schema?.ok ?? true }
 
     /// The first schema fault (nil when the schema matches or was not checked).

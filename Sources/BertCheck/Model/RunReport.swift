@@ -9,12 +9,19 @@ public struct RunReport {
     public let output: BertOutput
     /// `pool(CLS rows)` recomputed from the pooler weights (nil without a pooler).
     public let recomputedPooler: [Float]?
+    /// What the task head predicts for each row (nil for a bare `BertModel`).
+    public let predictions: [RowPrediction]?
+    /// The task head, when the model has one.
+    public let task: TaskHead?
 
-    public init(model: String, batch: Batch, tokens: [[String]]?, output: BertOutput, bert: BertModel) {
+    public init(model: String, batch: Batch, tokens: [[String]]?, output: BertOutput, bert: BertModel, tokenizer: BertTokenizer? = nil) {
         self.model = model
         self.batch = batch
         self.tokens = tokens
         self.output = output
+        task = bert.taskHead
+        predictions = headPredictions(task: bert.taskHead, config: bert.config, batch: batch, output: output,
+                                      tokenText: { tokenizer?.token(for: $0) })
         let cls = clsRows(output.lastHiddenState, batch: output.batch, seq: output.seq, hidden: output.hidden)
         recomputedPooler = bert.pool(cls, rows: output.batch)
     }

@@ -1,22 +1,34 @@
-/// Element types, named as safetensors names them. Block-quantized types (GGML's Q8_0, Q4_K, …)
-/// join this enum as cases whose `block` packs several elements with their scales, and whose
-/// `dequantize` the format that carries them provides (see Docs/architecture.md).
+/// Element types: the plain ones named as safetensors names them, and GGML's block-quantized
+/// ones (Q8_0, Q4_K, …) whose `block` packs several elements with their scales and whose
+/// `decode` is in GGMLQuants.swift.
 public enum DType: String, CaseIterable, Sendable, Codable {
     case F64, F32, F16, BF16, I64, I32, I16, I8, U8, BOOL
+    case Q4_0, Q4_1, Q5_0, Q5_1, Q8_0, Q2_K, Q3_K, Q4_K, Q5_K, Q6_K
 
-    /// Bytes per element of a plain type (a block type's size is `block.bytes` per
-    /// `block.elements`: use `byteCount(elements:)`).
-    public var size: Int {
+    /// Bytes per element of a plain type; for a block type, bytes per block (use
+    /// `byteCount(elements:)` for sizes).
+    public var size: Int { block.bytes }
+
+    /// How elements are stored: (elements per block, bytes per block); one element per block
+    /// for plain types. Block sizes are ggml's (ggml-common.h), QK_K = 256.
+    public var block: (elements: Int, bytes: Int) {
         switch self {
-        case .F64, .I64: return 8
-        case .F32, .I32: return 4
-        case .F16, .BF16, .I16: return 2
-        case .I8, .U8, .BOOL: return 1
+        case .F64, .I64: return (1, 8)
+        case .F32, .I32: return (1, 4)
+        case .F16, .BF16, .I16: return (1, 2)
+        case .I8, .U8, .BOOL: return (1, 1)
+        case .Q4_0: return (32, 18)
+        case .Q4_1: return (32, 20)
+        case .Q5_0: return (32, 22)
+        case .Q5_1: return (32, 24)
+        case .Q8_0: return (32, 34)
+        case .Q2_K: return (256, 84)
+        case .Q3_K: return (256, 110)
+        case .Q4_K: return (256, 144)
+        case .Q5_K: return (256, 176)
+        case .Q6_K: return (256, 210)
         }
     }
-
-    /// How elements are stored: one element of `size` bytes per block for plain types.
-    public var block: (elements: Int, bytes: Int) { (1, size) }
 
     /// The types stored one element at a time (what safetensors, PyTorch and numpy hold).
     public static var plainTypes: [DType] { allCases.filter { !$0.isQuantized } }
@@ -51,12 +63,17 @@ public struct Tensor: @unchecked Sendable {
     public var name: String
     public let dtype: DType
     public let shape: [Int]
-    /// Exactly `elementCount * dtype.size` bytes.
+    /// Exactly `dtype.byteCount(elements: elementCount)` bytes.
     public let data: UnsafeRawBufferPointer
     /// Keeps `data` alive.
     public let storage: ByteStorage
+    /// The name in the file when the reader renamed the tensor (GGUF's `blk.0.attn_q.weight`
+    /// for `encoder.layer.0.attention.self.query.weight`); nil when `name` is the stored name.
+    public var storedName: String?
 
-    public init(name: String, dtype: DType, shape: [Int], data: UnsafeRawBufferPointer, storage: ByteStorage) {
+    public init(name: String, dtype: DType, shape: [Int], data: UnsafeRawBufferPointer, storage: ByteStorage,
+                storedName: String? = nil) {
+        self.storedName = storedName
         self.name = name
         self.dtype = dtype
         self.shape = shape
@@ -112,16 +129,7 @@ public struct Tensor: @unchecked Sendable {
     }
 
     /// Element `i` as Float (for a block type, its block is decoded).
-    public func element(_ i: Int) -> Float {
-        let (perBlock, blockBytes) = dtype.block
-        if perBlock == 1 { return dtype.scalar(data, at: i) }
-        let block = i / perBlock
-        var values = [Float](repeating: 0, count: perBlock)
-        values.withUnsafeMutableBufferPointer { out in
-            dtype.decode(UnsafeRawBufferPointer(rebasing: data[block * blockBytes..<(block + 1) * blockBytes]), into: out)
-        }
-        return values[i % perBlock]
-    }
+    public func element(_ i: Int) -> Float { dtype.scalar(data, at: i) }
 }
 
 extension DType {
@@ -138,6 +146,17 @@ extension DType {
         case .I16: return Float(data.loadUnaligned(fromByteOffset: i * 2, as: Int16.self))
         case .I8: return Float(data.load(fromByteOffset: i, as: Int8.self))
         case .U8, .BOOL: return Float(data[i])
+        default: return element(of: data, at: i)
+        }
+    }
+
+    /// Element `i` of a block type: its block decoded.
+    private func element(of data: UnsafeRawBufferPointer, at i: Int) -> Float {
+        let (perBlock, blockBytes) = block
+        let first = i / perBlock * blockBytes
+        return withUnsafeTemporaryAllocation(of: Float.self, capacity: perBlock) { out in
+            decode(UnsafeRawBufferPointer(rebasing: data[first..<(first + blockBytes)]), into: out)
+            return out[i % perBlock]
         }
     }
 
@@ -152,6 +171,8 @@ extension DType {
             for i in 0..<n { out[i] = halfToFloat(bytes.loadUnaligned(fromByteOffset: i * 2, as: UInt16.self)) }
         case .BF16:
             for i in 0..<n { out[i] = bfloat16ToFloat(bytes.loadUnaligned(fromByteOffset: i * 2, as: UInt16.self)) }
+        case .Q4_0, .Q4_1, .Q5_0, .Q5_1, .Q8_0, .Q2_K, .Q3_K, .Q4_K, .Q5_K, .Q6_K:
+            GGMLQuants.dequantize(self, bytes, into: out)
         default:
             for i in 0..<n { out[i] = scalar(bytes, at: i) }
         }

@@ -91,9 +91,16 @@ public final class BertTokenizer: @unchecked Sendable {
                 directory = parentDirectory(of: modelOrVocab)
             }
         }
+        if !isDirectory, GGUFFormat.match(path: modelOrVocab, head: try CheckpointFormats.readHead(modelOrVocab)) == .byMagic {
+            guard let embedded = try GGUFFormat.read(modelOrVocab).tokenizer else {
+                throw FileError(modelOrVocab, GGUFProblem.missingMetadata("tokenizer.ggml.tokens"))
+            }
+            return try load(embedded)
+        }
         guard let directory else {
             return try BertTokenizer(vocabularyPath: modelOrVocab, options: Options())
         }
+        try checkVocabularyFilesAgree(directory: directory)
         var vocabPath = joinPath(directory, "vocab.txt")
         if !entryExists(vocabPath) {
             vocabPath = joinPath(directory, "tokenizer.json")
@@ -117,9 +124,41 @@ public final class BertTokenizer: @unchecked Sendable {
         return try BertTokenizer(vocabularyPath: vocabPath, options: options)
     }
 
-    init(vocabularyPath: String, options: Options) throws {
+    convenience init(vocabularyPath: String, options: Options) throws {
         let vocabulary = vocabularyPath.hasSuffix(".json")
             ? try Vocabulary(tokenizerJSON: vocabularyPath) : try Vocabulary(contentsOf: vocabularyPath)
+        try self.init(vocabulary: vocabulary, path: vocabularyPath, options: options)
+    }
+
+    /// The tokenizer a checkpoint carries (a GGUF's metadata): its special tokens are named by
+    /// id, lower-casing and accent stripping as it says.
+    public convenience init(embedded source: EmbeddedVocabulary) throws {
+        let vocabulary = try Vocabulary(tokens: source.tokens, source: source.source)
+        for id in [source.clsId, source.sepId, source.unkId, source.padId] + (source.maskId.map { [$0] } ?? [])
+        where !source.tokens.indices.contains(id) {
+            throw FileError(source.source, VocabProblem.badTokenId("special token id \(id)"))
+        }
+        var options = Options()
+        options.lowercase = source.lowercase
+        options.stripAccents = source.stripAccents
+        options.modelMaxLength = source.modelMaxLength
+        options.cls = source.tokens[source.clsId]
+        options.sep = source.tokens[source.sepId]
+        options.unk = source.tokens[source.unkId]
+        options.pad = source.tokens[source.padId]
+        options.mask = source.maskId.map { source.tokens[$0] } ?? ""
+        try self.init(vocabulary: vocabulary, path: source.source, options: options)
+    }
+
+    /// The tokenizer of a loaded checkpoint: its own (GGUF) or its directory's.
+    public static func load(_ source: TokenizerSource) throws -> BertTokenizer {
+        switch source {
+        case .directory(let directory): return try load(directory)
+        case .embedded(let vocabulary): return try BertTokenizer(embedded: vocabulary)
+        }
+    }
+
+    private init(vocabulary: Vocabulary, path vocabularyPath: String, options: Options) throws {
         func required(_ token: String) throws -> Int {
             guard let id = vocabulary.id(of: token) else {
                 throw FileError(vocabularyPath, VocabProblem.missingSpecialToken(token))

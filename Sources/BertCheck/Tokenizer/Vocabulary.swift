@@ -78,6 +78,15 @@ struct Vocabulary {
         self.trie = trie
     }
 
+    /// A vocabulary given as its token list (id = index), as a GGUF's metadata carries it.
+    init(tokens: [String], source: String) throws {
+        guard !tokens.isEmpty else { throw FileError(source, VocabProblem.empty) }
+        var trie = ByteTrie(capacity: tokens.count * 8)
+        for (id, token) in tokens.enumerated() { trie.insert(token.utf8, id: Int32(clamping: id)) }
+        self.tokens = tokens
+        self.trie = trie
+    }
+
     /// The id of `token` (the last line holding it), if present.
     func id(of token: String) -> Int? {
         var node: Int32 = 0

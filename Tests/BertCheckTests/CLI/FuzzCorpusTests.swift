@@ -2,12 +2,12 @@ import Foundation
 import Testing
 @testable import BertCheck
 
-/// The six fuzz targets (Tests/Fuzz/Fuzz<Target>.swift). Each folder
+/// The fuzz targets (Tests/Fuzz/Fuzz<Target>.swift). Each folder
 /// Tests/BertCheckTests/Fixtures/hostile/TARGET/ holds inputs in the very shape that target
 /// consumes (Scripts/make_hostile_seeds.py writes the seeds and says what each byte means), so a
 /// crashing input libFuzzer writes to fuzz-artifacts/TARGET/ is added there as it is.
 enum FuzzTarget: String, CaseIterable, Sendable {
-    case safetensors, zip, pickle, tokenizer, golden, config
+    case safetensors, zip, pickle, tokenizer, golden, config, onnx, gguf
 }
 
 extension HostileInputTests {
@@ -29,6 +29,16 @@ extension HostileInputTests {
             try FuzzReplay(label: "\(target.rawValue)/\(input)", scratch: scratch).run(target, bytes)
         }
     }
+
+    /// Every target Scripts/fuzz.sh runs has a replay here (and so a corpus folder the test above
+    /// requires): a new fuzz target fails this until it gets both.
+    @Test func everyFuzzTargetIsReplayed() throws {
+        let script = try String(contentsOf: TestPaths.repoRoot.appendingPathComponent("Scripts/fuzz.sh"), encoding: .utf8)
+        let line = try #require(script.split(separator: "\n").first { $0.hasPrefix("targets=(") })
+        let names = line.dropFirst("targets=(".count).prefix { $0 != ")" }.split(separator: " ").map(String.init)
+        #expect(!names.isEmpty)
+        #expect(Set(names) == Set(FuzzTarget.allCases.map(\.rawValue)), "fuzz.sh targets \(names)")
+    }
 }
 
 /// One input of one target, replayed in its own scratch directory.
@@ -48,7 +58,21 @@ struct FuzzReplay {
         case .tokenizer: try tokenizer(bytes)
         case .golden: try golden(bytes)
         case .config: try config(bytes)
+        case .onnx: try onnx(bytes)
+        case .gguf: try gguf(bytes)
         }
+    }
+
+    /// In memory (the parser either accepts or names the rule), then as a model file.
+    func gguf(_ bytes: [UInt8]) throws {
+        do {
+            _ = try bytes.withUnsafeBytes { try GGUFFile.parse($0) }
+        } catch {
+            #expect(error is GGUFProblem, "\(label): refused without a GGUFProblem: \(error)")
+        }
+        let path = try write(bytes, to: "model.gguf")
+        try expectNoCrash(["params", path], naming: path)
+        try expectNoCrash(["tokenize", path, "Hello, naïve world"], naming: path)
     }
 
     func write(_ bytes: [UInt8], to name: String) throws -> String {
@@ -172,5 +196,18 @@ struct FuzzReplay {
             _ = try write(rest, to: "model.safetensors.index.json")
             try expectNoCrash(["params", scratch.path], naming: scratch.path)
         }
+    }
+
+    /// The wire parser in memory, then the file beside a `weights.bin` of its first 64 bytes (an
+    /// external `location` may name it), as in FuzzONNX.swift.
+    func onnx(_ bytes: [UInt8]) throws {
+        do {
+            _ = try bytes.withUnsafeBytes { try ONNXParser.parseModel($0) }
+        } catch {
+            #expect(error is ONNXProblem, "\(label): refused without an ONNXProblem: \(error)")
+        }
+        _ = try write(Array(bytes.prefix(64)), to: "weights.bin")
+        let model = try write(bytes, to: "model.onnx")
+        try expectNoCrash(["params", model], naming: scratch.path)
     }
 }

@@ -220,10 +220,10 @@ func writeTexts(_ root: URL, _ json: String = #"["a tiny text", ["a pair", "of t
         try FileManager.default.removeItem(atPath: weights)
         try SafetensorsWriter.write(tensors, metadata: [:], to: weights)
         #expect(try CLI.run(["params", model]).status == 1)
-        for (a, b, side) in [(good, model, "B"), (model, good, "A")] {
+        for (a, b) in [(good, model), (model, good)] {
             let result = try CLI.run(["diff", a, b])
             #expect(result.status == 1, "\(result.stdout)\(result.stderr)")
-            #expect(result.stdout.contains("Stored twice in \(side): pooler.dense.weight (stored as pooler.dense.weight, bert.pooler.dense.weight)"), "\(result.stdout)")
+            #expect(result.stdout.contains("Stored twice in \(model): pooler.dense.weight as pooler.dense.weight and bert.pooler.dense.weight"), "\(result.stdout)")
             #expect(result.stdout.contains("1 stored twice"))
         }
     }

@@ -47,9 +47,13 @@ import Testing
         let headerOnly = fileProblem(SafetensorsProblem.self) { _ = try SafetensorsFile.readHeader(misnamed) }
         #expect(headerOnly?.problem == .otherFormat(looksLike: "a GGUF file (llama.cpp)"))
 
+        // ONNX is read now: these bytes (ir_version 7, producer "pytorch", then zeros) go to the
+        // ONNX reader, which names the broken rule (field number 0 after the producer name).
         let onnx = try write([0x08, 0x07, 0x12, 0x07] + Array("pytorch".utf8) + [UInt8](repeating: 0, count: 40), named: "model.onnx")
-        let onnxProblem = fileProblem(FormatProblem.self) { _ = try loadCheckpoint(onnx) }
-        #expect(onnxProblem?.problem == .unsupported(looksLike: "an ONNX model (protobuf)"))
+        #expect(try CheckpointFormats.reader(for: onnx).format == .onnx)
+        let onnxProblem = fileProblem(ONNXProblem.self) { _ = try loadCheckpoint(onnx) }
+        #expect(onnxProblem?.problem == .wire(.invalidFieldNumber(offset: 11, number: 0), in: "ModelProto"))
+        #expect(onnxProblem?.path == onnx)
     }
 
     @Test func theCLINamesTheFormatInOneLine() throws {

@@ -4,9 +4,9 @@ import FoundationXML
 #endif
 import Testing
 @testable import BertCheck
-import BertCheckRendering
 
-/// Golden files (format, validation), comparison, tolerance rules and reports: library level.
+/// Golden files (format, validation), comparison and tolerance rules: library level (the report as
+/// a table, JSON and JUnit: Rendering/VerifyReportTests.swift).
 @Suite struct GoldenFormatTests {
     static var tinyGolden: String { TestPaths.goldens.appendingPathComponent("tiny-bert.golden.safetensors").path }
     static var miniLMGolden: String { TestPaths.goldens.appendingPathComponent("all-MiniLM-L6-v2.golden.safetensors").path }
@@ -109,8 +109,12 @@ import BertCheckRendering
             t["hidden_states.01"] = Tensor.makeTensor(name: "hidden_states.01", floats: [0], shape: [1])
         } == .badHiddenStateName("hidden_states.01"))
         #expect(try Self.problem { t, _ in
+            t["attentions"] = Tensor.makeTensor(name: "attentions", floats: [0], shape: [1])
+        } == .unexpectedTensor("attentions"))
+        // Head outputs are goldens' tensors now; one whose shape does not fit the batch is refused.
+        #expect(try Self.problem { t, _ in
             t["logits"] = Tensor.makeTensor(name: "logits", floats: [0], shape: [1])
-        } == .unexpectedTensor("logits"))
+        } == .shapeMismatch(name: "logits", shape: [1], expected: [b, h]))
         #expect(try Self.problem { _, m in m["format"] = nil } == .missingFormat)
         #expect(try Self.problem { _, m in m["format"] = "bertcheck-golden/2" } == .wrongFormat("bertcheck-golden/2"))
         #expect(try Self.problem { _, m in m["texts"] = "[\"one\", \"two\"]" } == .textsCount(texts: 2, rows: b))
@@ -254,59 +258,5 @@ import BertCheckRendering
         #expect(fail?.status == .fail)
         #expect(fail?.worst?.subject == "golden" && fail?.worst?.row == 1)
         #expect(fail?.message?.contains("not recorded with this model") == true)
-    }
-}
-
-@Suite struct ReportTests {
-    static func sampleReport() throws -> VerifyReport {
-        let golden = try GoldenFile.read(GoldenFormatTests.tinyGolden)
-        var failing = CheckResult(name: "hidden_states.2", status: .fail, message: "3 of 10 values outside <tolerance> & \"quotes\" 'here'\u{1}")
-        failing.maxAbsErr = 0.5
-        failing.compared = 10
-        failing.mismatched = 3
-        failing.tolerance = Tolerance(atol: 1e-4, rtol: 1e-4)
-        failing.worst = WorstElement(subject: nil, row: 1, position: 2, token: "<&\u{7}>", hiddenIndex: 3, actual: 1.5, expected: 1)
-        var passing = CheckResult(name: "last_hidden_state", status: .pass)
-        passing.maxAbsErr = 1e-7
-        passing.minCosine = 1
-        passing.compared = 10
-        return VerifyReport(goldenPath: "golden <\"&\">.safetensors", golden: golden, candidate: "outputs o.npz", weightDType: nil,
-                            profile: .fp32, checks: [failing, passing], firstDivergence: "hidden_states.2", notes: [])
-    }
-
-    @Test func jsonReportHasTheAgreedFields() throws {
-        let report = try Self.sampleReport()
-        let text = VerifyReportRenderer.json(report).serialized()
-        let parsed = try StrictJSON.parse(Array(text.utf8))
-        #expect(parsed["status"]?.string == "fail")
-        #expect(parsed["first_divergence"]?.string == "hidden_states.2")
-        let checks = parsed["checks"]?.elements ?? []
-        #expect(checks.count == 2)
-        for key in ["name", "status", "max_abs_err", "max_rel_err", "mean_abs_err", "min_cosine", "mismatched", "compared", "worst", "atol", "rtol"] {
-            #expect(checks.first?[key] != nil, "missing \(key)")
-        }
-        #expect(checks.first?["worst"]?["position"]?.integer == 2)
-        #expect(checks.first?["max_abs_err"]?.double == 0.5)
-        #expect(checks.last?["worst"] == .null)
-    }
-
-    @Test func junitIsWellFormedXMLWithOneTestcasePerCheck() throws {
-        let report = try Self.sampleReport()
-        let xml = VerifyReportRenderer.junit(report)
-        let summary = try JUnitSummary.parse(xml)
-        #expect(summary.testcases == ["hidden_states.2", "last_hidden_state"])
-        #expect(summary.failures == ["hidden_states.2"])
-        #expect(summary.failureText.contains("max_abs_err=0.5"))
-        // Escaped and read back intact; the control character XML cannot hold is replaced.
-        #expect(summary.failureText.contains("outside <tolerance> & \"quotes\" 'here'\u{FFFD}"))
-        #expect(summary.failureText.contains("('<&\\u{7}>')"))
-        #expect(summary.suiteAttributes["tests"] == "2" && summary.suiteAttributes["failures"] == "1")
-    }
-
-    @Test func tableNamesTheFirstDivergenceAndTheWorstElement() throws {
-        let table = VerifyReportRenderer.table(try Self.sampleReport())
-        #expect(table.contains("First divergence: hidden_states.2 (output of encoder layer 1)"))
-        #expect(table.contains("row 1, position 2 ('<&\\u{7}>'), hidden 3: 1.5 vs golden 1"))
-        #expect(table.contains("FAIL: 1 of 2 checks failed"))
     }
 }

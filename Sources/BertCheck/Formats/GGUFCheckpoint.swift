@@ -1,0 +1,120 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// A BERT GGUF written by llama.cpp's `convert_hf_to_gguf.py` read as a checkpoint: tensors
+/// under their `BertModel` names in HF orientation, the config from `bert.*` metadata and the
+/// WordPiece vocabulary from `tokenizer.ggml.*`.
+public enum GGUFFormat: CheckpointFormatReader {
+    public static let format = CheckpointFormat("gguf")
+    public static let displayName = "a GGUF file"
+    /// For messages only: `weightsFile(in:)` finds any `*.gguf`.
+    public static let directoryFileNames = ["*.gguf"]
+
+    public static func match(path: String, head: [UInt8]) -> FormatMatch? {
+        if head.count >= 4, Array(head.prefix(4)) == Array("GGUF".utf8) { return .byMagic }
+        return path.hasSuffix(".gguf") ? .byName : nil
+    }
+
+    /// The one `.gguf` file of a directory, or the first shard of a split one; nil when there
+    /// is none or when several unrelated ones make the choice ambiguous.
+    public static func weightsFile(in directory: String) -> String? {
+        guard let dir = opendir(directory) else { return nil }
+        defer { closedir(dir) }
+        var names: [String] = []
+        while let entry = readdir(dir) {
+            let name = withUnsafeBytes(of: entry.pointee.d_name) { raw in
+                String(decoding: raw.prefix(while: { $0 != 0 }), as: UTF8.self)
+            }
+            if name.hasSuffix(".gguf"), !name.hasPrefix(".") { names.append(name) }
+        }
+        names.sort()
+        let firstShards = names.filter { GGUFSplit.shardNumber(of: $0) == 1 }
+        let whole = names.filter { GGUFSplit.shardNumber(of: $0) == nil }
+        if whole.count + firstShards.count == 1 { return joinPath(directory, (whole + firstShards)[0]) }
+        return nil
+    }
+
+    public static func read(_ path: String) throws -> CheckpointContents {
+        let shards = try GGUFSplit.shardPaths(forFirst: path)
+        var tensors: [Tensor] = []
+        var first: GGUFFile?
+        for (index, shard) in shards.enumerated() {
+            let file = try MappedFile(path: shard)
+            let parsed: GGUFFile
+            do {
+                parsed = try GGUFFile.parse(file.bytes)
+                if shards.count > 1 { try GGUFSplit.check(parsed.metadata, index: index, count: shards.count) }
+            } catch let problem as GGUFProblem {
+                throw FileError(shard, problem)
+            }
+            if first == nil { first = parsed }
+            for info in parsed.tensors {
+                let start = parsed.dataStart + info.offset
+                let data = UnsafeRawBufferPointer(rebasing: file.bytes[start..<(start + info.byteCount)])
+                let name = GGUFTensorNames.huggingFaceName(info.name) ?? info.name
+                tensors.append(Tensor(name: name, dtype: info.dtype, shape: info.dims.reversed(), data: data,
+                                      storage: file, storedName: name == info.name ? nil : info.name))
+            }
+        }
+        guard let header = first else { throw FileError(path, GGUFProblem.badMagic) }
+        var seen = Set<String>()
+        for tensor in tensors where !seen.insert(tensor.storedName ?? tensor.name).inserted {
+            throw FileError(path, GGUFProblem.duplicateTensor(tensor.storedName ?? tensor.name))
+        }
+        do {
+            let architecture = try header.metadata.string("general.architecture") ?? ""
+            guard architecture == "bert" else { throw GGUFProblem.notBert(architecture: architecture) }
+            let config = try GGUFConfig.bertConfig(header.metadata, tensors: tensors)
+            let tokenizer = try GGUFConfig.tokenizer(header.metadata, config: config, path: path)
+            var details: [(key: String, value: String)] = [("version", "\(header.version)"), ("architecture", architecture)]
+            if let name = try header.metadata.string("general.name") { details.append(("name", name)) }
+            if let type = try header.metadata.integer("general.file_type") { details.append(("file_type", "\(type)")) }
+            if shards.count > 1 { details.append(("shards", "\(shards.count)")) }
+            return CheckpointContents(tensors: tensors, files: shards, config: config,
+                                      tokenizer: tokenizer.map { .embedded($0) }, details: details)
+        } catch let problem as GGUFProblem {
+            throw FileError(path, problem)
+        }
+    }
+}
+
+extension CheckpointFormat {
+    public static let gguf = GGUFFormat.format
+}
+
+/// llama.cpp's names for `BertModel` tensors (convert_hf_to_gguf.py, tensor_mapping.py).
+public enum GGUFTensorNames {
+    static let embeddings: [String: String] = [
+        "token_embd": "embeddings.word_embeddings",
+        "position_embd": "embeddings.position_embeddings",
+        "token_types": "embeddings.token_type_embeddings",
+        "token_embd_norm": "embeddings.LayerNorm",
+    ]
+    static let layer: [String: String] = [
+        "attn_q": "attention.self.query",
+        "attn_k": "attention.self.key",
+        "attn_v": "attention.self.value",
+        "attn_output": "attention.output.dense",
+        "attn_output_norm": "attention.output.LayerNorm",
+        "ffn_up": "intermediate.dense",
+        "ffn_down": "output.dense",
+        "layer_output_norm": "output.LayerNorm",
+    ]
+
+    /// The `BertModel` name of a GGUF tensor name (`blk.3.ffn_up.weight` →
+    /// `encoder.layer.3.intermediate.dense.weight`), nil for names outside `BertModel`
+    /// (`cls.output.weight`, the classifier of a sequence-classification conversion).
+    public static func huggingFaceName(_ name: String) -> String? {
+        let parts = name.split(separator: ".", omittingEmptySubsequences: false).map(String.init)
+        guard let suffix = parts.last, suffix == "weight" || suffix == "bias" else { return nil }
+        if parts.count == 2, let module = embeddings[parts[0]] { return "\(module).\(suffix)" }
+        if parts.count == 4, parts[0] == "blk", let n = Int(parts[1]), n >= 0, String(n) == parts[1],
+           let module = layer[parts[2]] {
+            return "encoder.layer.\(n).\(module).\(suffix)"
+        }
+        return nil
+    }
+}
