@@ -87,34 +87,41 @@ extension CheckpointFormat {
 
 /// llama.cpp's names for `BertModel` tensors (convert_hf_to_gguf.py, tensor_mapping.py).
 public enum GGUFTensorNames {
-    static let embeddings: [String: String] = [
-        "token_embd": "embeddings.word_embeddings",
-        "position_embd": "embeddings.position_embeddings",
-        "token_types": "embeddings.token_type_embeddings",
-        "token_embd_norm": "embeddings.LayerNorm",
+    /// llama.cpp's name of each `BertModule` it carries (per-layer ones inside `blk.N.`); the
+    /// pooler is not carried. Keyed by the parameter-spec table, so no HF name is spelled here.
+    static let modules: [BertModule: String] = [
+        .wordEmbeddings: "token_embd",
+        .positionEmbeddings: "position_embd",
+        .tokenTypeEmbeddings: "token_types",
+        .embeddingsLayerNorm: "token_embd_norm",
+        .query: "attn_q",
+        .key: "attn_k",
+        .value: "attn_v",
+        .attentionOutputDense: "attn_output",
+        .attentionOutputLayerNorm: "attn_output_norm",
+        .intermediateDense: "ffn_up",
+        .outputDense: "ffn_down",
+        .outputLayerNorm: "layer_output_norm",
     ]
-    static let layer: [String: String] = [
-        "attn_q": "attention.self.query",
-        "attn_k": "attention.self.key",
-        "attn_v": "attention.self.value",
-        "attn_output": "attention.output.dense",
-        "attn_output_norm": "attention.output.LayerNorm",
-        "ffn_up": "intermediate.dense",
-        "ffn_down": "output.dense",
-        "layer_output_norm": "output.LayerNorm",
-    ]
+    private static let moduleOfName = Dictionary(uniqueKeysWithValues: modules.map { ($0.value, $0.key) })
 
     /// The `BertModel` name of a GGUF tensor name (`blk.3.ffn_up.weight` →
     /// `encoder.layer.3.intermediate.dense.weight`), nil for names outside `BertModel`
     /// (`cls.output.weight`, the classifier of a sequence-classification conversion).
     public static func huggingFaceName(_ name: String) -> String? {
         let parts = name.split(separator: ".", omittingEmptySubsequences: false).map(String.init)
-        guard let suffix = parts.last, suffix == "weight" || suffix == "bias" else { return nil }
-        if parts.count == 2, let module = embeddings[parts[0]] { return "\(module).\(suffix)" }
-        if parts.count == 4, parts[0] == "blk", let n = Int(parts[1]), n >= 0, String(n) == parts[1],
-           let module = layer[parts[2]] {
-            return "encoder.layer.\(n).\(module).\(suffix)"
+        // Any weight or bias under a carried module maps, so a stray one (token_embd.bias) is
+        // reported by the schema check as unexpected rather than ignored.
+        guard let leaf = parts.last, leaf == "weight" || leaf == "bias" else { return nil }
+        let parsed: ParameterName
+        if parts.count == 2, let module = moduleOfName[parts[0]], !module.isPerLayer {
+            parsed = ParameterName(module, leaf: leaf)
+        } else if parts.count == 4, parts[0] == "blk", let n = Int(parts[1]), n >= 0, String(n) == parts[1],
+                  let module = moduleOfName[parts[2]], module.isPerLayer {
+            parsed = ParameterName(module, layer: n, leaf: leaf)
+        } else {
+            return nil
         }
-        return nil
+        return parsed.description
     }
 }

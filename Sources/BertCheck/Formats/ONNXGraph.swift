@@ -158,8 +158,8 @@ struct ONNXGraphIndex {
     /// (`embeddings.position_ids`) are graph constants here: checkpoints may or may not save them.
     static func isHFName(_ name: String) -> Bool {
         let path = hfPath(name)
-        return (path.hasPrefix("embeddings.") || path.hasPrefix("encoder.layer.") || path.hasPrefix("pooler."))
-            && (path.hasSuffix(".weight") || path.hasSuffix(".bias") || path.hasSuffix(".gamma") || path.hasSuffix(".beta"))
+        guard case .parameter = parameterRole(ofStoredName: path) else { return false }
+        return (path.hasSuffix(".weight") || path.hasSuffix(".bias") || path.hasSuffix(".gamma") || path.hasSuffix(".beta"))
     }
 
     /// The module of a Linear computed by MatMul `index`: its scope when that is a Linear, else
@@ -271,9 +271,10 @@ extension ONNXGraphIndex {
         case ("BiasGelu", 1), ("FastGelu", 1):
             return named(input(0).flatMap(producingMatMul).flatMap { scope(of: $0) }.map { $0 + ".bias" })
         case ("EmbedLayerNormalization", 2...6):
-            let names = ["word_embeddings.weight", "position_embeddings.weight", "token_type_embeddings.weight",
-                         "LayerNorm.weight", "LayerNorm.bias"]
-            return named("embeddings." + names[use.slot - 2])
+            let names = [ParameterName(.wordEmbeddings, leaf: "weight"), ParameterName(.positionEmbeddings, leaf: "weight"),
+                         ParameterName(.tokenTypeEmbeddings, leaf: "weight"), ParameterName(.embeddingsLayerNorm, leaf: "weight"),
+                         ParameterName(.embeddingsLayerNorm, leaf: "bias")]
+            return named(names[use.slot - 2].description)
         case ("SkipLayerNormalization", 2...4):
             // The dense whose output it normalises: from its HF bias, else its MatMul.
             var dense: String?
@@ -282,19 +283,22 @@ extension ONNXGraphIndex {
             } else {
                 dense = [input(0), input(1)].compactMap { $0 }.compactMap(producingMatMul).first.flatMap { linearModule(ofMatMul: $0) }
             }
-            guard let dense, dense.hasSuffix(".dense") else { return [] }
-            let block = String(dense.dropLast("dense".count))
-            return named([block + "LayerNorm.weight", block + "LayerNorm.bias", dense + ".bias"][use.slot - 2])
+            // The LayerNorm that follows each residual dense, from the parameter-spec table.
+            let layerNormAfter: [BertModule: BertModule] = [.attentionOutputDense: .attentionOutputLayerNorm, .outputDense: .outputLayerNorm]
+            guard let dense, let parsed = ParameterName(parsing: dense + ".bias"), let norm = layerNormAfter[parsed.module] else { return [] }
+            return named([ParameterName(norm, layer: parsed.layer, leaf: "weight"), ParameterName(norm, layer: parsed.layer, leaf: "bias"),
+                          parsed][use.slot - 2].description)
         case ("Attention", 1), ("Attention", 2):
-            let prefix = "encoder.layer.\(attentionLayer(use.node)).attention.self."
-            let parts = ["query", "key", "value"]
+            let layer = attentionLayer(use.node)
+            let parts: [BertModule] = [.query, .key, .value]
+            func name(_ module: BertModule, _ leaf: String) -> String { ParameterName(module, layer: layer, leaf: leaf).description }
             if use.slot == 2 {
-                let pieces = parts.enumerated().compactMap { elementSlice(tensor, part: $0.offset, of: 3, name: prefix + $0.element + ".bias") }
+                let pieces = parts.enumerated().compactMap { elementSlice(tensor, part: $0.offset, of: 3, name: name($0.element, "bias")) }
                 return pieces.count == 3 ? pieces : []
             }
             // Packed [in, 3·out]: columns q | k | v, each un-transposed to [out, in].
             let pieces = parts.enumerated().compactMap { part in
-                columnSlice(tensor, part: part.offset, of: 3).flatMap { transposed($0, name: prefix + part.element + ".weight") }
+                columnSlice(tensor, part: part.offset, of: 3).flatMap { transposed($0, name: name(part.element, "weight")) }
             }
             return pieces.count == 3 ? pieces : []
         default:

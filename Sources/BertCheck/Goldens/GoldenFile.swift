@@ -419,7 +419,8 @@ public func readCandidateOutputs(_ path: String, for golden: GoldenFile) throws 
 }
 
 /// `readCandidateOutputs`, with the names of the tensors that are neither inputs nor outputs of
-/// the registry (sorted), for the report to list. Such `.npz` members are never inflated.
+/// the registry (sorted), for the report to list. Members of an `.npz` it ignores are listed but
+/// never inflated.
 public func readCandidateOutputsListingUnknown(_ path: String, for golden: GoldenFile) throws -> (outputs: ModelOutputs, unknown: [String]) {
     func known(_ name: String) -> Bool { GoldenFile.inputNames.contains(name) || OutputRegistry.lookup(name) != nil }
     var skipped: [String] = []
