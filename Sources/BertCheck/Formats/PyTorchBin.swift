@@ -94,7 +94,8 @@ public enum PyTorchBinReader {
 
         if let order = archive.entry(named: folder + "byteorder") {
             let contents = try archive.contents(of: order, atMost: 16)  // "little" or "big"
-            let text = String(decoding: contents.bytes, as: UTF8.self)
+            // `bytes` borrows from `contents.storage`: keep it alive while they are read.
+            let text = withExtendedLifetime(contents) { String(decoding: contents.bytes, as: UTF8.self) }
             guard text == "little" else { throw FileError(path, PyTorchBinProblem.bigEndian(String(text.prefix(16)))) }
         }
 
@@ -103,7 +104,7 @@ public enum PyTorchBinReader {
         if pickleEntry.isStored { try archive.verifyChecksum(pickleEntry, of: pickleBytes) }
         let root: PickleValue
         do {
-            root = try Pickle.load(pickleBytes.bytes)
+            root = try withExtendedLifetime(pickleBytes) { try Pickle.load(pickleBytes.bytes) }
         } catch let problem as PickleProblem {
             throw FileError(path, PickleEntryProblem(entry: pickleEntry.name, problem: problem))
         }
