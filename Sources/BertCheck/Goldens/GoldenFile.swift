@@ -272,10 +272,8 @@ public struct GoldenFile: Sendable {
             }
         }
 
-        // The hidden size comes from the first required per-token output (last_hidden_state).
-        guard let anchor = OutputRegistry.all.first(where: { $0.required && $0.rank == .perToken }) else {
-            throw GoldenProblem.missingTensor(OutputRegistry.lastHiddenState.name)
-        }
+        // The hidden size comes from last_hidden_state, which every golden holds.
+        let anchor = OutputRegistry.lastHiddenState
         guard let last = tensors[anchor.name] else { throw GoldenProblem.missingTensor(anchor.name) }
         guard last.shape.count == 3 else {
             throw GoldenProblem.wrongRank(name: last.name, shape: last.shape, expected: anchor.rank.shapeDescription)
@@ -327,7 +325,7 @@ public struct GoldenFile: Sendable {
         guard t.dtype.isFloatingPoint else { throw GoldenProblem.outputNotFloat(name: t.name, dtype: t.dtype) }
         guard t.dtype == .F64 else { return FloatArray(shape: t.shape, values: t.floats()) }
         let doubles = (0..<t.elementCount).map { t.data.loadUnaligned(fromByteOffset: $0 * 8, as: Double.self) }
-        return FloatArray(shape: t.shape, values: t.floats(), doubles: doubles)
+        return FloatArray(shape: t.shape, values: doubles.map(Float.init), doubles: doubles)
     }
 
     static func parseMetadata(_ raw: [String: String], rows: Int, requireFormat: Bool) throws -> GoldenMetadata {

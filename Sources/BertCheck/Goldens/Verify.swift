@@ -256,7 +256,7 @@ func pairRowsNote(_ checks: [CheckResult], texts: [TextItem]?) -> String? {
 /// [batch, seq] outputs are compared as [batch, seq, 1], so padded tokens are skipped as for
 /// other per-token outputs.
 func shapedForComparison(_ array: FloatArray, _ spec: OutputSpec) -> FloatArray {
-    spec.rank == .perTokenScalar && array.shape.count == 2 ? FloatArray(shape: array.shape + [1], values: array.values) : array
+    spec.rank == .perTokenScalar && array.shape.count == 2 ? FloatArray(shape: array.shape + [1], values: array.values, doubles: array.doubles) : array
 }
 
 /// The head checks of one output (HeadChecks.swift): `labels` for classification outputs,
