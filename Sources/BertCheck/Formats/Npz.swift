@@ -71,6 +71,9 @@ public enum NpzReader {
     static func array(_ entry: ZipArchive.Entry, in archive: ZipArchive) throws -> Tensor {
         let name = entry.name
         let contents = try archive.contents(of: entry)
+        // `bytes` borrow from `contents.storage` (an inflated member's own buffer): keep it alive
+        // until every path below, the throwing ones and the aligned copy included, is done.
+        defer { withExtendedLifetime(contents) {} }
         let bytes = contents.bytes
         guard bytes.count >= 8 else { throw NpzProblem.headerTruncated(entry: name) }
         guard Array(bytes[0..<6]) == [0x93, 0x4E, 0x55, 0x4D, 0x50, 0x59] else { throw NpzProblem.badMagic(entry: name) }

@@ -94,8 +94,7 @@ public enum PyTorchBinReader {
 
         if let order = archive.entry(named: folder + "byteorder") {
             let contents = try archive.contents(of: order, atMost: 16)  // "little" or "big"
-            // `bytes` borrows from `contents.storage`: keep it alive while they are read.
-            let text = withExtendedLifetime(contents) { String(decoding: contents.bytes, as: UTF8.self) }
+            let text = contents.withBytes { String(decoding: $0, as: UTF8.self) }
             guard text == "little" else { throw FileError(path, PyTorchBinProblem.bigEndian(String(text.prefix(16)))) }
         }
 
@@ -104,7 +103,7 @@ public enum PyTorchBinReader {
         if pickleEntry.isStored { try archive.verifyChecksum(pickleEntry, of: pickleBytes) }
         let root: PickleValue
         do {
-            root = try withExtendedLifetime(pickleBytes) { try Pickle.load(pickleBytes.bytes) }
+            root = try pickleBytes.withBytes { try Pickle.load($0) }
         } catch let problem as PickleProblem {
             throw FileError(path, PickleEntryProblem(entry: pickleEntry.name, problem: problem))
         }

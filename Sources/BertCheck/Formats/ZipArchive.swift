@@ -99,6 +99,12 @@ public final class ZipArchive: @unchecked Sendable {
     public struct Contents: @unchecked Sendable {
         public let bytes: UnsafeRawBufferPointer
         public let storage: ByteStorage
+
+        /// `body` over the bytes with their owner kept alive: an inflated entry's buffer may
+        /// otherwise be released after the last use of `storage`, before `bytes` are read.
+        public func withBytes<R>(_ body: (UnsafeRawBufferPointer) throws -> R) rethrows -> R {
+            try withExtendedLifetime(storage) { try body(bytes) }
+        }
     }
 
     /// Deflate cannot expand more than about 1032:1; a larger declared ratio is a lie.
@@ -112,7 +118,7 @@ public final class ZipArchive: @unchecked Sendable {
     public let storage: ByteStorage
     /// Entries in central-directory order.
     public let entries: [Entry]
-    private let indexByName: [String: Int]
+    private let indexByName: [[UInt8]: Int]
 
     public convenience init(path: String) throws {
         try self.init(file: MappedFile(path: path))
@@ -130,23 +136,22 @@ public final class ZipArchive: @unchecked Sendable {
         self.storage = storage
         let directory = try ZipArchive.locateCentralDirectory(bytes, path: path)
         var entries: [Entry] = []
-        var indexByName: [String: Int] = [:]
+        // Names are keyed by their bytes: String equality would call canonically equivalent
+        // names (NFC and NFD "é") one name and hand out the wrong member.
+        var indexByName: [[UInt8]: Int] = [:]
         var cursor = directory.offset
         let end = directory.offset + directory.size
         // Each central record takes at least 46 bytes, which bounds the count we trust.
         entries.reserveCapacity(Int(min(directory.count, UInt64(directory.size / 46))))
-        var namesSeen = Set<[UInt8]>()
         while cursor < end {
             let index = entries.count
             guard end - cursor >= 46, bytes.le(UInt32.self, at: cursor) == 0x0201_4B50 else {
                 throw FileError(path, ZipProblem.badCentralDirectoryEntry(index: index))
             }
             let entry = try ZipArchive.parseCentralEntry(bytes, at: cursor, end: end, index: index, path: path)
-            // Names compare as bytes: String equality would call canonically equivalent names equal.
-            guard namesSeen.insert(Array(entry.entry.name.utf8)).inserted else {
+            guard indexByName.updateValue(index, forKey: Array(entry.entry.name.utf8)) == nil else {
                 throw FileError(path, ZipProblem.duplicateEntry(name: entry.entry.name))
             }
-            indexByName[entry.entry.name] = index
             entries.append(entry.entry)
             cursor = entry.next
         }
@@ -158,7 +163,7 @@ public final class ZipArchive: @unchecked Sendable {
     }
 
     public func entry(named name: String) -> Entry? {
-        indexByName[name].map { entries[$0] }
+        indexByName[Array(name.utf8)].map { entries[$0] }
     }
 
     /// The entry's bytes: a slice of the mapping when stored, an inflated and CRC-checked copy

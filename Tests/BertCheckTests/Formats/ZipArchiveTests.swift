@@ -152,6 +152,19 @@ import Testing
         #expect(try zipProblem(builder.build()) == .duplicateEntry(name: "a"))
     }
 
+    /// NFC "é" and NFD "e\u{301}" are two names (Swift's String would call them one): each is
+    /// found as itself and hands out its own bytes.
+    @Test func namesThatAreCanonicallyEquivalentAreTwoEntries() throws {
+        var builder = ZipBuilder()
+        builder.add("\u{e9}", [1])
+        builder.add("e\u{301}", [2])
+        let zip = try archive(builder.build())
+        #expect(zip.entries.count == 2)
+        let first = try #require(zip.entry(named: "\u{e9}")), second = try #require(zip.entry(named: "e\u{301}"))
+        #expect(try zip.contents(of: first).withBytes { Array($0) } == [1])
+        #expect(try zip.contents(of: second).withBytes { Array($0) } == [2])
+    }
+
     @Test func refusesBadLocalHeaders() throws {
         var bytes = simple.build()
         bytes[0] = 0
