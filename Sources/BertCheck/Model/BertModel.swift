@@ -179,12 +179,14 @@ public final class BertModel: @unchecked Sendable {
     }
 
     /// Bytes a pass over `batch` allocates, roughly: the workspace (hidden-size buffers, the
-    /// intermediate and its packed copy, per-worker attention scores) and the outputs (every
-    /// hidden state, the pooler). An estimate to refuse what cannot fit, not an exact figure.
-    func estimatedPassBytes(_ batch: Batch, attentionBuffers: Int) -> Int {
+    /// intermediate and its packed copy, per-worker attention scores) and the outputs
+    /// (last_hidden_state, the hidden states when asked for, a masked-LM head's vocabulary-wide
+    /// logits). An estimate to refuse what cannot fit, not an exact figure.
+    func estimatedPassBytes(_ batch: Batch, attentionBuffers: Int, hiddenStates: Bool) -> Int {
         let h = config.hiddenSize, i = config.intermediateSize, layers = config.numHiddenLayers
         let tokens = batch.batch.multipliedReportingOverflow(by: batch.seq)
-        let perToken = 8 * h + 2 * i + h * (layers + 2)
+        let vocabularyLogits = taskHead == .maskedLM || taskHead == .preTraining ? config.vocabSize : 0
+        let perToken = 8 * h + 2 * i + h * (hiddenStates ? layers + 2 : 1) + vocabularyLogits
         let (activations, o1) = tokens.partialValue.multipliedReportingOverflow(by: perToken)
         let (scores, o2) = (batch.seq * (batch.seq + 2 * config.headSize)).multipliedReportingOverflow(by: attentionBuffers)
         let (floats, o3) = activations.addingReportingOverflow(scores)
@@ -192,17 +194,25 @@ public final class BertModel: @unchecked Sendable {
         return tokens.overflow || o1 || o2 || o3 || o4 ? .max : bytes
     }
 
+    /// The attention workers never outnumber the (row, head) pairs, nor 64 (more buffers than
+    /// that would only cost memory for a --threads far past the cores).
+    private func attentionBuffers(for batch: Batch) -> Int {
+        max(1, min(threads, batch.batch * config.numAttentionHeads, 64))
+    }
+
+    /// Refuses a pass whose estimated memory exceeds what the process may still allocate.
+    private func checkMemory(for batch: Batch, hiddenStates: Bool) throws {
+        let needed = estimatedPassBytes(batch, attentionBuffers: attentionBuffers(for: batch), hiddenStates: hiddenStates)
+        if let (available, source) = MemoryBudget.available(), needed > available {
+            throw InputProblem.exceedsMemory(tokens: "\(batch.batch) × \(batch.seq)", needed: needed, available: available, source: source)
+        }
+    }
+
     private func workspace(for batch: Batch) throws -> Workspace {
         let tokens = batch.batch * batch.seq
         if let cached = cachedWorkspace, cached.tokens == tokens, cached.seq == batch.seq { return cached }
         cachedWorkspace = nil
-        let needed = estimatedPassBytes(batch, attentionBuffers: max(1, min(threads, batch.batch * config.numAttentionHeads, 64)))
-        if let (available, source) = MemoryBudget.available(), needed > available {
-            throw InputProblem.exceedsMemory(tokens: "\(batch.batch) × \(batch.seq)", needed: needed, available: available, source: source)
-        }
-        // The attention workers never outnumber the (row, head) pairs, nor 64 (more buffers
-        // than that would only cost memory for a --threads far past the cores).
-        let attentionBuffers = max(1, min(threads, batch.batch * config.numAttentionHeads, 64))
+        let attentionBuffers = attentionBuffers(for: batch)
         guard let created = Workspace(tokens: tokens, seq: batch.seq, hiddenSize: config.hiddenSize,
                                       headSize: config.headSize, intermediateSize: config.intermediateSize,
                                       attentionBuffers: attentionBuffers,
@@ -218,6 +228,7 @@ public final class BertModel: @unchecked Sendable {
         try validate(batch)
         lock.lock()
         defer { lock.unlock() }
+        try checkMemory(for: batch, hiddenStates: outputHiddenStates)
         let workspace = try self.workspace(for: batch)
         let hiddenSize = config.hiddenSize
         let tokens = batch.batch * batch.seq
