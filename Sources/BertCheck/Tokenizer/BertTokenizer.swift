@@ -100,7 +100,7 @@ public final class BertTokenizer: @unchecked Sendable {
         guard let directory else {
             return try BertTokenizer(vocabularyPath: modelOrVocab, options: Options())
         }
-        try checkVocabularyFilesAgree(directory: directory)
+        let bothRead = try checkVocabularyFilesAgree(directory: directory)
         var vocabPath = joinPath(directory, "vocab.txt")
         if !entryExists(vocabPath) {
             vocabPath = joinPath(directory, "tokenizer.json")
@@ -120,6 +120,10 @@ public final class BertTokenizer: @unchecked Sendable {
         let tokenizerConfigPath = joinPath(directory, "tokenizer_config.json")
         if entryExists(tokenizerConfigPath) {
             try readTokenizerConfig(tokenizerConfigPath, into: &options)
+        }
+        // vocab.txt was already read when checked against tokenizer.json: not read twice.
+        if let bothRead, vocabPath.hasSuffix("vocab.txt") {
+            return try BertTokenizer(vocabulary: bothRead, path: vocabPath, options: options)
         }
         return try BertTokenizer(vocabularyPath: vocabPath, options: options)
     }

@@ -11,11 +11,13 @@ public struct VocabularyFilesDisagree: Error, CustomStringConvertible, Equatable
 }
 
 /// Throws `FileError(vocab.txt, VocabularyFilesDisagree)` when the directory's vocab.txt and
-/// tokenizer.json (both present) map some id to different tokens or hold different counts.
-func checkVocabularyFilesAgree(directory: String) throws {
+/// tokenizer.json (both present) map some id to different tokens or hold different counts;
+/// returns vocab.txt's vocabulary when both were read (nil otherwise), so it is not read again.
+@discardableResult
+func checkVocabularyFilesAgree(directory: String) throws -> Vocabulary? {
     let text = (directory as NSString).appendingPathComponent("vocab.txt")
     let json = (directory as NSString).appendingPathComponent("tokenizer.json")
-    guard FileManager.default.fileExists(atPath: text), FileManager.default.fileExists(atPath: json) else { return }
+    guard FileManager.default.fileExists(atPath: text), FileManager.default.fileExists(atPath: json) else { return nil }
     let fromText = try Vocabulary(contentsOf: text), fromJSON = try Vocabulary(tokenizerJSON: json)
     func fail(_ detail: String) -> FileError { FileError(text, VocabularyFilesDisagree(vocabTxt: text, tokenizerJSON: json, detail: detail)) }
     for id in 0..<min(fromText.tokens.count, fromJSON.tokens.count) where fromText.tokens[id] != fromJSON.tokens[id] {
@@ -24,6 +26,7 @@ func checkVocabularyFilesAgree(directory: String) throws {
     if fromText.tokens.count != fromJSON.tokens.count {
         throw fail("vocab.txt has \(fromText.tokens.count) tokens, tokenizer.json \(fromJSON.tokens.count)")
     }
+    return fromText
 }
 
 /// The model's directory (or the named weight file's) when it holds a vocabulary, vocab.txt or
