@@ -47,15 +47,14 @@ public enum VerifyReportRenderer {
             lines.append("")
             lines.append("Error through the stack (hidden_states.0 = embeddings, N = output of encoder layer N-1):")
             var table: [[String]] = [["tensor", "layer", "max abs", "mean abs", "min cos", "growth", "status"]]
-            var previous: Double?
+            // The library's growth (measured from a noise floor), as the HTML page shows it.
+            let growthByName = Dictionary((report.errorGrowth?.layers ?? []).map { ($0.name, $0.growth) }, uniquingKeysWith: { a, _ in a })
             for check in layers {
-                var growth = "-"
-                if let mean = check.meanAbsErr, let previous, previous > 0 { growth = String(format: "×%.2f", mean / previous) }
+                let growth = (growthByName[check.name] ?? nil).map { String(format: "×%.2f", $0) } ?? "-"
                 table.append([check.name, OutputRegistry.layerLabel(of: check.name) ?? "-",
                               check.maxAbsErr.map(formatNumber) ?? "-", check.meanAbsErr.map(formatNumber) ?? "-",
                               check.minCosine.map { String(format: "%.7f", $0) } ?? "-", growth,
                               check.status.label])
-                previous = check.meanAbsErr
             }
             lines.append(contentsOf: alignedTable(table, rightAligned: [2, 3, 4, 5]).map { "  " + $0 })
         }
