@@ -1,3 +1,4 @@
+import CKernels
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Darwin)
@@ -20,6 +21,7 @@ enum MappingFaultGuard {
     static func register(base: UnsafeRawPointer, count: Int, path: String) -> Int? {
         let message = Array("bertcheck: error: \(path): the file changed size while it was being read (it was truncated or replaced during the run)\n".utf8)
         let slots = faultSlots
+        _ = faultReports  // created here, never first in the handler
         installOnce()
         guard message.count <= messageSize else { return nil }
         for slot in 0..<slotCount where slots[slot].count == 0 {
@@ -66,12 +68,22 @@ nonisolated(unsafe) let faultMessages: UnsafeMutablePointer<UInt8> = {
 nonisolated(unsafe) let faultSlotCount = MappingFaultGuard.slotCount
 nonisolated(unsafe) let faultMessageSize = MappingFaultGuard.messageSize
 nonisolated(unsafe) var faultHandlerInstalled = false
+/// How many threads reached the report: several workers reading the same truncated mapping fault
+/// together, and only the first may write the line (the others wait for its `_exit`).
+nonisolated(unsafe) let faultReports: UnsafeMutablePointer<Int> = {
+    let counter = UnsafeMutablePointer<Int>.allocate(capacity: 1)
+    counter.initialize(to: 0)
+    return counter
+}()
 
 private func reportMappingFault(_ signalNumber: Int32, _ info: UnsafeMutablePointer<siginfo_t>?, _ context: UnsafeMutableRawPointer?) {
     let address = UInt(bitPattern: info?.pointee._sifields._sigfault.si_addr)
     for slot in 0..<faultSlotCount {
         let entry = faultSlots[slot]
         guard entry.count > 0, address >= entry.start, address - entry.start < UInt(entry.count) else { continue }
+        if bc_fetch_add(faultReports, 1) != 0 {
+            while true { pause() }
+        }
         _ = write(2, faultMessages + slot * faultMessageSize, entry.messageLength)
         removeRegisteredTemporaryFiles()
         _exit(2)
