@@ -69,8 +69,9 @@ public struct VerifyReport {
 }
 
 /// Runs every check of `verify`. Throws `FileError` for unusable input (exit 2); a failing check
-/// is a report with status `.fail` (exit 1).
-public func verifyGolden(_ options: VerifyOptions) throws -> VerifyReport {
+/// is a report with status `.fail` (exit 1). `progress` hears of the forward pass's layers, then
+/// of the outputs compared.
+public func verifyGolden(_ options: VerifyOptions, progress: ProgressObserver? = nil) throws -> VerifyReport {
     let golden = try GoldenFile.read(options.goldenPath)
     if let modelPath = options.modelPath {
         let checkpoint = try loadCheckpoint(modelPath)
@@ -88,7 +89,7 @@ public func verifyGolden(_ options: VerifyOptions) throws -> VerifyReport {
         }
         var report = try verifyGolden(golden, model: model, tokenizer: tokenizer,
                                       label: "model \(modelPath) (\(model.weightDType.rawValue) weights)",
-                                      tolerances: options.tolerances, includePadding: options.includePadding)
+                                      tolerances: options.tolerances, includePadding: options.includePadding, progress: progress)
         report.goldenPath = options.goldenPath
         report.notes.insert(contentsOf: notes, at: 0)
         return report
@@ -101,7 +102,7 @@ public func verifyGolden(_ options: VerifyOptions) throws -> VerifyReport {
         if golden.outputs.poolerOutput != nil {
             candidate.notes.append("pooler_invariant needs the model's pooler weights: verify against the model to check it")
         }
-        var report = compare(golden, candidate, tolerances: options.tolerances, includePadding: options.includePadding)
+        var report = compare(golden, candidate, tolerances: options.tolerances, includePadding: options.includePadding, progress: progress)
         report.goldenPath = options.goldenPath
         return report
     } else {
@@ -121,8 +122,9 @@ public func verifyGolden(_ golden: GoldenFile, outputs: ModelOutputs, label: Str
 /// model's tokenizer, the golden's texts must tokenize to its ids. Throws `InputProblem` when the
 /// golden's inputs do not fit the model.
 public func verifyGolden(_ golden: GoldenFile, model: BertModel, tokenizer: BertTokenizer? = nil, label: String = "model in memory",
-                         tolerances: ToleranceSettings = ToleranceSettings(), includePadding: Bool = false) throws -> VerifyReport {
-    let output = try model.forward(golden.inputBatch, outputHiddenStates: !golden.outputs.hiddenStates.isEmpty)
+                         tolerances: ToleranceSettings = ToleranceSettings(), includePadding: Bool = false,
+                         progress: ProgressObserver? = nil) throws -> VerifyReport {
+    let output = try model.forward(golden.inputBatch, outputHiddenStates: !golden.outputs.hiddenStates.isEmpty, progress: progress)
     var candidate = Candidate(outputs: ModelOutputs(output), label: label, fromFile: false)
     candidate.weightDType = model.weightDType
     candidate.tokenizer = tokenizer
@@ -136,7 +138,7 @@ public func verifyGolden(_ golden: GoldenFile, model: BertModel, tokenizer: Bert
     } else if golden.outputs.poolerOutput != nil {
         candidate.notes.append("the model has no pooler weights: pooler_invariant is not checked")
     }
-    return compare(golden, candidate, tolerances: tolerances, includePadding: includePadding)
+    return compare(golden, candidate, tolerances: tolerances, includePadding: includePadding, progress: progress)
 }
 
 /// What a candidate brings to the comparison besides its outputs.
@@ -168,7 +170,8 @@ struct Candidate {
 }
 
 /// Every check of `verify` on a golden and a candidate in memory.
-func compare(_ golden: GoldenFile, _ candidate: Candidate, tolerances: ToleranceSettings, includePadding: Bool) -> VerifyReport {
+func compare(_ golden: GoldenFile, _ candidate: Candidate, tolerances: ToleranceSettings, includePadding: Bool,
+             progress: ProgressObserver? = nil) -> VerifyReport {
     var checks: [CheckResult] = []
     var notes = candidate.notes
     let weightDType = candidate.weightDType
@@ -192,7 +195,10 @@ func compare(_ golden: GoldenFile, _ candidate: Candidate, tolerances: Tolerance
         checks.append(tokenizerCheck(golden, texts: texts, tokenizer: tokenizer, maxLength: candidate.maxPositions))
     }
     // Every output the golden holds, in stack order, against the candidate's.
-    for name in golden.outputs.namesInStackOrder {
+    let outputNames = golden.outputs.namesInStackOrder
+    progress?.update("comparing outputs", unit: "tensors", 0, of: outputNames.count)
+    for (index, name) in outputNames.enumerated() {
+        defer { progress?.update("comparing outputs", unit: "tensors", index + 1, of: outputNames.count) }
         guard let expected = golden.outputs[name], let (spec, _) = OutputRegistry.lookup(name) else { continue }
         let actual = candidate.outputs[name]
         if actual == nil, let produces = candidate.produces, !produces(spec) {

@@ -49,13 +49,19 @@ extension BertModel {
                      tokenTypeIds: [Int](repeating: 0, count: tokens))
     }
 
-    /// Runs one untimed warm-up pass, then `iterations` timed passes.
-    public func benchmark(batch: Int, seq: Int, iterations: Int) throws -> BenchmarkResult {
+    /// Runs one untimed warm-up pass, then `iterations` timed passes; `progress` hears of each pass.
+    public func benchmark(batch: Int, seq: Int, iterations: Int, progress: ProgressObserver? = nil) throws -> BenchmarkResult {
         guard iterations > 0 else { throw BenchmarkProblem.noIterations }
         let input = try benchmarkBatch(batch: batch, seq: seq)
+        let activity = "timing forward passes of \(batch) × \(seq) tokens"
+        progress?.update(activity, unit: "passes", 0, of: iterations + 1)
         _ = try forward(input)
+        progress?.update(activity, unit: "passes", 1, of: iterations + 1)
         let start = DispatchTime.now().uptimeNanoseconds
-        for _ in 0..<iterations { _ = try forward(input) }
+        for pass in 0..<iterations {
+            _ = try forward(input)
+            progress?.update(activity, unit: "passes", pass + 2, of: iterations + 1)
+        }
         let elapsed = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e6
         return BenchmarkResult(batch: batch, seq: seq, threads: threads, iterations: iterations,
                                msPerBatch: elapsed / Double(iterations))

@@ -224,7 +224,8 @@ public final class BertModel: @unchecked Sendable {
     }
 
     /// The forward pass. Throws `InputProblem` for ids, token types or lengths the model cannot take.
-    public func forward(_ batch: Batch, outputHiddenStates: Bool = false) throws -> BertOutput {
+    /// `progress` hears of each encoder layer as it completes.
+    public func forward(_ batch: Batch, outputHiddenStates: Bool = false, progress: ProgressObserver? = nil) throws -> BertOutput {
         try validate(batch)
         lock.lock()
         defer { lock.unlock() }
@@ -242,9 +243,14 @@ public final class BertModel: @unchecked Sendable {
         embeddings.forward(hidden, batch: batch, hidden: hiddenSize, workers: threads,
                            packed: workspace.chainsPacked ? workspace.packedInput : nil)
         var states: [[Float]]? = outputHiddenStates ? [snapshot()] : nil
+        let activity = "forward pass, \(batch.batch) rows of \(batch.seq) tokens", layerCount = encoder.layers.count
+        var layersDone = 0
+        progress?.update(activity, unit: "layers", 0, of: layerCount)
         encoder.forward(hidden, workspace: workspace, batch: batch.batch, seq: batch.seq, workers: threads,
                         residentBudget: residentWeightBudget(tokens: tokens)) {
             if outputHiddenStates { states?.append(snapshot()) }
+            layersDone += 1
+            progress?.update(activity, unit: "layers", layersDone, of: layerCount)
         }
         var pooled: [Float]?
         if let pooler {
