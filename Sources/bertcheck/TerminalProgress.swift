@@ -103,19 +103,25 @@ final class TerminalProgress: ProgressObserver {
         shown = max(count, shown)
     }
 
-    /// "forward pass, 2000 rows of 128 tokens: 3/6 layers (50%) · 0.52 layers/s · ETA 6s".
+    /// "comparing tensors: 120/199 tensors (60%) · 85.3 tensors/s · ETA 1s"; under one per
+    /// second the rate is given the other way up: "14.2 s/step".
     static func line(_ step: ProgressStep, elapsed: Double) -> String {
         var line = "\(step.activity): \(thousands(step.completed))/\(thousands(step.total)) \(step.unit)"
         if step.total > 0 { line += " (\(step.completed * 100 / step.total)%)" }
         guard step.completed > 0, elapsed > 0 else { return line }
         let rate = Double(step.completed) / elapsed
-        line += " · \(rateText(rate)) \(step.unit)/s"
+        line += rate >= 1 ? " · \(rateText(rate)) \(step.unit)/s" : " · \(rateText(1 / rate)) s/\(singular(step.unit))"
         if step.completed < step.total { line += " · ETA \(duration(Double(step.total - step.completed) / rate))" }
         return line
     }
 
     static func rateText(_ rate: Double) -> String {
         rate >= 100 ? thousands(Int(rate.rounded())) : String(format: rate >= 10 ? "%.1f" : "%.2f", rate)
+    }
+
+    /// "steps" → "step", "passes" → "pass".
+    static func singular(_ unit: String) -> String {
+        unit.hasSuffix("sses") ? String(unit.dropLast(2)) : unit.hasSuffix("s") ? String(unit.dropLast()) : unit
     }
 
     /// "6s", "1m05s", "2h03m".

@@ -224,7 +224,7 @@ public final class BertModel: @unchecked Sendable {
     }
 
     /// The forward pass. Throws `InputProblem` for ids, token types or lengths the model cannot take.
-    /// `progress` hears of each encoder layer as it completes.
+    /// `progress` hears of each step of each encoder layer (attention, intermediate, output) as it completes.
     public func forward(_ batch: Batch, outputHiddenStates: Bool = false, progress: ProgressObserver? = nil) throws -> BertOutput {
         try validate(batch)
         lock.lock()
@@ -243,14 +243,16 @@ public final class BertModel: @unchecked Sendable {
         embeddings.forward(hidden, batch: batch, hidden: hiddenSize, workers: threads,
                            packed: workspace.chainsPacked ? workspace.packedInput : nil)
         var states: [[Float]]? = outputHiddenStates ? [snapshot()] : nil
-        let activity = "forward pass, \(batch.batch) rows of \(batch.seq) tokens", layerCount = encoder.layers.count
-        var layersDone = 0
-        progress?.update(activity, unit: "layers", 0, of: layerCount)
+        let layerCount = encoder.layers.count, stepCount = layerCount * BertLayer.steps
+        let activity = "forward pass over \(batch.batch) rows × \(batch.seq) tokens, \(layerCount) layers of \(BertLayer.steps) steps"
+        var stepsDone = 0
+        progress?.update(activity, unit: "steps", 0, of: stepCount)
         encoder.forward(hidden, workspace: workspace, batch: batch.batch, seq: batch.seq, workers: threads,
-                        residentBudget: residentWeightBudget(tokens: tokens)) {
+                        residentBudget: residentWeightBudget(tokens: tokens), afterStep: {
+            stepsDone += 1
+            progress?.update(activity, unit: "steps", stepsDone, of: stepCount)
+        }) {
             if outputHiddenStates { states?.append(snapshot()) }
-            layersDone += 1
-            progress?.update(activity, unit: "layers", layersDone, of: layerCount)
         }
         var pooled: [Float]?
         if let pooler {

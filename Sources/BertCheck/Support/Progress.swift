@@ -1,9 +1,9 @@
 /// How far along long work is: `completed` of `total` units of one activity. The library reports
 /// it and never prints it; the CLI draws it on a terminal, another program may ignore it.
 public struct ProgressStep: Sendable, Equatable {
-    /// What is being done, in words: "forward pass, 2000 rows of 128 tokens", "comparing tensors".
+    /// What is being done, in words: "forward pass over 2000 rows × 128 tokens, 6 layers of 3 steps", "comparing tensors".
     public var activity: String
-    /// What is counted, plural: "layers", "tensors", "lines", "passes".
+    /// What is counted, plural: "steps", "tensors", "lines", "passes".
     public var unit: String
     public var completed: Int
     public var total: Int
