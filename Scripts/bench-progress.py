@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 """What drawing progress costs: runs one bertcheck command with stderr on a pseudo-terminal,
-with progress and with --quiet, alternating, ROUNDS times each; prints the median wall and CPU
+with progress and with --quiet, in ABBA order, ROUNDS times each; prints the median wall and CPU
 (user + system) times of both and their ratio. stdout goes to /dev/null.
 
     Scripts/bench-progress.py ROUNDS BERTCHECK ARGS...
@@ -39,8 +39,10 @@ def run(command):
 def main():
     rounds, command = int(sys.argv[1]), sys.argv[2:]
     times = {"progress": [], "quiet": []}
-    for _ in range(rounds):
-        for label, extra in (("progress", []), ("quiet", ["--quiet"])):
+    for round in range(rounds):
+        # ABBA order: whatever the machine does over time falls on both sides alike.
+        pair = (("progress", []), ("quiet", ["--quiet"]))
+        for label, extra in (pair if round % 2 == 0 else pair[::-1]):
             wall, cpu, drawn = run(command + extra)
             times[label].append((wall, cpu))
             print(f"{label:8} wall {wall:8.3f} s  cpu {cpu:8.3f} s  carriage returns {drawn}", flush=True)
