@@ -13,6 +13,7 @@
 #   Scripts/bench.sh                      # 3 rounds, 2 threads
 #   ROUNDS=5 THREADS=1 ITERATIONS=8 Scripts/bench.sh
 #   BATCHES="1x128 126,5,5,5,5,5,5,5" Scripts/bench.sh
+#   BERTCHECK_BIN=/tmp/bertcheck Scripts/bench.sh   # a binary built before, instead of building one
 #
 # Batches: BxS (dense), L1,L2,… (real lengths, padded to the longest) or "goldens" (the texts
 # of goldens/texts/*.json tokenized by the model's vocabulary, one row each). Every run times
@@ -35,7 +36,7 @@ if [[ ! -f $graphs/optimized.onnx || $graphs/optimized.onnx -ot $model/model.saf
   "$python" Scripts/bench_ort.py --export "$model" "$graphs" >&2
 fi
 vocab=$("$python" -c "import json, sys; print(json.load(open(sys.argv[1]))['vocab_size'])" "$model/config.json")
-bin="$(Scripts/release-bin.sh)"
+bin="${BERTCHECK_BIN:-$(Scripts/release-bin.sh)}"
 results=$(mktemp)
 trap 'rm -f "$results"' EXIT
 
