@@ -430,12 +430,15 @@ func nearZeroBound(_ golden: FloatArray, tolerance: Tolerance) -> Double {
     return max(1e-6 * scale, min(tolerance.atol, 1e-3 * scale))
 }
 
-/// Two numbers with enough significant digits to tell them apart (at least four, at most
-/// seventeen): a cosine of 0.99995 against a floor of 0.9999 is not "1 < 0.9999".
+/// Two numbers with enough significant digits (at least four, at most seventeen) that the printed
+/// values stay apart and in order: a cosine of 0.99995 against a floor of 0.99999 is not
+/// "0.9999 < 1", nor "1 < 1".
 public func formatApart(_ a: Double, _ b: Double) -> (String, String) {
     for digits in 4...17 {
-        let x = String(format: "%.\(digits)g", a), y = String(format: "%.\(digits)g", b)
-        if x != y || a == b || !a.isFinite || !b.isFinite { return (formatSignificant(a, digits: digits), formatSignificant(b, digits: digits)) }
+        let x = formatSignificant(a, digits: digits), y = formatSignificant(b, digits: digits)
+        guard a != b, let shownA = Double(x), let shownB = Double(y), shownA.isFinite, shownB.isFinite else { return (x, y) }
+        // Each printed value nearer its number than half their distance: ordered, and apart.
+        if max(abs(shownA - a), abs(shownB - b)) < abs(a - b) / 2 { return (x, y) }
     }
     return (formatSignificant(a, digits: 17), formatSignificant(b, digits: 17))
 }

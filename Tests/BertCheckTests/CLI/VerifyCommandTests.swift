@@ -169,12 +169,12 @@ import Testing
         #expect(ids?["rows"]?.elements?.map { $0["status"]?.string } == ["fail", "pass", "pass", "pass", "pass"])
         let message = ids?["message"]?.string ?? ""
         #expect(message.contains("row 0 (text ") && message.contains("the runtime ran [\(golden.inputIds[0]), \(golden.inputIds[1]), \(golden.inputIds[2] + 1)"), "\(message)")
-        // Another attention_mask with the golden's ids is still outputs of other inputs (exit 2).
+        // Other token types with the golden's ids are still outputs of other inputs (exit 2).
         var otherMask = golden.tensorsForWriting()
-        for i in otherMask.indices where otherMask[i].name == "attention_mask" {
-            var mask = golden.attentionMask
-            mask[golden.seq - 1] = 1 - mask[golden.seq - 1]
-            otherMask[i] = Tensor.makeTensor(name: "attention_mask", int64s: mask, shape: [golden.batch, golden.seq])
+        for i in otherMask.indices where otherMask[i].name == "token_type_ids" {
+            var types = golden.tokenTypeIds
+            types[1] = 1 - types[1]
+            otherMask[i] = Tensor.makeTensor(name: "token_type_ids", int64s: types, shape: [golden.batch, golden.seq])
         }
         let masked = dir.appendingPathComponent("mask.safetensors").path
         try SafetensorsWriter.write(otherMask, metadata: [:], to: masked)
