@@ -116,7 +116,7 @@ func verifyOutputsFile(_ outputsPath: String, golden: GoldenFile, options: Verif
     candidate.runtimeInputIds = file.inputIds
     candidate.checksTokenizer = false
     if !file.unrecognised.isEmpty {
-        candidate.notes.append("not compared, not outputs bertcheck knows: \(heldList(file.unrecognised)) (name one with --map GOLDEN_NAME=THEIR_NAME)")
+        candidate.notes.append("not compared: the outputs file's \(heldList(file.unrecognised)) (no golden name; give one with --map GOLDEN_NAME=THEIR_NAME)")
     }
     if !file.renamed.isEmpty { candidate.notes.append("read " + file.renamed.joined(separator: ", ")) }
     if let modelPath = options.modelPath {

@@ -9,14 +9,14 @@ import Testing
 @Suite struct VerifyReportFixesTests {
     @Test func theHeaderShowsTheTolerancesInForce() throws {
         let golden = try GoldenFile.read(GoldenFormatTests.tinyGolden)
-        let report = verifyGolden(golden, outputs: golden.outputs, tolerances: ToleranceSettings(atol: 1e9, minCosine: 0.99))
+        let report = verifyGolden(golden, outputs: golden.outputs, tolerances: ToleranceSettings(atol: 1e9, minCosine: 0.99995))
         let table = VerifyReportRenderer.table(report)
         let header = table.split(separator: "\n").first { $0.hasPrefix("tolerance") }.map(String.init) ?? ""
         #expect(header.contains("atol 1e+09") && !header.contains("atol 0.0001"), "\(header)")
-        #expect(header.contains("min cosine 0.99"))
+        #expect(header.contains("min cosine 0.99995"), "\(header)")
         let json = try StrictJSON.parse(Array(VerifyReportRenderer.json(report).serialized().utf8))
         #expect(json["tolerance"]?["atol"]?.double == 1e9 && json["tolerance"]?["rtol"]?.double == 1e-4)
-        #expect(json["tolerance"]?["min_cosine"]?.double == 0.99)
+        #expect(json["tolerance"]?["min_cosine"]?.double == 0.99995)
         #expect(VerifyReportRenderer.html(report).contains("atol 1e+09"))
         #expect(VerifyReportRenderer.markdown(report).contains("atol 1e+09"))
         #expect(VerifyReportRenderer.junit(report).contains("<property name=\"tolerance\" value=\"|actual − golden| ≤ atol 1e+09"))
