@@ -12,7 +12,7 @@ public enum ComparisonRequestProblem: Error, CustomStringConvertible, Equatable 
     case malformedNameMapping(String)
     /// A `--map` golden name that is no input or output of a golden.
     case unknownGoldenName(String)
-    /// A golden name or a file's name given in two `--map` values.
+    /// A golden name given in two `--map` values.
     case nameMappedTwice(String)
 
     public var description: String {
@@ -28,7 +28,7 @@ public enum ComparisonRequestProblem: Error, CustomStringConvertible, Equatable 
         case let .unknownGoldenName(name):
             return "'\(name)' is not a golden tensor name (outputs: \(OutputRegistry.all.map { $0.indexed ? $0.name + ".N" : $0.name }.joined(separator: ", ")); inputs: \(GoldenFile.inputNames.joined(separator: ", ")); hidden_states for all of them stacked)"
         case let .nameMappedTwice(text):
-            return "'\(text)' maps a name an earlier --map already maps"
+            return "'\(text)' maps a golden name an earlier --map already maps"
         }
     }
 }

@@ -37,14 +37,15 @@ public enum OutputNameMapping {
         return (golden, parts[1])
     }
 
-    /// Every `--map` value as golden name → their name; a golden name or their name given twice
-    /// is refused (one of the two would be silently lost).
+    /// Every `--map` value as golden name → their name; a golden name given twice is refused
+    /// (one of the two would be silently lost). One tensor of theirs may serve several golden
+    /// names: an ONNX export returns its last hidden state once for `last_hidden_state` and
+    /// `hidden_states.L`.
     public static func parse(_ texts: [String]) throws -> [String: String] {
         var mapping: [String: String] = [:]
-        var theirs = Set<[UInt8]>()
         for text in texts {
             let (golden, their) = try parse(text)
-            guard mapping[golden] == nil, theirs.insert(Array(their.utf8)).inserted else { throw ComparisonRequestProblem.nameMappedTwice(text) }
+            guard mapping[golden] == nil else { throw ComparisonRequestProblem.nameMappedTwice(text) }
             mapping[golden] = their
         }
         return mapping
@@ -60,29 +61,26 @@ private func underscoredHiddenState(_ name: String) -> String? {
     return OutputRegistry.index(of: dotted, in: OutputRegistry.hiddenStates) != nil ? dotted : nil
 }
 
-private func recognise(_ name: String, theirsToGolden: [String: String]) -> Recognised? {
-    let family = OutputRegistry.hiddenStates.name
-    var golden = name
-    if let mapped = theirsToGolden[name] {
-        golden = mapped
-    } else if theirsToGolden.values.contains(name) {
-        // The golden name was given to another tensor with --map: this one is not that output.
-        return nil
+/// What a file tensor is read as: the golden names `--map` gives it, else its own name or
+/// spelling; empty when it is not recognised (or its name went to another tensor with --map).
+private func recognise(_ name: String, names: [String: String]) -> [Recognised] {
+    let mapped = names.filter { $0.value == name }.map(\.key).sorted()
+    if mapped.isEmpty && names[name] != nil { return [] }
+    return (mapped.isEmpty ? [name] : mapped).compactMap { golden in
+        if GoldenFile.inputNames.contains(golden) { return .input(golden) }
+        if OutputRegistry.lookup(golden) != nil { return .output(golden) }
+        if golden == OutputRegistry.hiddenStates.name { return .stackedHiddenStates }
+        return underscoredHiddenState(golden).map { .output($0) }
     }
-    if GoldenFile.inputNames.contains(golden) { return .input(golden) }
-    if OutputRegistry.lookup(golden) != nil { return .output(golden) }
-    if golden == family { return .stackedHiddenStates }
-    return underscoredHiddenState(golden).map { .output($0) }
 }
 
 /// Reads an outputs file for comparison with `golden`. `names` maps golden names to the file's
 /// (`--map`). Throws `FileError(path, …)` for a file that cannot be compared (exit 2).
 public func readOutputsFile(_ path: String, for golden: GoldenFile, names: [String: String] = [:]) throws -> OutputsFile {
-    let theirsToGolden = Dictionary(names.map { ($0.value, $0.key) }, uniquingKeysWith: { first, _ in first })
     var held: [String] = []
     let (tensors, _, _) = try GoldenFile.readNamedTensors(path) { name in
         held.append(name)
-        return recognise(name, theirsToGolden: theirsToGolden) != nil
+        return !recognise(name, names: names).isEmpty
     }
     // safetensors files are read whole: their names did not pass through the filter.
     held = Array(Set(held + tensors.keys)).sorted()
@@ -98,8 +96,7 @@ public func readOutputsFile(_ path: String, for golden: GoldenFile, names: [Stri
             if let other = source[goldenName] { throw GoldenProblem.sameOutputTwice(name: goldenName, first: other, second: theirs) }
             source[goldenName] = theirs
         }
-        for name in tensors.keys.sorted() {
-            guard let tensor = tensors[name], let recognised = recognise(name, theirsToGolden: theirsToGolden) else { continue }
+        func read(_ recognised: Recognised, _ name: String, _ tensor: Tensor) throws {
             switch recognised {
             case .input(let goldenName):
                 try take(goldenName, from: name)
@@ -118,12 +115,16 @@ public func readOutputsFile(_ path: String, for golden: GoldenFile, names: [Stri
                 renamed.append("\(name) \(Tensor.describe(shape: tensor.shape)) as hidden_states.0…\(states.count - 1)")
             }
         }
+        for name in tensors.keys.sorted() {
+            guard let tensor = tensors[name] else { continue }
+            for recognised in recognise(name, names: names) { try read(recognised, name, tensor) }
+        }
         for spec in OutputRegistry.all where spec.required && outputs[spec.name] == nil {
             throw GoldenProblem.missingOutput(name: spec.name, held: held)
         }
         let inputIds = try runtimeInputIds(inputs, golden: golden)
         try checkSameInputs(inputs, golden: golden, idsDiffer: inputIds.map { $0 != goldenRealIds(golden) } ?? false)
-        let unrecognised = held.filter { recognise($0, theirsToGolden: theirsToGolden) == nil }
+        let unrecognised = held.filter { recognise($0, names: names).isEmpty }
         return OutputsFile(outputs: ModelOutputs(tensors: outputs), unrecognised: unrecognised, inputIds: inputIds, renamed: renamed)
     } catch let problem as GoldenProblem {
         throw FileError(path, problem)
