@@ -57,6 +57,10 @@ import Testing
         #expect(twice.status == 2 && twice.stderr.contains("already maps"), "\(twice.stderr)")
         let withModel = try CLI.run(["verify", "--golden", Self.tinyGolden, "--model", Self.tinyModel, "--map", "pooler_output=a"])
         #expect(withModel.status == 2 && withModel.stderr.contains("--map goes with --outputs"))
+        let vocabAlone = try CLI.run(["verify", "--golden", Self.tinyGolden, "--model", Self.tinyModel, "--vocab", Self.tinyModel])
+        #expect(vocabAlone.status == 2 && vocabAlone.stderr.contains("--vocab goes with --outputs"), "\(vocabAlone.stderr)")
+        let both = try CLI.run(["verify", "--golden", Self.tinyGolden, "--outputs", Self.tinyGolden, "--model", Self.tinyModel, "--vocab", Self.tinyModel])
+        #expect(both.status == 2 && both.stderr.contains("not both"), "\(both.stderr)")
     }
 
     @Test func stackedHiddenStatesAreSplit() throws {
