@@ -71,7 +71,8 @@ struct RunCommand: ParsableCommand {
         // Progress for a --texts-file batch; one TEXT is quick.
         let progress = textsFile == nil ? nil : terminal.progress()
         defer { progress?.finish() }
-        let output = try bert.forward(batch, outputHiddenStates: hiddenStates, progress: progress)
+        // A golden written with --out holds the padded positions too (verify --include-padding).
+        let output = try bert.forward(batch, outputHiddenStates: hiddenStates, computePadding: out != nil, progress: progress)
         progress?.finish()
         let nonFinite = firstNonFiniteOutput(output)
         if let out, nonFinite == nil {
