@@ -71,7 +71,7 @@ final class TerminalProgress: ProgressObserver {
         guard let step, shown > 0 || now - phaseStarted >= delay else { return }
         if let lastDraw, now - lastDraw < Self.redrawInterval, !finalStep { return }
         lastDraw = now
-        draw(Self.line(step, elapsed: Double(now - phaseStarted) / 1e9))
+        draw(Self.line(step, elapsed: Double(now - phaseStarted) / 1e9, width: width - 1))
     }
 
     /// Erases the line, before other output reaches the terminal; the next step draws it again.
@@ -95,24 +95,28 @@ final class TerminalProgress: ProgressObserver {
         shown = 0
     }
 
-    private func draw(_ full: String) {
-        // A line longer than the terminal would wrap, and "\r" would then redraw only its end.
-        let line = String(full.prefix(max(width - 1, 1)))
+    private func draw(_ line: String) {
         let count = line.count
         fputs("\r" + line + String(repeating: " ", count: max(shown - count, 0)), stderr)
         shown = max(count, shown)
     }
 
     /// "comparing tensors: 120/199 tensors (60%) · 85.3 tensors/s · ETA 1s"; under one per
-    /// second the rate is given the other way up: "14.2 s/step".
-    static func line(_ step: ProgressStep, elapsed: Double) -> String {
-        var line = "\(step.activity): \(thousands(step.completed))/\(thousands(step.total)) \(step.unit)"
-        if step.total > 0 { line += " (\(step.completed * 100 / step.total)%)" }
-        guard step.completed > 0, elapsed > 0 else { return line }
-        let rate = Double(step.completed) / elapsed
-        line += rate >= 1 ? " · \(rateText(rate)) \(step.unit)/s" : " · \(rateText(1 / rate)) s/\(singular(step.unit))"
-        if step.completed < step.total { line += " · ETA \(duration(Double(step.total - step.completed) / rate))" }
-        return line
+    /// second the rate is given the other way up: "14.2 s/step". At most `width` characters: a
+    /// longer line would wrap, and "\r" would then redraw only its end; the activity is shortened
+    /// first, so the count, rate and ETA stay in view.
+    static func line(_ step: ProgressStep, elapsed: Double, width: Int) -> String {
+        var counts = "\(thousands(step.completed))/\(thousands(step.total)) \(step.unit)"
+        if step.total > 0 { counts += " (\(step.completed * 100 / step.total)%)" }
+        if step.completed > 0, elapsed > 0 {
+            let rate = Double(step.completed) / elapsed
+            counts += rate >= 1 ? " · \(rateText(rate)) \(step.unit)/s" : " · \(rateText(1 / rate)) s/\(singular(step.unit))"
+            if step.completed < step.total { counts += " · ETA \(duration(Double(step.total - step.completed) / rate))" }
+        }
+        let room = width - counts.count - 2
+        if room >= step.activity.count { return "\(step.activity): \(counts)" }
+        if room >= 8 { return "\(step.activity.prefix(room - 1))…: \(counts)" }
+        return String(counts.prefix(max(width, 1)))
     }
 
     static func rateText(_ rate: Double) -> String {

@@ -70,6 +70,21 @@ import Testing
         }
     }
 
+    @Test func aNarrowTerminalKeepsTheCountAndNeverWraps() throws {
+        let dir = TestPaths.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let (arguments, _) = try Self.longCommands(in: dir)[0]
+        let result = try PseudoTerminal.run(arguments, environment: Self.progressAtOnce, columns: 50)
+        #expect(result.status == 0)
+        let drawn = result.stderrText.split(separator: "\r").filter { !$0.allSatisfy { $0 == " " } }
+        #expect(!drawn.isEmpty)
+        for line in drawn {
+            #expect(line.count <= 49, "\(line)")
+            #expect(line.contains("/9 steps"), "the count stays in view: \(line)")
+            #expect(line.hasPrefix("forward pass"), "\(line)")
+        }
+    }
+
     @Test func verdictsAreColouredOnATerminalOnly() throws {
         let arguments = ["verify", "--golden", Self.tinyGolden, "--model", Self.tinyModel]
         let plain = try CLI.run(arguments)

@@ -22,9 +22,10 @@ enum PseudoTerminal {
 
     /// `environment` overrides the test's own; a nil value removes the variable (NO_COLOR,
     /// BERTCHECK_PROGRESS_DELAY inherited from the shell would change what is checked).
-    static func run(_ arguments: [String], environment: [String: String?] = [:], stdoutOnTerminal: Bool = false) throws -> TerminalRunResult {
-        let errTerminal = try open()
-        let outTerminal = stdoutOnTerminal ? try open() : nil
+    static func run(_ arguments: [String], environment: [String: String?] = [:], stdoutOnTerminal: Bool = false,
+                    columns: UInt16 = 120) throws -> TerminalRunResult {
+        let errTerminal = try open(columns: columns)
+        let outTerminal = stdoutOnTerminal ? try open(columns: columns) : nil
         let process = Process()
         process.executableURL = CLI.executable
         process.arguments = arguments
@@ -58,11 +59,11 @@ enum PseudoTerminal {
         return TerminalRunResult(status: process.terminationStatus, stdout: out, stderr: err)
     }
 
-    /// A raw pseudo-terminal 120 columns wide (openpty: posix_openpt, grantpt, unlockpt and
+    /// A raw pseudo-terminal `columns` wide (openpty: posix_openpt, grantpt, unlockpt and
     /// the replica's open in one call, in glibc itself since 2.34).
-    private static func open() throws -> (primary: Int32, replica: Int32) {
+    private static func open(columns: UInt16) throws -> (primary: Int32, replica: Int32) {
         var primary: Int32 = -1, replica: Int32 = -1
-        var size = winsize(ws_row: 40, ws_col: 120, ws_xpixel: 0, ws_ypixel: 0)
+        var size = winsize(ws_row: 40, ws_col: columns, ws_xpixel: 0, ws_ypixel: 0)
         guard openpty(&primary, &replica, nil, nil, &size) == 0 else {
             throw Failure(description: "cannot open a pseudo-terminal: \(String(cString: strerror(errno)))")
         }
