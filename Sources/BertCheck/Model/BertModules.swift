@@ -67,15 +67,17 @@ struct BertEmbeddings {
     /// `out[b·S + s] = LayerNorm(word[id] + type[tt] + position[s])`, also packed into `packed`
     /// if given (see `residualLayerNorm`); ids already validated.
     func forward(_ out: FloatPointer, batch: Batch, hidden: Int, workers: Int, packed: FloatPointer?) {
+        let types = tokenTypeEmbeddings.pointer, positions = positionEmbeddings.pointer
         for row in 0..<batch.batch {
             for position in 0..<batch.seq {
                 let t = row * batch.seq + position
-                let word = wordEmbeddings.pointer + batch.inputIds[t] * hidden
-                let type = tokenTypeEmbeddings.pointer + batch.tokenTypeIds[t] * hidden
-                let pos = positionEmbeddings.pointer + position * hidden
+                let type = types + batch.tokenTypeIds[t] * hidden
+                let pos = positions + position * hidden
                 let o = out + t * hidden
+                // The word row alone (decoded when not F32: no F32 copy of the vocabulary).
+                wordEmbeddings.copyRow(batch.inputIds[t], into: o)
                 // transformers' order: (inputs_embeds + token_type_embeddings) + position_embeddings.
-                for c in 0..<hidden { o[c] = (word[c] + type[c]) + pos[c] }
+                for c in 0..<hidden { o[c] = (o[c] + type[c]) + pos[c] }
             }
         }
         residualLayerNorm(out, out, residual: nil, weight: layerNorm.weight.pointer, shift: layerNorm.bias.pointer,
