@@ -24,7 +24,7 @@ import Testing
         }
         return Checkpoint(path: checkpoint.path, format: checkpoint.format, files: checkpoint.files, tensors: tensors,
                           config: checkpoint.config, configPath: checkpoint.configPath, tokenizer: checkpoint.tokenizer,
-                          details: checkpoint.details, dequantized: checkpoint.dequantized)
+                          details: checkpoint.details, dequantized: checkpoint.dequantized, notCarried: checkpoint.notCarried)
     }
 
     static func f32Tensor(_ values: [Float], like tensor: Tensor, dtype: DType = .F32) -> Tensor {
