@@ -243,7 +243,7 @@ struct InitializerLoader {
             throw ONNXProblem.externalDataOutsideDirectory(tensor: name, location: location)
         }
         let path = joinPath(directory, location)
-        guard access(path, F_OK) == 0 else { throw ONNXProblem.externalDataMissing(tensor: name, location: location) }
+        guard pathExists(path) else { throw ONNXProblem.externalDataMissing(tensor: name, location: location) }
         let mapped: MappedFile
         if let known = external[location] {
             mapped = known

@@ -95,8 +95,7 @@ public final class BertModel: @unchecked Sendable {
         } else {
             head = nil
         }
-        var isDirectory: ObjCBool = false
-        let directory = FileManager.default.fileExists(atPath: checkpoint.path, isDirectory: &isDirectory) && isDirectory.boolValue
+        let directory = isDirectory(checkpoint.path)
             ? checkpoint.path : (checkpoint.path as NSString).deletingLastPathComponent
         sentencePipeline = try SentenceTransformerPipeline.load(directory: directory.isEmpty ? "." : directory, hidden: config.hiddenSize)
         weightDType = table.dominantDType
