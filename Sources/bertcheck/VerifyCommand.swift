@@ -44,9 +44,12 @@ struct VerifyCommand: ParsableCommand {
     @Option(parsing: .unconditional, help: "Threads for the forward pass (default: all cores).")
     var threads: Int?
 
+    @OptionGroup var memory: MemoryOption
+
     func run() throws {
         guard (model == nil) != (outputs == nil) else { throw UsageError("verify needs exactly one of --model MODEL or --outputs FILE") }
         try checkThreads(threads)
+        try memory.apply()
         let inputs = [golden] + (outputs.map { [$0] } ?? [])
         let reportFiles = [("--junit", junit), ("--html", html), ("--markdown", markdown)].compactMap { option, path in path.map { (option, $0) } }
         for (option, path) in reportFiles {
