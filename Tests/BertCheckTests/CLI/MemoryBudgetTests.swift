@@ -67,4 +67,23 @@ func underFourGiB(_ arguments: [String]) throws -> CLIResult {
         expectInputError(result, naming: golden, containing: "zip entry 'input_ids.npy' inflates to 4290000000 bytes, more than the")
         #expect(result.stderr.contains("of memory available (the address-space limit)"), "\(result.stderr)")
     }
+
+    /// The case: 1.9 MB of deflated bytes declaring 4×10⁸ int64 ids (3.2 GB). Deflate
+    /// cannot expand that far (1032:1), so the member is refused unread even where 3.2 GB of
+    /// memory is available (no prlimit here), and at once.
+    @Test func aMemberDeclaringMoreThanDeflateCanHoldIsRefusedUnread() throws {
+        let root = TestPaths.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: root) }
+        var zip = ZipBuilder()
+        var entry = ZipBuilder.Entry(name: "input_ids.npy", data: [UInt8](repeating: 0, count: 1_900_000))
+        entry.method = 8
+        entry.uncompressedSize = 3_200_000_128
+        zip.entries.append(entry)
+        let golden = root.appendingPathComponent("golden.npz").path
+        try Data(zip.build()).write(to: URL(fileURLWithPath: golden))
+        let started = Date()
+        let result = try CLI.run(["verify", "--golden", golden, "--model", TestPaths.goldens.appendingPathComponent("models/tiny-bert").path])
+        expectInputError(result, naming: golden, containing: "zip entry 'input_ids.npy' declares 3200000128 uncompressed bytes, more than its data can hold (limit 1960800064)")
+        #expect(Date().timeIntervalSince(started) < 20)
+    }
 }
