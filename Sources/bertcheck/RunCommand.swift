@@ -69,7 +69,7 @@ struct RunCommand: ParsableCommand {
         if bert.sentencePipeline?.doLowerCase == true { items = items.map { TextItem($0.text.lowercased(), pair: $0.pair?.lowercased()) } }
         let encodings = items.map { tokenizer.encode($0.text, pair: $0.pair, maxLength: maxLength) }
         let batch = tokenizer.batch(items.map { ($0.text, $0.pair) }, maxLength: maxLength)
-        let output = try bert.forward(batch, outputHiddenStates: hiddenStates)
+        let output = try bert.forwardInChunks(batch, outputHiddenStates: hiddenStates)
         let nonFinite = firstNonFiniteOutput(output)
         if let out, nonFinite == nil {
             let golden = GoldenFile(path: out, batch: batch.batch, seq: batch.seq, hidden: output.hidden,

@@ -65,6 +65,34 @@ private func peakUnderFourGiB(_ arguments: [String]) throws -> (result: CLIResul
     }
 }
 
+/// Issue 18 #1/#2: a texts file whose single pass exceeds the budget runs in chunks of rows at
+/// the batch's padded length, with the single pass's outputs bit for bit.
+@Suite struct ChunkedForwardTests {
+    @Test func aBatchBeyondTheBudgetRunsInChunksWithIdenticalOutputs() throws {
+        let root = TestPaths.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: root) }
+        let model = try wideModel(in: root)
+        let words = Array(repeating: "hello world the quick fox", count: 80).joined(separator: " ")
+        let texts = root.appendingPathComponent("texts.json")
+        // 64 texts of different lengths (pads differ per row), one with a pair.
+        let items = (0..<64).map { "\"\(words.prefix(1600 - $0 * 20))\"" } + [#"["a pair", "of texts"]"#]
+        try Data(("[" + items.joined(separator: ",") + "]").utf8).write(to: texts)
+        // The single pass of this shape does not fit 40 MiB (bench does not chunk) ...
+        let single = try CLI.run(["bench", model.path, "--batch", "65", "--seq", "310", "--iterations", "1", "--max-memory", "40M"])
+        #expect(single.status == 2 && single.stderr.contains("available (--max-memory 40 MiB)"), "\(single.stderr)")
+        // ... so record and run chunk it, and write exactly what one pass writes.
+        let whole = root.appendingPathComponent("whole.safetensors").path, chunked = root.appendingPathComponent("chunked.safetensors").path
+        let first = try CLI.run(["record", model.path, "--texts-file", texts.path, "--out", whole, "--hidden-states"])
+        let second = try CLI.run(["record", model.path, "--texts-file", texts.path, "--out", chunked, "--hidden-states", "--max-memory", "40M"])
+        #expect(first.status == 0 && second.status == 0, "\(first.stderr) \(second.stderr)")
+        #expect(first.stdout.contains("65 rows × 310 tokens"), "\(first.stdout)")
+        #expect(FileManager.default.contentsEqual(atPath: whole, andPath: chunked))
+        let plain = try CLI.run(["run", model.path, "--texts-file", texts.path, "--json"])
+        let budgeted = try CLI.run(["run", model.path, "--texts-file", texts.path, "--json", "--max-memory", "40M"])
+        #expect(plain.status == 0 && budgeted.status == 0 && plain.stdout == budgeted.stdout, "\(budgeted.stderr)")
+    }
+}
+
 @Suite struct MaxMemoryOptionTests {
     private var tinyBert: String { TestPaths.goldens.appendingPathComponent("models/tiny-bert").path }
 
