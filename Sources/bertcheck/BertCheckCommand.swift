@@ -102,7 +102,8 @@ func failCheck(_ line: String) throws -> Never {
 
 /// Messages show a path's non-UTF-8 bytes as `\xNN`.
 func writeStderr(_ text: String) {
-    fputs(PathBytes.display(text), stderr)
+    let body = text.hasSuffix("\n") ? String(text.dropLast()) : text
+    fputs(PathBytes.display(body) + (text.hasSuffix("\n") ? "\n" : ""), stderr)
 }
 
 func Foundation_exit(_ code: Int32) -> Never {

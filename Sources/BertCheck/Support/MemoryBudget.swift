@@ -61,8 +61,23 @@ public enum MemoryBudget {
         return Int(bytes)
     }
 
-    /// Bytes as people read them: "3.2 GB".
+    /// Bytes as people read them: "3.2 GiB", "12 MiB", "300 KiB", "20 bytes" (never "0 MiB").
     public static func describe(_ bytes: Int) -> String {
-        bytes >= 1 << 30 ? "\(Double(bytes * 10 / (1 << 30)) / 10) GiB" : "\(bytes >> 20) MiB"
+        if bytes >= 1 << 30 { return "\(Double(bytes / (1 << 30 / 10)) / 10) GiB" }
+        if bytes >= 1 << 20 { return "\(bytes >> 20) MiB" }
+        if bytes >= 1 << 10 { return "\(bytes >> 10) KiB" }
+        return "\(bytes) bytes"
+    }
+
+    /// Memory to tokenize `texts` and hold their encodings and report rows, before the forward
+    /// pass (whose own estimate covers the tensors): about 1 KiB per text (its encoding's arrays,
+    /// its report line) and 64 bytes per token (id, mask, type, the token string), a text having
+    /// at most one token per UTF-8 byte and, once truncated, at most `tokenCap` (2 million empty
+    /// texts, 8 MB of JSON, took 2.6 GB, seen 2026-11-29).
+    public static func estimatedTokenizationBytes(_ texts: [TextItem], tokenCap: Int = 512) -> Int {
+        texts.reduce(0) { total, item in
+            let bytes = item.text.utf8.count + (item.pair?.utf8.count ?? 0) + 3
+            return total &+ 1024 &+ 64 &* min(bytes, tokenCap)
+        }
     }
 }

@@ -136,13 +136,17 @@ public enum PathBytes {
         String(decoding: encode(argument).dropLast().map { UInt8(bitPattern: $0) }, as: UTF8.self)
     }
 
-    /// The path with every escaped byte written `\xNN`, for messages.
+    /// The text with every escaped byte, and every control character, written `\xNN`, for
+    /// messages: a path cannot break a message's line or send terminal escapes (ESC [ 2 J).
     public static func display(_ text: String) -> String {
-        guard text.unicodeScalars.contains(where: { escaped.contains($0.value) }) else { return text }
+        func shownEscaped(_ value: UInt32) -> Bool { escaped.contains(value) || value < 0x20 || value == 0x7F }
+        guard text.unicodeScalars.contains(where: { shownEscaped($0.value) }) else { return text }
         var out = ""
         for scalar in text.unicodeScalars {
             if escaped.contains(scalar.value) {
                 out += "\\x" + String(scalar.value - escapeBase, radix: 16)
+            } else if shownEscaped(scalar.value) {
+                out += "\\x" + (scalar.value < 0x10 ? "0" : "") + String(scalar.value, radix: 16)
             } else {
                 out.unicodeScalars.append(scalar)
             }
