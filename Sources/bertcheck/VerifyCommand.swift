@@ -50,6 +50,8 @@ struct VerifyCommand: ParsableCommand {
     @Option(parsing: .unconditional, help: "Threads for the forward pass (default: all cores).")
     var threads: Int?
 
+    @OptionGroup var memory: MemoryOption
+
     func run() throws {
         guard model != nil || outputs != nil else { throw UsageError("verify needs --model MODEL or --outputs FILE") }
         if outputs == nil {
@@ -64,6 +66,7 @@ struct VerifyCommand: ParsableCommand {
             throw UsageError(problem)
         }
         try checkThreads(threads)
+        try memory.apply()
         let inputs = [golden] + [outputs, vocab].compactMap { $0 }
         let reportFiles = [("--junit", junit), ("--html", html), ("--markdown", markdown)].compactMap { option, path in path.map { (option, $0) } }
         for (option, path) in reportFiles {
