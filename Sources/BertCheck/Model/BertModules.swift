@@ -244,14 +244,21 @@ struct BertLayer {
         output = try BertLayerOutput(table, layer: layer)
     }
 
+    /// The parts `forward` reports to `afterStep`: attention, intermediate, output (each about a
+    /// third of the layer's arithmetic), so progress moves within a long layer.
+    static let steps = 3
+
     /// `hidden` [T, H] (the packed tokens) in, the layer's output written back into it. When the workspace chains
     /// packed inputs, `workspace.packedInput` holds `hidden` packed on the way in and on the way out.
-    func forward(_ hidden: FloatPointer, workspace: Workspace, tokens: PackedRows, workers: Int) {
+    func forward(_ hidden: FloatPointer, workspace: Workspace, tokens: PackedRows, workers: Int, afterStep: () -> Void = {}) {
         let attended = workspace.attended
         attention.forward(attended, hidden: hidden, workspace: workspace, tokens: tokens, workers: workers)
+        afterStep()
         intermediate.forward(workspace.intermediate, attended: attended, workspace: workspace, rows: tokens.tokens, workers: workers)
+        afterStep()
         output.forward(hidden, intermediate: workspace.intermediate, attended: attended, workspace: workspace,
                        rows: tokens.tokens, workers: workers)
+        afterStep()
     }
 
     /// The mapped bytes of the layer's dense weights (what `releasePages` drops).
@@ -277,12 +284,13 @@ struct BertEncoder {
         layers = try (0..<table.config.numHiddenLayers).map { try BertLayer(table, layer: $0, activation: activation) }
     }
 
-    /// Runs every layer over `hidden` in place; `afterLayer` sees the stream after each one.
+    /// Runs every layer over `hidden` in place; `afterLayer` sees the stream after each one,
+    /// `afterStep` hears of each of a layer's `BertLayer.steps`.
     func forward(_ hidden: FloatPointer, workspace: Workspace, tokens: PackedRows, workers: Int, residentBudget: Int,
-                 afterLayer: () -> Void) {
+                 afterStep: () -> Void = {}, afterLayer: () -> Void) {
         var residentBytes = 0
         for layer in layers {
-            layer.forward(hidden, workspace: workspace, tokens: tokens, workers: workers)
+            layer.forward(hidden, workspace: workspace, tokens: tokens, workers: workers, afterStep: afterStep)
             residentBytes += layer.mappedBytes
             if residentBytes > residentBudget { layer.releasePages() }
             afterLayer()
