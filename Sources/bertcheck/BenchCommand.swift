@@ -27,6 +27,8 @@ struct BenchCommand: ParsableCommand {
     @Option(parsing: .unconditional, help: "Threads for sgemm and the element-wise work (default: all cores).")
     var threads: Int?
 
+    @OptionGroup var memory: MemoryOption
+
     @Option(parsing: .unconditional, help: "Timed forward passes.")
     var iterations: Int = 5
 
@@ -37,6 +39,7 @@ struct BenchCommand: ParsableCommand {
 
     func run() throws {
         try checkThreads(threads)
+        try memory.apply()
         let bert = try BertModel(checkpoint: loadCheckpoint(model), threads: threads)
         let result: BenchmarkResult
         let progress = terminal.progress()

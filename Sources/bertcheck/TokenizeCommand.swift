@@ -19,10 +19,10 @@ struct TokenizeCommand: ParsableCommand {
     @Argument(help: "A model directory (vocab.txt or else tokenizer.json; tokenizer_config.json and config.json when present), a GGUF file (its tokenizer.ggml.* vocabulary) or a bare vocab.txt.")
     var modelOrVocab: String
 
-    @Argument(help: "The text to tokenize.")
+    @Argument(help: "The text to tokenize.", transform: PathBytes.text)
     var text: String?
 
-    @Option(help: "A second text, for a pair: [CLS] TEXT [SEP] PAIR [SEP] with token type 1 on PAIR.")
+    @Option(help: "A second text, for a pair: [CLS] TEXT [SEP] PAIR [SEP] with token type 1 on PAIR.", transform: PathBytes.text)
     var pair: String?
 
     @Option(help: "A UTF-8 file with one text per line (split on \\n only); prints JSON Lines.")

@@ -50,6 +50,8 @@ struct VerifyCommand: ParsableCommand {
     @Option(parsing: .unconditional, help: "Threads for the forward pass (default: all cores).")
     var threads: Int?
 
+    @OptionGroup var memory: MemoryOption
+
     @OptionGroup var terminal: VerdictOptions
 
     func run() throws {
@@ -66,6 +68,7 @@ struct VerifyCommand: ParsableCommand {
             throw UsageError(problem)
         }
         try checkThreads(threads)
+        try memory.apply()
         try terminal.checkNotJSON(json)
         let inputs = [golden] + [outputs, vocab].compactMap { $0 }
         let reportFiles = [("--junit", junit), ("--html", html), ("--markdown", markdown)].compactMap { option, path in path.map { (option, $0) } }

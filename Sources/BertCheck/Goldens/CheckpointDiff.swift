@@ -32,7 +32,7 @@ public struct CheckpointDiffReport: Sendable {
     /// In one checkpoint only because the other's format drops it by design (a GGUF carries no
     /// pooler): listed, not a failure.
     public var notCarried: [String] = []
-    /// The format that drops `notCarried` ("gguf").
+    /// The format that drops `notCarried` ("gguf"), which declares it (`NotCarriedByDesign`).
     public var notCarriedBy: String?
     public var profile: ToleranceProfile
     public var tolerance: Tolerance
@@ -89,10 +89,10 @@ public func diffCheckpoints(_ pathA: String, _ pathB: String, settings: Toleranc
             report.storedTwice.append((path, name, stored.map(\.name)))
         }
     }
-    // llama.cpp's converter drops the pooler.
-    let dropping = [a, b].first { $0.format == .gguf }.map { $0.format.rawValue }
-    func droppedByDesign(_ name: String) -> Bool { dropping != nil && name.hasPrefix("pooler.") }
-    report.notCarriedBy = dropping
+    // What a format leaves out by design (a GGUF the pooler), as the format declares it.
+    let dropping = [a, b].first { $0.notCarried != nil }
+    func droppedByDesign(_ name: String) -> Bool { dropping?.notCarried?.covers(name) == true }
+    report.notCarriedBy = dropping?.format.rawValue
     var seen = Set<String>()
     progress?.update("comparing tensors", unit: "tensors", 0, of: a.tensors.count)
     for (index, ta) in a.tensors.enumerated() {

@@ -94,8 +94,8 @@ public func verifyGolden(_ options: VerifyOptions, progress: ProgressObserver? =
         } else {
             notes.append("no vocab.txt or tokenizer.json beside the model: the tokenizer check (input_ids) and token texts are skipped")
         }
-        if checkpoint.format == .gguf && !model.hasPooler && golden.outputs.poolerOutput != nil {
-            notes.append("the GGUF carries no pooler (llama.cpp's converter drops pooler.dense): the pooler checks are skipped")
+        if let dropped = checkpoint.notCarried, dropped.dropsPooler, !model.hasPooler, golden.outputs.poolerOutput != nil {
+            notes.append("the \(dropped.carrier) carries no pooler (\(dropped.reason)): the pooler checks are skipped")
         }
         var report = try verifyGolden(golden, model: model, tokenizer: tokenizer,
                                       label: "model \(modelPath) (\(model.weightDType.rawValue) weights)",

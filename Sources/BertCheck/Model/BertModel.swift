@@ -95,8 +95,7 @@ public final class BertModel: @unchecked Sendable {
         } else {
             head = nil
         }
-        var isDirectory: ObjCBool = false
-        let directory = FileManager.default.fileExists(atPath: checkpoint.path, isDirectory: &isDirectory) && isDirectory.boolValue
+        let directory = isDirectory(checkpoint.path)
             ? checkpoint.path : (checkpoint.path as NSString).deletingLastPathComponent
         sentencePipeline = try SentenceTransformerPipeline.load(directory: directory.isEmpty ? "." : directory, hidden: config.hiddenSize)
         weightDType = table.dominantDType
@@ -202,7 +201,11 @@ public final class BertModel: @unchecked Sendable {
 
     /// Refuses a pass whose estimated memory exceeds what the process may still allocate.
     private func checkMemory(for batch: Batch, hiddenStates: Bool) throws {
-        let needed = estimatedPassBytes(batch, attentionBuffers: attentionBuffers(for: batch), hiddenStates: hiddenStates)
+        var needed = estimatedPassBytes(batch, attentionBuffers: attentionBuffers(for: batch), hiddenStates: hiddenStates)
+        // A cached workspace of this shape is reused, and already counted as memory in use.
+        if let cached = cachedWorkspace, cached.tokens == batch.batch * batch.seq, cached.seq == batch.seq {
+            needed = estimatedOutputBytes(batch, hiddenStates: hiddenStates)
+        }
         if let (available, source) = MemoryBudget.available(), needed > available {
             throw InputProblem.exceedsMemory(tokens: "\(batch.batch) × \(batch.seq)", needed: needed, available: available, source: source)
         }

@@ -69,12 +69,13 @@ struct BertEmbeddings {
     /// ids already validated.
     func forward(_ out: FloatPointer, batch: Batch, tokens: PackedRows, hidden: Int, workers: Int, packed: FloatPointer?) {
         for (i, t) in tokens.positions.enumerated() {
-            let word = wordEmbeddings.pointer + batch.inputIds[t] * hidden
             let type = tokenTypeEmbeddings.pointer + batch.tokenTypeIds[t] * hidden
             let pos = positionEmbeddings.pointer + (t % batch.seq) * hidden
             let o = out + i * hidden
+            // The word row alone (decoded when not F32: no F32 copy of the vocabulary).
+            wordEmbeddings.copyRow(batch.inputIds[t], into: o)
             // transformers' order: (inputs_embeds + token_type_embeddings) + position_embeddings.
-            for c in 0..<hidden { o[c] = (word[c] + type[c]) + pos[c] }
+            for c in 0..<hidden { o[c] = (o[c] + type[c]) + pos[c] }
         }
         residualLayerNorm(out, out, residual: nil, weight: layerNorm.weight.pointer, shift: layerNorm.bias.pointer,
                           eps: layerNorm.eps, rows: tokens.tokens, columns: hidden, workers: workers, packed: packed)
