@@ -7,7 +7,7 @@ import Testing
 
 /// A one-layer model with a 512-position table and tiny-bert's vocabulary, so 300 texts of 512
 /// tokens run in seconds while their JSON is hundreds of megabytes.
-private func wideModel(in root: URL) throws -> URL {
+func wideModel(in root: URL) throws -> URL {
     let model = root.appendingPathComponent("wide")
     let shape = SyntheticBert.Shape(vocab: 76, hidden: 64, layers: 1, heads: 2, intermediate: 64, maxPositions: 512,
                                     typeVocab: 2, act: "gelu", eps: 1e-12)

@@ -85,6 +85,32 @@ import Testing
         }
     }
 
+    /// A batch beyond --max-memory runs in chunks of rows (ChunkedForwardTests): one count over all of them.
+    @Test func aPassInChunksShowsOneCount() throws {
+        let root = TestPaths.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: root) }
+        let model = try wideModel(in: root)
+        let words = Array(repeating: "hello world the quick fox", count: 80).joined(separator: " ")
+        let texts = root.appendingPathComponent("texts.json")
+        try Data(("[" + (0..<64).map { "\"\(words.prefix(1600 - $0 * 20))\"" }.joined(separator: ",") + "]").utf8).write(to: texts)
+        let out = root.appendingPathComponent("golden.safetensors").path
+        let result = try PseudoTerminal.run(["record", model.path, "--texts-file", texts.path, "--out", out, "--hidden-states", "--max-memory", "40M"],
+                                            environment: Self.progressAtOnce)
+        #expect(result.status == 0, "\(result.stderrText)")
+        let drawn = result.stderrText.split(separator: "\r").filter { !$0.allSatisfy { $0 == " " } }
+        let pattern = try Regex(#"in (\d+) chunks: (\d+)/(\d+) steps"#)
+        let chunks: [(chunks: Int, done: Int, total: Int)] = drawn.compactMap { line in
+            guard let match = line.firstMatch(of: pattern) else { return nil }
+            let numbers = (1...3).compactMap { match.output[$0].substring.flatMap { Int($0) } }
+            return numbers.count == 3 ? (numbers[0], numbers[1], numbers[2]) : nil
+        }
+        #expect(chunks.count == drawn.count && !chunks.isEmpty, "\(drawn)")
+        // One layer of 3 steps per chunk, counted on from chunk to chunk up to the whole.
+        #expect(chunks.allSatisfy { $0.chunks > 1 && $0.total == 3 * $0.chunks }, "\(drawn)")
+        let done = chunks.map { $0.done }
+        #expect(done == done.sorted() && chunks.last.map { $0.done == $0.total } == true, "\(drawn)")
+    }
+
     @Test func verdictsAreColouredOnATerminalOnly() throws {
         let arguments = ["verify", "--golden", Self.tinyGolden, "--model", Self.tinyModel]
         let plain = try CLI.run(arguments)
