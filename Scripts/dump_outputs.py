@@ -191,8 +191,14 @@ def main():
                         help="OpenVINO INFERENCE_PRECISION_HINT (default f32; 'default' keeps OpenVINO's choice)")
     parser.add_argument("--compute-type", default="float32", help="CTranslate2 compute type (default float32)")
     args = parser.parse_args()
-    if not os.path.exists(args.model):
-        fail(f"{args.model}: no such file or directory")
+    for path in (args.model, args.golden):
+        if not os.path.exists(path):
+            fail(f"{path}: no such file or directory")
+    module = {"llama-cpp": "llama_cpp"}.get(args.runtime, args.runtime)
+    try:
+        __import__(module)
+    except ImportError:
+        fail(f"{args.runtime}: the Python package {module} is not installed (Scripts/reference-venv.sh --runtimes)")
 
     golden, metadata = read_golden(args.golden)
     missing = [name for name in INPUT_NAMES if name not in golden]
