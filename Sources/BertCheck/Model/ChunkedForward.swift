@@ -12,15 +12,15 @@ extension BertModel {
                                 progress: ProgressObserver? = nil) throws -> BertOutput {
         let rows = try rowsPerPass(batch, hiddenStates: outputHiddenStates)
         guard rows < batch.batch else { return try forward(batch, outputHiddenStates: outputHiddenStates, computePadding: computePadding, progress: progress) }
-        let chunks = progress.map { ChunkedProgress($0, chunks: (batch.batch + rows - 1) / rows, rows: batch.batch) }
-        var combined = try forward(batch.rows(0..<rows), outputHiddenStates: outputHiddenStates, computePadding: computePadding,
-                                   progress: chunks)
+        let chunks = (batch.batch + rows - 1) / rows
+        let overall = progress.map { ChunkedProgress($0, chunks: chunks, activity: "forward pass over \(batch.batch) rows × \(batch.seq) tokens in \(chunks) chunks") }
+        var combined = try forward(batch.rows(0..<rows), outputHiddenStates: outputHiddenStates, computePadding: computePadding, progress: overall)
         // Room for every row at once: growing by doubling would hold up to twice the outputs.
         combined.reserveRows(batch.batch)
         for start in stride(from: rows, to: batch.batch, by: rows) {
-            chunks?.chunk += 1
+            overall?.chunk += 1
             combined.append(try forward(batch.rows(start..<min(start + rows, batch.batch)), outputHiddenStates: outputHiddenStates,
-                                         computePadding: computePadding, progress: chunks))
+                                         computePadding: computePadding, progress: overall))
         }
         return combined
     }
@@ -96,21 +96,23 @@ extension BertOutput {
     }
 }
 
-/// One count over every chunk's pass: chunk k's step s of S is step k·S + s of the whole.
-private final class ChunkedProgress: ProgressObserver {
+/// One count over every chunk's passes: chunk k's step c of t is step k·t + c of chunks·t.
+final class ChunkedProgress: ProgressObserver {
     let observer: ProgressObserver
     let chunks: Int
-    let rows: Int
+    let activity: String
     var chunk = 0
 
-    init(_ observer: ProgressObserver, chunks: Int, rows: Int) {
+    init(_ observer: ProgressObserver, chunks: Int, activity: String) {
         self.observer = observer
         self.chunks = chunks
-        self.rows = rows
+        self.activity = activity
     }
 
     func update(_ step: ProgressStep) {
-        observer.update(ProgressStep(activity: "forward pass over \(rows) rows in \(chunks) chunks", unit: step.unit,
-                                     completed: chunk * step.total + step.completed, total: chunks * step.total))
+        // Each chunk starts its count at 0; only the first start and the last end are the whole's.
+        if step.completed == 0 && chunk > 0 { return }
+        if step.completed == step.total && chunk < chunks - 1 { return }
+        observer.update(activity, unit: step.unit, chunk * step.total + step.completed, of: chunks * step.total)
     }
 }
