@@ -450,10 +450,14 @@ func candidateOutputs(_ tensors: [String: Tensor], path: String, golden: GoldenF
         for spec in OutputRegistry.all {
             if spec.required, tensors[spec.name] == nil { throw GoldenProblem.missingTensor(spec.name) }
         }
+        var storedDTypes: [String: DType] = [:]
         for (name, tensor) in tensors where OutputRegistry.lookup(name) != nil {
             outputs[name] = try GoldenFile.floatOutput(tensor)
+            storedDTypes[name] = tensor.dtype
         }
-        return ModelOutputs(tensors: outputs)
+        var result = ModelOutputs(tensors: outputs)
+        result.storedDTypes = storedDTypes
+        return result
     } catch let problem as GoldenProblem {
         throw FileError(path, problem)
     }

@@ -84,7 +84,7 @@ public struct StackErrorGrowth: Equatable, Sendable {
     /// one-layer model has no layer-to-layer growth to call typical).
     static func measure(_ layerChecks: [CheckResult]) -> StackErrorGrowth? {
         guard layerChecks.count >= 3 else { return nil }
-        let tightestAtol = layerChecks.compactMap { $0.tolerance?.atol }.filter { $0 > 0 }.min() ?? 1e-4
+        let tightestAtol = layerChecks.compactMap { $0.tolerance?.atol }.filter { $0 > 0 && $0.isFinite }.min() ?? 1e-4
         let floor = max(tightestAtol * 1e-3, 1e-12)
         var layers = layerChecks.map { check in
             LayerError(name: check.name, status: check.status, error: check.meanAbsErr.map { max($0, floor) },
