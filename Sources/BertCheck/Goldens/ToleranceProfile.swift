@@ -24,17 +24,18 @@ public enum ToleranceProfile: String, CaseIterable, Sendable {
     }
 
     /// The elementwise tolerance of the outputs `verify` compares. For the quantized profiles a
-    /// loose bound, about twice the largest error a correct conversion showed on MiniLM and
+    /// loose bound, about three times the largest error a correct conversion showed on MiniLM and
     /// bert-base; the cosine floors do the gating.
     public var tolerance: Tolerance {
         switch self {
         case .fp32: return Tolerance(atol: 1e-4, rtol: 1e-4)
         case .fp16: return Tolerance(atol: 1e-2, rtol: 1e-2)
         case .bf16: return Tolerance(atol: 1e-1, rtol: 5e-2)
-        case .q8: return Tolerance(atol: 0.25, rtol: 0.1)
-        case .q6: return Tolerance(atol: 0.5, rtol: 0.1)
-        case .int8, .q5: return Tolerance(atol: 1, rtol: 0.2)
-        case .q4: return Tolerance(atol: 2, rtol: 0.2)
+        case .q8: return Tolerance(atol: 0.2, rtol: 0.1)
+        case .q6: return Tolerance(atol: 0.3, rtol: 0.1)
+        case .q5: return Tolerance(atol: 2, rtol: 0.1)
+        case .int8: return Tolerance(atol: 2.5, rtol: 0.1)
+        case .q4: return Tolerance(atol: 3, rtol: 0.1)
         }
     }
 
@@ -50,11 +51,11 @@ public enum ToleranceProfile: String, CaseIterable, Sendable {
     public var minTokenCosine: Double? {
         switch self {
         case .fp32, .fp16, .bf16: return nil
-        case .int8: return 0.95
+        case .int8: return 0.94
         case .q8: return 0.999
-        case .q6: return 0.995
-        case .q5: return 0.99
-        case .q4: return 0.95
+        case .q6: return 0.997
+        case .q5: return 0.955
+        case .q4: return 0.85
         }
     }
 
@@ -66,13 +67,13 @@ public enum ToleranceProfile: String, CaseIterable, Sendable {
         case .fp32: return 0.99999
         case .fp16: return 0.999
         case .bf16: return 0.99
-        // Per-channel int8 (quantize_dynamic) keeps MiniLM's mean-pooled rows at 0.987-0.995,
-        // per-tensor int8 falls to 0.933-0.966 (measured in issue 15).
-        case .int8: return 0.98
-        case .q8: return 0.9995
+        // ONNX Runtime's per-channel int8 keeps MiniLM's mean-pooled rows at ≥ 0.98, per-tensor
+        // int8 (its default) falls to 0.89 (Docs/golden-format.md).
+        case .int8: return 0.97
+        case .q8: return 0.999
         case .q6: return 0.998
-        case .q5: return 0.995
-        case .q4: return 0.98
+        case .q5: return 0.97
+        case .q4: return 0.89
         }
     }
 
@@ -119,8 +120,8 @@ public enum ToleranceProfile: String, CaseIterable, Sendable {
         var note = "profile \(profile.rawValue) inferred from the quantized weights (\(names))"
         let coarser = storedTypes.filter { $0 == .Q3_K || $0 == .Q2_K }.map(\.rawValue).sorted()
         if !coarser.isEmpty {
-            note += "; \(coarser.joined(separator: ", ")) is coarser than every profile and is checked with q4's floors, "
-                + "which a correct conversion is expected to miss (measured in Docs/golden-format.md): pass --min-cosine to gate it on a floor of your own"
+            note += "; \(coarser.joined(separator: ", ")) is coarser than every profile and is checked with q4's floors "
+                + "(Docs/golden-format.md: a bert-base-shaped Q2_K/Q3_K conversion falls below them); --min-cosine sets a floor of your own"
         }
         return (profile, note)
     }
