@@ -17,8 +17,11 @@ init with seed 0, as no trained bert-base-sized BERT is reachable from PyPI):
   - ONNX Runtime int8 (quantize_dynamic, per tensor and per channel) of a torch.onnx.export with
     every hidden state, run by onnxruntime on the golden's inputs, gated by
     `bertcheck verify --outputs --profile int8`;
-  - the same conversions of the model with one weight matrix of layer 3 scaled by 1.02 (the FFN
-    output, the attention output, the query), against the unchanged golden.
+  - the same conversions (one ftype per profile) of the model with one weight matrix of layer 3
+    scaled: by 1.02 (the FFN output, the attention output, the query), and by 1.1-1.5 to find the
+    smallest change each profile catches, against the unchanged golden.
+Every verify runs with the profile bertcheck infers (GGUF) or --profile int8 (ORT), so the verdicts
+are those of the floors in the bertcheck given.
 Everything big lives in ~/.cache/bertcheck/quant-profiles and is made once. --dumps writes the small
 test material: MiniLM's ORT int8 outputs (per tensor and per channel) on
 goldens/all-MiniLM-L6-v2.golden.safetensors, last_hidden_state and pooler_output only.
@@ -250,9 +253,10 @@ def measure_model(bertcheck, name, source, stem):
 
 
 def fmt(x, digits=4):
+    """A cosine with seven decimals, an error with `digits` significant digits."""
     if x is None:
         return "–"
-    return f"{x:.{digits}g}" if abs(x) < 0.9 or x > 1.5 else f"{x:.7f}"
+    return f"{x:.7f}" if digits == 4 and 0.5 < x <= 1 else f"{x:.{digits}g}"
 
 
 def table(rows):
@@ -264,6 +268,40 @@ def table(rows):
         lines.append(f"| {model} | {weights} | {change} | {s['profile']} | {verdict} | {fmt(s['max_abs'], 3)} | {fmt(s['mean_abs'], 3)} | "
                      f"{fmt(s['min_token_cosine'])} | {layers} | {fmt(s['min_row_cosine'])} |")
     return "\n".join(lines) + "\n"
+
+
+def condensed(rows):
+    """The two tables of Docs/golden-format.md: correct conversions; one layer changed."""
+    out = ["Correct conversions (min cosine per layer: `hidden_states.1` … the last layer):", "",
+           "| model | weights | profile | verdict | max abs | mean abs | min token cos | min cos per layer | min mean-pooled row cos |",
+           "| --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
+    for model, weights, change, s in rows:
+        if change != "correct":
+            continue
+        layers = " ".join(f"{c:.4f}" for c in s["layer_cosines"][1:] if c is not None)
+        verdict = "pass" if s["status"] == "pass" else "**FAIL**"
+        out.append(f"| {model} | {weights} | {s['profile']} | {verdict} | {fmt(s['max_abs'], 3)} | {fmt(s['mean_abs'], 3)} | "
+                   f"{fmt(s['min_token_cosine'])} | {layers} | {fmt(s['min_row_cosine'])} |")
+    columns = ["F32"] + PERTURBED_FTYPES + ["ORT int8 per-channel"]
+    out += ["", "One matrix of layer 3 scaled (each cell: verdict under the profile the conversion gets, "
+            "least per-token cosine / least mean-pooled row cosine):", "",
+            "| model | change | " + " | ".join(columns) + " |", "| --- | --- | " + " | ".join("---" for _ in columns) + " |"]
+    changes = []
+    for model, weights, change, s in rows:
+        if change != "correct" and (model, change) not in changes:
+            changes.append((model, change))
+    for model, change in changes:
+        cells = []
+        for column in columns:
+            s = next((s for m, w, c, s in rows if m == model and c == change and w == column), None)
+            if s is None:
+                cells.append("–")
+                continue
+            verdict = "pass" if s["status"] == "pass" else "**FAIL**"
+            row = f" / {s['min_row_cosine']:.4f}" if s["min_row_cosine"] is not None else ""
+            cells.append(f"{verdict} {s['min_token_cosine']:.4f}{row}")
+        out.append(f"| {model} | {change} | " + " | ".join(cells) + " |")
+    return "\n".join(out) + "\n"
 
 
 def write_dumps(directory, minilm):
@@ -283,7 +321,8 @@ def write_dumps(directory, minilm):
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--bertcheck", default=os.path.join(ROOT, ".build", "debug", "bertcheck"))
-    parser.add_argument("--out", help="write the markdown table here (default: stdout)")
+    parser.add_argument("--out", help="write the tables of Docs/golden-format.md here (default: stdout); the full "
+                        "table goes to ~/.cache/bertcheck/quant-profiles/measurements.md")
     parser.add_argument("--dumps", help="write the committed ORT int8 dumps of MiniLM into this directory")
     parser.add_argument("--models", default="minilm,bert-base", help="comma-separated: minilm, bert-base")
     args = parser.parse_args()
@@ -297,9 +336,11 @@ def main():
         rows += measure_model(args.bertcheck, "all-MiniLM-L6-v2", minilm, "all-MiniLM-L6-v2")
     if "bert-base" in chosen:
         rows += measure_model(args.bertcheck, "bert-base-shaped (random init)", bert_base_shaped(minilm), "bert-base-shaped")
-    text = table(rows)
+    text = condensed(rows)
     with open(os.path.join(WORK, "measurements.json"), "w") as f:
         json.dump(rows, f, indent=1)
+    with open(os.path.join(WORK, "measurements.md"), "w") as f:
+        f.write(table(rows))
     if args.out:
         with open(args.out, "w") as f:
             f.write(text)
