@@ -121,7 +121,7 @@ public enum ToleranceProfile: String, CaseIterable, Sendable {
         let coarser = storedTypes.filter { $0 == .Q3_K || $0 == .Q2_K }.map(\.rawValue).sorted()
         if !coarser.isEmpty {
             note += "; \(coarser.joined(separator: ", ")) is coarser than every profile and is checked with q4's floors "
-                + "(Docs/golden-format.md: a bert-base-shaped Q2_K/Q3_K conversion falls below them); --min-cosine sets a floor of your own"
+                + "(Docs/golden-format.md: Q3_K_M conversions passed them, a bert-base-shaped Q2_K fell below them); --min-cosine sets a floor of your own"
         }
         return (profile, note)
     }
