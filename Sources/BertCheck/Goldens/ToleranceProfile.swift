@@ -24,7 +24,7 @@ public enum ToleranceProfile: String, CaseIterable, Sendable {
     }
 
     /// The elementwise tolerance of the outputs `verify` compares. For the quantized profiles a
-    /// loose bound, about three times the largest error a correct conversion showed on MiniLM and
+    /// loose bound, two to four times the largest error a correct conversion showed on MiniLM and
     /// bert-base; the cosine floors do the gating.
     public var tolerance: Tolerance {
         switch self {
