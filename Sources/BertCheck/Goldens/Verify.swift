@@ -161,7 +161,9 @@ public func verifyGolden(_ golden: GoldenFile, outputs: ModelOutputs, label: Str
 
 /// Runs the golden's recorded inputs through a loaded model and verifies its outputs; with the
 /// model's tokenizer, the golden's texts must tokenize to its ids. Throws `InputProblem` when the
-/// golden's inputs do not fit the model.
+/// golden's inputs do not fit the model. `weightProfile` is the profile the model's checkpoint
+/// calls for (`ToleranceProfile.forWeights(checkpoint.tensors, dequantized:)`); nil: the one of
+/// the dtype holding most of its weights.
 public func verifyGolden(_ golden: GoldenFile, model: BertModel, tokenizer: BertTokenizer? = nil, label: String = "model in memory",
                          tolerances: ToleranceSettings = ToleranceSettings(), includePadding: Bool = false,
                          weightProfile: ToleranceProfile? = nil, progress: ProgressObserver? = nil) throws -> VerifyReport {
