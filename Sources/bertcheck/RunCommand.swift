@@ -41,6 +41,8 @@ struct RunCommand: ParsableCommand {
     @Flag(help: "Print inputs and outputs as JSON (nested arrays).")
     var json = false
 
+    @OptionGroup var terminal: ProgressOptions
+
     func items() throws -> [TextItem] {
         switch (text, textsFile) {
         case (let text?, nil):
@@ -69,8 +71,12 @@ struct RunCommand: ParsableCommand {
         if bert.sentencePipeline?.doLowerCase == true { items = items.map { TextItem($0.text.lowercased(), pair: $0.pair?.lowercased()) } }
         let encodings = items.map { tokenizer.encode($0.text, pair: $0.pair, maxLength: maxLength) }
         let batch = tokenizer.batch(items.map { ($0.text, $0.pair) }, maxLength: maxLength)
+        // Progress for a --texts-file batch; one TEXT is quick.
+        let progress = textsFile == nil ? nil : terminal.progress()
+        defer { progress?.finish() }
         // A golden written with --out holds the padded positions too (verify --include-padding).
-        let output = try bert.forwardInChunks(batch, outputHiddenStates: hiddenStates, computePadding: out != nil)
+        let output = try bert.forwardInChunks(batch, outputHiddenStates: hiddenStates, computePadding: out != nil, progress: progress)
+        progress?.finish()
         let nonFinite = firstNonFiniteOutput(output)
         if let out, nonFinite == nil {
             let golden = GoldenFile(path: out, batch: batch.batch, seq: batch.seq, hidden: output.hidden,

@@ -34,6 +34,8 @@ struct TokenizeCommand: ParsableCommand {
     @Flag(help: "Print one JSON object {\"input_ids\", \"tokens\", \"token_type_ids\"}.")
     var json = false
 
+    @OptionGroup var terminal: ProgressOptions
+
     func run() throws {
         switch (text, file) {
         case (nil, nil): throw UsageError("give a TEXT to tokenize or --file F")
@@ -49,10 +51,21 @@ struct TokenizeCommand: ParsableCommand {
             let lines = try TextLines.read(file)
             var out: [UInt8] = []
             out.reserveCapacity(1 << 20)
+            let progress = terminal.progress()
+            defer { progress?.finish() }
+            var step = ProgressStep(activity: "tokenizing \(file)", unit: "lines", completed: 0, total: lines.count)
+            progress?.update(step)
             for line in lines {
                 EncodingRenderer.appendJSONLine(tokenizer.encode(line, maxLength: maxLength), to: &out)
-                if out.count >= 1 << 20 { try StandardOutput.write(&out) }
+                step.completed += 1
+                progress?.update(step)
+                if out.count >= 1 << 20 {
+                    // stdout may be the same terminal: the JSON must not land on the progress line.
+                    progress?.clear()
+                    try StandardOutput.write(&out)
+                }
             }
+            progress?.finish()
             try StandardOutput.write(&out)
             return
         }

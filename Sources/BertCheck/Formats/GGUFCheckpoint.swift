@@ -12,6 +12,9 @@ public enum GGUFFormat: CheckpointFormatReader {
     public static let displayName = "a GGUF file"
     /// For messages only: `weightsFile(in:)` finds any `*.gguf`.
     public static let directoryFileNames = ["*.gguf"]
+    /// llama.cpp's converter drops the pooler.
+    public static let notCarried = NotCarriedByDesign(carrier: "GGUF", reason: "llama.cpp's converter drops pooler.dense",
+                                                      prefixes: ["pooler."])
 
     public static func match(path: String, head: [UInt8]) -> FormatMatch? {
         if head.count >= 4, Array(head.prefix(4)) == Array("GGUF".utf8) { return .byMagic }
@@ -66,7 +69,7 @@ public enum GGUFFormat: CheckpointFormatReader {
             if let type = try header.metadata.integer("general.file_type") { details.append(("file_type", "\(type)")) }
             if shards.count > 1 { details.append(("shards", "\(shards.count)")) }
             return CheckpointContents(tensors: tensors, files: shards, config: config,
-                                      tokenizer: tokenizer.map { .embedded($0) }, details: details)
+                                      tokenizer: tokenizer.map { .embedded($0) }, details: details, notCarried: notCarried)
         } catch let problem as GGUFProblem {
             throw FileError(path, problem)
         }

@@ -230,7 +230,9 @@ public final class BertModel: @unchecked Sendable {
     /// Only the real tokens (attention mask 1) are computed, packed (`PackedRows`), and position 0
     /// of every row; the other padded positions of every output hold 0 unless `computePadding`,
     /// which gives them transformers' values (their queries attending to the row's real tokens).
-    public func forward(_ batch: Batch, outputHiddenStates: Bool = false, computePadding: Bool = false) throws -> BertOutput {
+    /// `progress` hears of each step of each encoder layer (attention, intermediate, output) as it completes.
+    public func forward(_ batch: Batch, outputHiddenStates: Bool = false, computePadding: Bool = false,
+                        progress: ProgressObserver? = nil) throws -> BertOutput {
         try validate(batch)
         lock.lock()
         defer { lock.unlock() }
@@ -243,8 +245,15 @@ public final class BertModel: @unchecked Sendable {
         embeddings.forward(hidden, batch: batch, tokens: tokens, hidden: hiddenSize, workers: threads,
                            packed: workspace.chainsPacked ? workspace.packedInput : nil)
         var states: [[Float]]? = outputHiddenStates ? [snapshot()] : nil
+        let layerCount = encoder.layers.count, stepCount = layerCount * BertLayer.steps
+        let activity = "forward pass over \(batch.batch) rows × \(batch.seq) tokens, \(layerCount) layers of \(BertLayer.steps) steps"
+        var stepsDone = 0
+        progress?.update(activity, unit: "steps", 0, of: stepCount)
         encoder.forward(hidden, workspace: workspace, tokens: tokens, workers: threads,
-                        residentBudget: residentWeightBudget(tokens: tokens.tokens)) {
+                        residentBudget: residentWeightBudget(tokens: tokens.tokens), afterStep: {
+            stepsDone += 1
+            progress?.update(activity, unit: "steps", stepsDone, of: stepCount)
+        }) {
             if outputHiddenStates { states?.append(snapshot()) }
         }
         var pooled: [Float]?

@@ -8,15 +8,16 @@
 extension BertModel {
     /// `forward`, in as few passes as the memory budget allows. The outputs of the whole batch
     /// must fit the budget (refused with the figure otherwise); the workspace is sized per chunk.
-    public func forwardInChunks(_ batch: Batch, outputHiddenStates: Bool = false, computePadding: Bool = false) throws -> BertOutput {
+    public func forwardInChunks(_ batch: Batch, outputHiddenStates: Bool = false, computePadding: Bool = false,
+                                progress: ProgressObserver? = nil) throws -> BertOutput {
         let rows = try rowsPerPass(batch, hiddenStates: outputHiddenStates)
-        guard rows < batch.batch else { return try forward(batch, outputHiddenStates: outputHiddenStates, computePadding: computePadding) }
+        guard rows < batch.batch else { return try forward(batch, outputHiddenStates: outputHiddenStates, computePadding: computePadding, progress: progress) }
         var combined = try forward(batch.rows(0..<rows), outputHiddenStates: outputHiddenStates, computePadding: computePadding)
         // Room for every row at once: growing by doubling would hold up to twice the outputs.
         combined.reserveRows(batch.batch)
         for start in stride(from: rows, to: batch.batch, by: rows) {
             combined.append(try forward(batch.rows(start..<min(start + rows, batch.batch)), outputHiddenStates: outputHiddenStates,
-                                        computePadding: computePadding))
+                                         computePadding: computePadding))
         }
         return combined
     }
