@@ -14,10 +14,8 @@ struct VerifyVerdict {
         let failures = report.checks.filter { $0.status == .fail }
         passed = failures.isEmpty
         details = []
-        let ran = report.checks.filter { $0.status != .notProduced }.count
         if passed {
-            let notProduced = report.checks.count - ran
-            headline = "PASS: all \(ran) checks passed" + (notProduced > 0 ? " (\(notProduced) not produced by the model)" : "")
+            headline = VerifyReportRenderer.verdictLine(report)
             if let closest = report.stackChecks.filter({ $0.maxAbsErr != nil }).max(by: { Self.toleranceShare($0) < Self.toleranceShare($1) }),
                let err = closest.maxAbsErr {
                 details.append("Largest error: max abs \(formatNumber(err)) at \(Self.place(closest.name)), \(Self.percent(Self.toleranceShare(closest))) of its tolerance.")
@@ -31,7 +29,12 @@ struct VerifyVerdict {
             var line = "FAIL at \(Self.place(name))"
             if let worst = check?.worst {
                 if let token = worst.token { line += ", token \(VerifyReportRenderer.quotedToken(token))" }
-                if let ratio = Self.excess(worst, check?.tolerance) { line += ": \(Self.times(ratio)) the tolerance" }
+                if let cosine = worst.cosine, let floor = check?.requiredMinCosine {
+                    let (shown, shownFloor) = formatApart(cosine, floor)
+                    line += ": cosine \(shown) under the floor \(shownFloor)"
+                } else if let ratio = Self.excess(worst, check?.tolerance) {
+                    line += ": \(Self.times(ratio)) the tolerance"
+                }
             }
             headline = line
             if let check, let worst = check.worst { details.append("Worst element: \(VerifyReportRenderer.describe(worst)).") }

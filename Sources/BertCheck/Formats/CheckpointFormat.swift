@@ -142,7 +142,7 @@ extension CheckpointFormatReader {
     public static var directoryFileNames: [String] { [] }
 
     public static func weightsFile(in directory: String) -> String? {
-        directoryFileNames.lazy.map { joinPath(directory, $0) }.first { access($0, F_OK) == 0 }
+        directoryFileNames.lazy.map { joinPath(directory, $0) }.first { pathExists($0) }
     }
 }
 
@@ -281,8 +281,7 @@ public enum CheckpointFileName {
 public func loadCheckpoint(_ userPath: String) throws -> Checkpoint {
     var path = userPath
     while path.count > 1 && path.hasSuffix("/") { path.removeLast() }
-    var info = stat()
-    guard stat(path, &info) == 0 else {
+    guard let info = fileStatus(path) else {
         throw FileError(path, Problem("cannot open: \(String(cString: strerror(errno)))"))
     }
     let isDirectory = (info.st_mode & S_IFMT) == S_IFDIR

@@ -24,16 +24,8 @@ public enum GGUFFormat: CheckpointFormatReader {
     /// The one `.gguf` file of a directory, or the first shard of a split one; nil when there
     /// is none or when several unrelated ones make the choice ambiguous.
     public static func weightsFile(in directory: String) -> String? {
-        guard let dir = opendir(directory) else { return nil }
-        defer { closedir(dir) }
-        var names: [String] = []
-        while let entry = readdir(dir) {
-            let name = withUnsafeBytes(of: entry.pointee.d_name) { raw in
-                String(decoding: raw.prefix(while: { $0 != 0 }), as: UTF8.self)
-            }
-            if name.hasSuffix(".gguf"), !name.hasPrefix(".") { names.append(name) }
-        }
-        names.sort()
+        guard let entries = directoryEntries(directory) else { return nil }
+        let names = entries.filter { $0.hasSuffix(".gguf") && !$0.hasPrefix(".") }.sorted()
         let firstShards = names.filter { GGUFSplit.shardNumber(of: $0) == 1 }
         let whole = names.filter { GGUFSplit.shardNumber(of: $0) == nil }
         if whole.count + firstShards.count == 1 { return joinPath(directory, (whole + firstShards)[0]) }

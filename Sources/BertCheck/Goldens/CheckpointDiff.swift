@@ -52,7 +52,9 @@ public struct CheckpointDiffReport: Sendable {
 /// Names are compared canonically (a `bert.` prefix and `LayerNorm.gamma/beta` do not make a
 /// difference); values elementwise with `|b − a| ≤ atol + rtol·|a|`. The default profile is the one
 /// of the less precise of the two checkpoints' dominant float dtypes.
-public func diffCheckpoints(_ pathA: String, _ pathB: String, settings: ToleranceSettings) throws -> CheckpointDiffReport {
+/// `progress` hears of each tensor of A as it is compared.
+public func diffCheckpoints(_ pathA: String, _ pathB: String, settings: ToleranceSettings,
+                            progress: ProgressObserver? = nil) throws -> CheckpointDiffReport {
     let a = try loadCheckpoint(pathA), b = try loadCheckpoint(pathB)
     func canonical(_ t: Tensor) -> String {
         if let head = HeadParameterName(storedName: t.name) { return head.description }
@@ -92,7 +94,9 @@ public func diffCheckpoints(_ pathA: String, _ pathB: String, settings: Toleranc
     func droppedByDesign(_ name: String) -> Bool { dropping?.notCarried?.covers(name) == true }
     report.notCarriedBy = dropping?.format.rawValue
     var seen = Set<String>()
-    for ta in a.tensors {
+    progress?.update("comparing tensors", unit: "tensors", 0, of: a.tensors.count)
+    for (index, ta) in a.tensors.enumerated() {
+        defer { progress?.update("comparing tensors", unit: "tensors", index + 1, of: a.tensors.count) }
         let name = canonical(ta)
         guard seen.insert(name).inserted else { continue }
         guard let tb = namedB[name] else {

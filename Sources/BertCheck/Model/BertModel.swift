@@ -95,8 +95,7 @@ public final class BertModel: @unchecked Sendable {
         } else {
             head = nil
         }
-        var isDirectory: ObjCBool = false
-        let directory = FileManager.default.fileExists(atPath: checkpoint.path, isDirectory: &isDirectory) && isDirectory.boolValue
+        let directory = isDirectory(checkpoint.path)
             ? checkpoint.path : (checkpoint.path as NSString).deletingLastPathComponent
         sentencePipeline = try SentenceTransformerPipeline.load(directory: directory.isEmpty ? "." : directory, hidden: config.hiddenSize)
         weightDType = table.dominantDType
@@ -203,14 +202,17 @@ public final class BertModel: @unchecked Sendable {
 
     /// Refuses a pass whose estimated memory exceeds what the process may still allocate.
     private func checkMemory(for batch: Batch, hiddenStates: Bool) throws {
-        let needed = estimatedPassBytes(batch, attentionBuffers: attentionBuffers(for: batch), hiddenStates: hiddenStates)
+        var needed = estimatedPassBytes(batch, attentionBuffers: attentionBuffers(for: batch), hiddenStates: hiddenStates)
+        // A cached workspace of this shape is reused, and already counted as memory in use.
+        if let cached = cachedWorkspace, cached.tokens == batch.batch * batch.seq, cached.seq == batch.seq {
+            needed = estimatedOutputBytes(batch, hiddenStates: hiddenStates)
+        }
         if let (available, source) = MemoryBudget.available(), needed > available {
             throw InputProblem.exceedsMemory(tokens: "\(batch.batch) × \(batch.seq)", needed: needed, available: available, source: source)
         }
     }
 
-    private func workspace(for batch: Batch) throws -> Workspace {
-        let tokens = batch.batch * batch.seq
+    private func workspace(for batch: Batch, tokens: Int) throws -> Workspace {
         if let cached = cachedWorkspace, cached.tokens == tokens, cached.seq == batch.seq { return cached }
         cachedWorkspace = nil
         let attentionBuffers = attentionBuffers(for: batch)
@@ -225,31 +227,42 @@ public final class BertModel: @unchecked Sendable {
     }
 
     /// The forward pass. Throws `InputProblem` for ids, token types or lengths the model cannot take.
-    public func forward(_ batch: Batch, outputHiddenStates: Bool = false) throws -> BertOutput {
+    ///
+    /// Only the real tokens (attention mask 1) are computed, packed (`PackedRows`), and position 0
+    /// of every row; the other padded positions of every output hold 0 unless `computePadding`,
+    /// which gives them transformers' values (their queries attending to the row's real tokens).
+    /// `progress` hears of each step of each encoder layer (attention, intermediate, output) as it completes.
+    public func forward(_ batch: Batch, outputHiddenStates: Bool = false, computePadding: Bool = false,
+                        progress: ProgressObserver? = nil) throws -> BertOutput {
         try validate(batch)
         lock.lock()
         defer { lock.unlock() }
         try checkMemory(for: batch, hiddenStates: outputHiddenStates)
-        let workspace = try self.workspace(for: batch)
+        let tokens = PackedRows(batch, computePadding: computePadding)
+        let workspace = try self.workspace(for: batch, tokens: tokens.tokens)
         let hiddenSize = config.hiddenSize
-        let tokens = batch.batch * batch.seq
-        let count = tokens * hiddenSize
-        // transformers' extended mask: 0 where attended, finfo(float32).min on padded keys.
-        for t in 0..<tokens {
-            workspace.keyMask[t] = batch.attentionMask[t] == 1 ? 0 : -Float.greatestFiniteMagnitude
-        }
         let hidden = workspace.hidden
-        func snapshot() -> [Float] { Array(UnsafeBufferPointer(start: hidden, count: count)) }
-        embeddings.forward(hidden, batch: batch, hidden: hiddenSize, workers: threads,
+        func snapshot() -> [Float] { tokens.scatter(hidden, width: hiddenSize) }
+        embeddings.forward(hidden, batch: batch, tokens: tokens, hidden: hiddenSize, workers: threads,
                            packed: workspace.chainsPacked ? workspace.packedInput : nil)
         var states: [[Float]]? = outputHiddenStates ? [snapshot()] : nil
-        encoder.forward(hidden, workspace: workspace, batch: batch.batch, seq: batch.seq, workers: threads,
-                        residentBudget: residentWeightBudget(tokens: tokens)) {
+        let layerCount = encoder.layers.count, stepCount = layerCount * BertLayer.steps
+        let activity = "forward pass over \(batch.batch) rows × \(batch.seq) tokens, \(layerCount) layers of \(BertLayer.steps) steps"
+        var stepsDone = 0
+        progress?.update(activity, unit: "steps", 0, of: stepCount)
+        encoder.forward(hidden, workspace: workspace, tokens: tokens, workers: threads,
+                        residentBudget: residentWeightBudget(tokens: tokens.tokens), afterStep: {
+            stepsDone += 1
+            progress?.update(activity, unit: "steps", stepsDone, of: stepCount)
+        }) {
             if outputHiddenStates { states?.append(snapshot()) }
         }
         var pooled: [Float]?
         if let pooler {
-            let cls = clsRows(UnsafeBufferPointer(start: hidden, count: count), batch: batch.batch, seq: batch.seq, hidden: hiddenSize)
+            var cls = [Float](repeating: 0, count: batch.batch * hiddenSize)
+            for (row, index) in tokens.firstTokens.enumerated() {
+                for c in 0..<hiddenSize { cls[row * hiddenSize + c] = hidden[index * hiddenSize + c] }
+            }
             pooled = cls.withUnsafeBufferPointer { p in
                 p.baseAddress.map { pooler.forward($0, count: batch.batch) } ?? []
             }
@@ -258,7 +271,8 @@ public final class BertModel: @unchecked Sendable {
                                 poolerOutput: pooled, hiddenStates: states)
         if let head {
             let encoderOutputs = EncoderOutputs(batch: batch.batch, seq: batch.seq, hidden: hiddenSize,
-                                                lastHiddenState: output.lastHiddenState, pooled: pooled)
+                                                lastHiddenState: output.lastHiddenState, pooled: pooled, tokens: tokens,
+                                                packedHidden: ConstFloatPointer(hidden))
             output.headOutputs = head.module.outputs(encoderOutputs, workers: threads)
         }
         if let sentencePipeline {

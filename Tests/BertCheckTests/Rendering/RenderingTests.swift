@@ -104,6 +104,12 @@ import Testing
         #expect(json["tokens_per_second"] == .number("2592.0"))
         #expect(json["batch"]?.integer == 2 && json["seq"]?.integer == 16 && json["threads"]?.integer == 1 && json["iterations"]?.integer == 3)
         #expect(BenchmarkRenderer.text(result) == "batch 2 x seq 16, 1 thread, 3 iterations: 12.3 ms per batch, 2592.0 tokens/s")
+        // A padded batch counts its real tokens only.
+        let padded = BenchmarkResult(batch: 2, seq: 16, threads: 1, iterations: 3, msPerBatch: 12.34567, lengths: [16, 4])
+        #expect(BenchmarkRenderer.json(padded)["tokens_per_second"] == .number("1620.0"))
+        #expect(BenchmarkRenderer.json(padded)["real_tokens"]?.integer == 20)
+        #expect(BenchmarkRenderer.text(padded)
+                == "batch 2 x seq 16 (20 real tokens, counted in tokens/s), 1 thread, 3 iterations: 12.3 ms per batch, 1620.0 tokens/s")
     }
 
     @Test func runReportJSONNestsOutputsAndNullsNonFiniteValues() throws {
@@ -124,6 +130,23 @@ import Testing
         #expect(values?[1].elements?[1] == .null)
         #expect(parsed["pooler_output"] == .null && parsed["pooler_check"] == .null)
         #expect(RunReportRenderer.text(report).contains("pooler_output: none (the checkpoint has no pooler weights)"))
+    }
+
+    /// `run --json` streams the report in pieces (issue 18 #2); the pieces join to exactly the
+    /// text of the materialized value, whatever the piece boundaries.
+    @Test func streamedRunJSONIsTheSerializedText() throws {
+        let bert = try BertModel(checkpoint: loadCheckpoint(TinyCheckpoints.path("tiny-bert")), threads: 1)
+        let hidden = bert.config.hiddenSize
+        let values = (0..<(3 * hidden * 2)).map { Float($0) / 7 - 20 }
+        let output = BertOutput(batch: 2, seq: 3, hidden: hidden, lastHiddenState: values, poolerOutput: Array(values.prefix(2 * hidden)),
+                                hiddenStates: [values, values.map { -$0 }])
+        let batch = Batch(batch: 2, seq: 3, inputIds: [2, 5, 3, 2, 6, 3], attentionMask: [1, 1, 1, 1, 1, 1], tokenTypeIds: [0, 0, 0, 0, 0, 0])
+        let report = RunReport(model: "m", batch: batch, tokens: [["[CLS]", "a", "[SEP]"], ["[CLS]", "b", "[SEP]"]], output: output, bert: bert)
+        var pieces: [[UInt8]] = []
+        var buffer: [UInt8] = []
+        try RunReportRenderer.jsonStream(report).write(to: &buffer, layout: .oneLine) { pieces.append($0); $0.removeAll() }
+        pieces.append(buffer)
+        #expect(pieces.joined().elementsEqual(RunReportRenderer.json(report).serialized(.oneLine).utf8))
     }
 
     @Test func paramsListingNamesTheFineTuningRows() throws {
