@@ -101,7 +101,6 @@ public final class BertModel: @unchecked Sendable {
         weightDType = table.dominantDType
         let cores = ProcessInfo.processInfo.activeProcessorCount
         self.threads = max(1, threads ?? cores)
-        table.scratch.workers = self.threads
         // The workers split every product themselves (linearForward, attention), so OpenBLAS runs
         // single-threaded inside them instead of spinning a pool of its own beside them.
         openblas_set_num_threads(1)

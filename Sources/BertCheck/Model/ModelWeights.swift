@@ -140,8 +140,6 @@ final class WeightScratch: @unchecked Sendable {
     private let lock = NSLock()
     private var slots: [String: Slot] = [:]
     private var convertedBytes = 0
-    /// Threads a matrix is decoded on, in chunks of rows (the model's thread count).
-    var workers = 1
 
     /// `tensor` converted to a new F32 buffer, counted as held.
     func converted(_ tensor: Tensor) -> OwnedBytes {
@@ -165,24 +163,10 @@ final class WeightScratch: @unchecked Sendable {
             }
             let out = slot.buffer.pointer.bindMemory(to: Float.self, capacity: n)
             if slot.holding != tensor.data.baseAddress {
-                decode(tensor, into: out)
+                tensor.dtype.decode(tensor.data, into: UnsafeMutableBufferPointer(start: out, count: n))
                 slot.holding = tensor.data.baseAddress
             }
             return UnsafePointer(out)
-        }
-    }
-
-    /// Decodes the matrix `tensor` into `out`, rows split among `workers` (a GGML block never
-    /// spans two rows), at least 16 Ki elements a chunk.
-    private func decode(_ tensor: Tensor, into out: UnsafeMutablePointer<Float>) {
-        let rows = tensor.shape[0], columns = rows == 0 ? 0 : tensor.elementCount / rows
-        guard let rowBytes = tensor.dtype.byteCount(elements: columns), columns > 0 else {
-            tensor.dtype.decode(tensor.data, into: UnsafeMutableBufferPointer(start: out, count: tensor.elementCount))
-            return
-        }
-        parallelChunks(rows, workers: workers, minimumChunk: max(1, (1 << 14) / columns)) { range in
-            let bytes = UnsafeRawBufferPointer(rebasing: tensor.data[(range.lowerBound * rowBytes)..<(range.upperBound * rowBytes)])
-            tensor.dtype.decode(bytes, into: UnsafeMutableBufferPointer(start: out + range.lowerBound * columns, count: range.count * columns))
         }
     }
 
