@@ -75,15 +75,10 @@ enum GGMLQuants {
         for j in 0..<32 { y[j] = d * Float(fiveBit(b, qh: qh, qs: 8, j)) + m }
     }
 
-    /// d (f16), 32 int8. Eight lanes at a time (the forward pass decodes every layer's Q8_0
-    /// matrices on each pass); each lane is the scalar `Float(q) * d`, one rounding.
+    /// d (f16), 32 int8.
     static func q8_0(_ b: Block, _ y: UnsafeMutablePointer<Float>) {
-        let d = SIMD8<Float>(repeating: b.half(0))
-        let out = UnsafeMutableRawPointer(y)
-        for j in stride(from: 0, to: 32, by: 8) {
-            let q = b.base.loadUnaligned(fromByteOffset: 2 + j, as: SIMD8<Int8>.self)
-            out.storeBytes(of: SIMD8<Float>(SIMD8<Int32>(truncatingIfNeeded: q)) * d, toByteOffset: j * 4, as: SIMD8<Float>.self)
-        }
+        let d = b.half(0)
+        for j in 0..<32 { y[j] = Float(b.int8(2 + j)) * d }
     }
 
     /// scales[16] (low nibble scale, high nibble min), qs[64] (2 bits), d, dmin (f16). Element
