@@ -48,7 +48,7 @@ extension VerifyReportRenderer {
     static func toleranceWords(_ report: VerifyReport) -> String {
         let base = report.toleranceInForce ?? report.profile.tolerance
         var words = "|actual − golden| ≤ atol \(formatNumber(base.atol)) + rtol \(formatNumber(base.rtol))·|golden|"
-        if let cosine = report.requiredMinCosine { words += "; min cosine \(formatNumber(cosine))" }
+        if let cosine = report.requiredMinCosine { words += "; min cosine \(formatCosine(cosine))" }
         for (name, tolerance) in report.toleranceOverrides.sorted(by: { $0.key < $1.key }) {
             words += "; \(name): atol \(formatNumber(tolerance.atol)), rtol \(formatNumber(tolerance.rtol))"
         }

@@ -40,6 +40,7 @@ public enum VerifyReportRenderer {
             for check in failures {
                 lines.append("  \(check.name): \(check.message ?? "failed")")
                 if let worst = check.worst, check.name != "input_ids" { lines.append("    worst: \(describe(worst))") }
+                if let rows = failingRows(check, report.golden) { lines.append("    failing rows: \(rows)") }
             }
         }
         let layers = report.layerChecks
@@ -78,13 +79,35 @@ public enum VerifyReportRenderer {
         return lines.joined(separator: "\n") + "\n"
     }
 
-    /// "row 1, position 4 ('dog'), hidden 17: 0.5123 vs golden 0.5001 (|diff| 0.0122)".
+    /// The failing rows of a check with their texts: `2 ("a text"), 4 ("q" | "a")`; nil when no
+    /// row fails.
+    static func failingRows(_ check: CheckResult, _ golden: GoldenFile, limit: Int = 6) -> String? {
+        let failing = check.rows.filter { $0.status == .fail }.map(\.row)
+        guard !failing.isEmpty else { return nil }
+        let shown = failing.prefix(limit).map { row in
+            rowText(golden, row).map { "\(row) (\($0))" } ?? "\(row)"
+        }
+        return shown.joined(separator: ", ") + (failing.count > limit ? " and \(failing.count - limit) more" : "")
+            + " of \(check.rows.count)"
+    }
+
+    /// A row's text as quoted JSON strings, `"text" | "pair"` for a text pair; nil without texts.
+    static func rowText(_ golden: GoldenFile, _ row: Int) -> String? {
+        guard let texts = golden.metadata.texts, row < texts.count else { return nil }
+        let item = texts[row]
+        return StrictJSON.quote(item.text) + (item.pair.map { " | " + StrictJSON.quote($0) } ?? "")
+    }
+
+    /// "row 1, position 4 ('dog'), hidden 17: 0.5123 vs golden 0.5001 (|diff| 0.0122)"; for the
+    /// lowest-cosine token of a cosine failure, "row 1, position 4 ('dog'): cosine 0.99871, largest
+    /// difference at hidden 17: …".
     public static func describe(_ worst: WorstElement) -> String {
         var text = worst.subject.map { "\($0) " } ?? ""
         text += "row \(worst.row)"
         if let position = worst.position { text += ", position \(position)" }
         if let token = worst.token { text += " (\(quotedToken(token)))" }
-        if let h = worst.hiddenIndex { text += ", hidden \(h)" }
+        if let cosine = worst.cosine { text += ": cosine \(formatCosine(cosine)), largest difference at" }
+        if let h = worst.hiddenIndex { text += worst.cosine == nil ? ", hidden \(h)" : " hidden \(h)" }
         let expectedLabel = worst.subject == nil ? "golden" : "expected"
         text += ": \(formatNumber(worst.actual)) vs \(expectedLabel) \(formatNumber(worst.expected))"
         if worst.actual.isFinite && worst.expected.isFinite { text += " (|diff| \(formatNumber(abs(worst.actual - worst.expected))))" }
@@ -106,12 +129,24 @@ public enum VerifyReportRenderer {
             ("profile", .string(report.profile.rawValue)),
             ("first_divergence", .string(report.firstDivergence)),
             ("precision_drift", .bool(report.precisionDrift)),
-            ("checks", .array(report.checks.map(checkJSON))),
+            ("tolerance", toleranceJSON(report)),
+            ("checks", .array(report.checks.map { checkJSON($0, golden: report.golden) })),
             ("notes", .array(report.notes.map { .string($0) })),
         ])
     }
 
-    static func checkJSON(_ check: CheckResult) -> JSONValue {
+    /// The tolerances in force: what an output without a `--tolerance` override is held to.
+    static func toleranceJSON(_ report: VerifyReport) -> JSONValue {
+        let base = report.toleranceInForce ?? report.profile.tolerance
+        return .object([
+            ("atol", .number(base.atol)), ("rtol", .number(base.rtol)), ("min_cosine", .number(report.requiredMinCosine)),
+            ("overrides", .object(report.toleranceOverrides.sorted { $0.key < $1.key }.map { name, tolerance in
+                (name, .object([("atol", .number(tolerance.atol)), ("rtol", .number(tolerance.rtol))]))
+            })),
+        ])
+    }
+
+    static func checkJSON(_ check: CheckResult, golden: GoldenFile) -> JSONValue {
         let worst: JSONValue = check.worst.map { w in
             var members: [(key: String, value: JSONValue)] = []
             if let subject = w.subject { members.append(("subject", .string(subject))) }
@@ -120,6 +155,7 @@ public enum VerifyReportRenderer {
                 ("hidden_index", .int(w.hiddenIndex)),
                 ("actual", .number(w.actual)), ("expected", .number(w.expected)),
             ]
+            if let cosine = w.cosine { members.append(("cosine", .number(cosine))) }
             return .object(members)
         } ?? .null
         return .object([
@@ -136,13 +172,16 @@ public enum VerifyReportRenderer {
             ("compared", .int(check.compared)),
             ("mismatched_percent", .number(check.mismatchedPercent)),
             ("non_finite", .int(check.nonFinite)),
+            ("non_finite_golden", .int(check.nonFiniteGolden)),
             ("worst", worst),
             ("atol", .number(check.tolerance?.atol)),
             ("rtol", .number(check.tolerance?.rtol)),
             ("min_cosine_required", .number(check.requiredMinCosine)),
             ("rows", .array(check.rows.map { row in
-                .object([
+                let item = golden.metadata.texts.flatMap { row.row < $0.count ? $0[row.row] : nil }
+                return .object([
                     ("row", .int(row.row)), ("status", .string(row.status.rawValue)),
+                    ("text", .string(item?.text)), ("pair", .string(item?.pair)),
                     ("max_abs_err", .number(row.maxAbsErr)), ("mean_abs_err", .number(row.meanAbsErr)),
                     ("min_cosine", .number(row.minCosine)), ("mismatched", .int(row.mismatched)), ("compared", .int(row.compared)),
                 ])
@@ -164,7 +203,8 @@ public enum VerifyReportRenderer {
         xml += "    <properties>\n"
         for (name, value) in [("golden", report.goldenPath), ("candidate", report.candidate), ("profile", report.profile.rawValue),
                               ("first_divergence", report.firstDivergence ?? "none"),
-                              ("precision_drift", report.precisionDrift ? "true" : "false")] {
+                              ("precision_drift", report.precisionDrift ? "true" : "false"),
+                              ("tolerance", toleranceWords(report))] {
             xml += "      <property name=\"\(name)\" value=\"\(xmlEscape(value))\"/>\n"
         }
         xml += "    </properties>\n"
@@ -179,8 +219,8 @@ public enum VerifyReportRenderer {
                 continue
             }
             xml += open + ">\n"
-            xml += "      <failure type=\"\(check.nonFinite > 0 ? "non-finite" : "tolerance")\" message=\"\(xmlEscape(check.message ?? "failed"))\">"
-            xml += xmlEscape(figures(check))
+            xml += "      <failure type=\"\(check.nonFinite + check.nonFiniteGolden > 0 ? "non-finite" : "tolerance")\" message=\"\(xmlEscape(check.message ?? "failed"))\">"
+            xml += xmlEscape(figures(check, golden: report.golden))
             xml += "</failure>\n"
             xml += "    </testcase>\n"
         }
@@ -188,14 +228,15 @@ public enum VerifyReportRenderer {
         return xml
     }
 
-    static func figures(_ check: CheckResult) -> String {
+    static func figures(_ check: CheckResult, golden: GoldenFile) -> String {
         var lines = [check.message ?? "failed"]
         if let shape = check.actualShape, let expected = check.expectedShape, shape != expected {
             lines.append("shape \(Tensor.describe(shape: shape)), golden \(Tensor.describe(shape: expected))")
         }
-        lines.append("max_abs_err=\(check.maxAbsErr.map(formatNumber) ?? "-") max_rel_err=\(check.maxRelErr.map(formatNumber) ?? "-") mean_abs_err=\(check.meanAbsErr.map(formatNumber) ?? "-") min_cosine=\(check.minCosine.map(formatNumber) ?? "-")")
+        lines.append("max_abs_err=\(check.maxAbsErr.map(formatNumber) ?? "-") max_rel_err=\(check.maxRelErr.map(formatNumber) ?? "-") mean_abs_err=\(check.meanAbsErr.map(formatNumber) ?? "-") min_cosine=\(check.minCosine.map(formatCosine) ?? "-")\(check.requiredMinCosine.map { " min_cosine_required=" + formatCosine($0) } ?? "")")
         lines.append("mismatched=\(check.mismatched)/\(check.compared) (\(String(format: "%.2f", check.mismatchedPercent))%) non_finite=\(check.nonFinite) atol=\(check.tolerance.map { formatNumber($0.atol) } ?? "-") rtol=\(check.tolerance.map { formatNumber($0.rtol) } ?? "-")")
         if let worst = check.worst { lines.append("worst: \(describe(worst))") }
+        if let rows = failingRows(check, golden, limit: 20) { lines.append("failing rows: \(rows)") }
         return lines.joined(separator: "\n")
     }
 

@@ -31,7 +31,12 @@ struct VerifyVerdict {
             var line = "FAIL at \(Self.place(name))"
             if let worst = check?.worst {
                 if let token = worst.token { line += ", token \(VerifyReportRenderer.quotedToken(token))" }
-                if let ratio = Self.excess(worst, check?.tolerance) { line += ": \(Self.times(ratio)) the tolerance" }
+                if let cosine = worst.cosine, let floor = check?.requiredMinCosine {
+                    let (shown, shownFloor) = formatApart(cosine, floor)
+                    line += ": cosine \(shown) under the floor \(shownFloor)"
+                } else if let ratio = Self.excess(worst, check?.tolerance) {
+                    line += ": \(Self.times(ratio)) the tolerance"
+                }
             }
             headline = line
             if let check, let worst = check.worst { details.append("Worst element: \(VerifyReportRenderer.describe(worst)).") }

@@ -40,6 +40,8 @@ extension UsageError {
             self.init("--tolerance \(name)=...: \(problem)")
         case .noCandidate:
             self.init("verify needs --model MODEL or --outputs FILE")
+        case .malformedNameMapping, .unknownGoldenName, .nameMappedTwice:
+            self.init("--map \(problem)")
         }
     }
 }

@@ -18,11 +18,17 @@ struct VerifyCommand: ParsableCommand {
     @Option(help: "The golden file (bertcheck-golden/1 safetensors, or .npz with the same tensor names).")
     var golden: String
 
-    @Option(help: "Run the golden's recorded inputs through this model (directory or weight file).")
+    @Option(help: "Run the golden's recorded inputs through this model (directory or weight file). With --outputs: the model whose vocabulary gives token texts and whose pooler weights check pooler_invariant on the outputs.")
     var model: String?
 
-    @Option(help: "Compare another runtime's outputs file (safetensors or npz, the golden's tensor names).")
+    @Option(help: "Compare another runtime's outputs file (safetensors or npz; the golden's tensor names, hidden_states_N, a stacked hidden_states [L+1, B, S, H], or names given with --map).")
     var outputs: String?
+
+    @Option(name: .customLong("map"), help: ArgumentHelp("With --outputs: read the file's tensor THEIR_NAME as the golden's GOLDEN_NAME (repeatable).", valueName: "GOLDEN_NAME=THEIR_NAME"))
+    var outputNames: [String] = []
+
+    @Option(help: "With --outputs: a vocabulary for token texts in the report (a model directory, vocab.txt, tokenizer.json's directory or a GGUF).")
+    var vocab: String?
 
     @OptionGroup var tolerances: ToleranceOptions
 
@@ -45,9 +51,20 @@ struct VerifyCommand: ParsableCommand {
     var threads: Int?
 
     func run() throws {
-        guard (model == nil) != (outputs == nil) else { throw UsageError("verify needs exactly one of --model MODEL or --outputs FILE") }
+        guard model != nil || outputs != nil else { throw UsageError("verify needs --model MODEL or --outputs FILE") }
+        if outputs == nil {
+            if vocab != nil { throw UsageError("--vocab goes with --outputs (a model brings its own vocabulary)") }
+            if !outputNames.isEmpty { throw UsageError("--map goes with --outputs") }
+        }
+        if model != nil && vocab != nil { throw UsageError("give --model or --vocab, not both (the model's vocabulary is used)") }
+        let names: [String: String]
+        do {
+            names = try OutputNameMapping.parse(outputNames)
+        } catch let problem as ComparisonRequestProblem {
+            throw UsageError(problem)
+        }
         try checkThreads(threads)
-        let inputs = [golden] + (outputs.map { [$0] } ?? [])
+        let inputs = [golden] + [outputs, vocab].compactMap { $0 }
         let reportFiles = [("--junit", junit), ("--html", html), ("--markdown", markdown)].compactMap { option, path in path.map { (option, $0) } }
         for (option, path) in reportFiles {
             try refuseOverwritingInputs(output: path, option: option, inputs: inputs, modelPath: model)
@@ -56,7 +73,8 @@ struct VerifyCommand: ParsableCommand {
         let settings = try tolerances.settings(allowedName: OutputRegistry.acceptsToleranceOverride)
         let report: VerifyReport
         do {
-            report = try verifyGolden(VerifyOptions(goldenPath: golden, modelPath: model, outputsPath: outputs, tolerances: settings,
+            report = try verifyGolden(VerifyOptions(goldenPath: golden, modelPath: model, outputsPath: outputs, vocabPath: vocab,
+                                                    outputNames: names, tolerances: settings,
                                                     includePadding: includePadding, threads: threads))
         } catch let problem as ComparisonRequestProblem {
             throw UsageError(problem)

@@ -239,15 +239,16 @@ struct InitializerLoader {
         }
         let offset = try number("offset") ?? 0
         let length = try number("length")
-        guard ShardedSafetensors.isInside(directory: directory, name: location) else {
-            throw ONNXProblem.externalDataOutsideDirectory(tensor: name, location: location)
-        }
-        let path = joinPath(directory, location)
-        guard access(path, F_OK) == 0 else { throw ONNXProblem.externalDataMissing(tensor: name, location: location) }
         let mapped: MappedFile
         if let known = external[location] {
+            // Checked and mapped for an earlier initializer (exporters put them all in one file).
             mapped = known
         } else {
+            guard ShardedSafetensors.isInside(directory: directory, name: location) else {
+                throw ONNXProblem.externalDataOutsideDirectory(tensor: name, location: location)
+            }
+            let path = joinPath(directory, location)
+            guard access(path, F_OK) == 0 else { throw ONNXProblem.externalDataMissing(tensor: name, location: location) }
             mapped = try MappedFile(path: path)
             external[location] = mapped
             externalPaths.append(path)

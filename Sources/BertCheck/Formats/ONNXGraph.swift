@@ -192,10 +192,8 @@ struct ONNXGraphIndex {
     /// `encoder.layer.0.attention.self.query` for `encoder.layer.0.attention.self.query.bias`; nil
     /// for a name that is not a Linear's bias.
     static func linearModule(ofBias name: String) -> String? {
-        guard isHFName(name), name.hasSuffix(".bias") else { return nil }
-        let module = hfPath(String(name.dropLast(".bias".count)))
-        let linears = ["query", "key", "value", "dense"]
-        return linears.contains { module.hasSuffix("." + $0) } ? module : nil
+        guard let parsed = ParameterName(parsing: hfPath(name)), parsed.leaf == "bias", parsed.module.kind == .linear else { return nil }
+        return parsed.module.path(layer: parsed.layer)
     }
 
     /// The MatMul (or MatMulInteger) that produces `value`, through Cast and Mul.
@@ -321,9 +319,8 @@ extension ONNXGraphIndex {
     func attentionLayer(_ index: Int) -> Int {
         if let output = nodes[index].outputs.first, let next = consumers[output]?.first,
            ["MatMul", "MatMulInteger"].contains(nodes[next.node].opType),
-           let module = linearModule(ofMatMul: next.node), module.hasPrefix("encoder.layer.") {
-            let number = module.dropFirst("encoder.layer.".count).prefix { $0.isNumber }
-            if let layer = Int(number) { return layer }
+           let module = linearModule(ofMatMul: next.node), let layer = ParameterName(parsing: module + ".bias")?.layer {
+            return layer
         }
         return ordinal[index]
     }

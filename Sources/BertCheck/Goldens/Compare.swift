@@ -115,6 +115,9 @@ public struct WorstElement: Equatable, Sendable {
     public var hiddenIndex: Int?
     public var actual: Double
     public var expected: Double
+    /// Set when the place is the lowest-cosine token of a cosine failure: that token's cosine
+    /// (the element given is its largest difference).
+    public var cosine: Double? = nil
 }
 
 /// The outcome of one check, with every figure the reports show.
@@ -186,14 +189,24 @@ private struct RowAccumulator {
     var minCosine = Double.infinity
     var worstScore = -1.0
     var worst: WorstElement?
+    /// The lowest-cosine token's largest difference, with its cosine.
+    var lowestCosineWorst: WorstElement?
+
+    /// Whether the row's lowest cosine is under the floor: its worst place is then that token.
+    func cosineFails(_ minCosineRequired: Double?) -> Bool {
+        guard let required = minCosineRequired, minCosine.isFinite else { return false }
+        return minCosine < required
+    }
 
     func result(row: Int, minCosineRequired: Double?) -> RowResult {
         let cosine = minCosine.isFinite ? minCosine : nil
-        var failed = mismatched > 0 || nonFinite > 0 || nonFiniteGolden > 0
-        if let required = minCosineRequired, let cosine, cosine < required { failed = true }
+        let cosineFailed = cosineFails(minCosineRequired)
+        let failed = mismatched > 0 || nonFinite > 0 || nonFiniteGolden > 0 || cosineFailed
+        // A non-finite value stays the worst place: nothing is further off.
+        let place = cosineFailed && nonFinite == 0 && nonFiniteGolden == 0 ? lowestCosineWorst ?? worst : worst
         return RowResult(row: row, status: failed ? .fail : .pass, maxAbsErr: finite > 0 ? maxAbs : nil,
                          meanAbsErr: finite > 0 ? sumAbs / Double(finite) : nil, minCosine: cosine,
-                         mismatched: mismatched, compared: compared, worst: worst)
+                         mismatched: mismatched, compared: compared, worst: place)
     }
 }
 
@@ -235,7 +248,8 @@ public func compareTensor(name: String, expected: FloatArray, actual: FloatArray
         return result
     }
     let vectors = expected.values.count / width
-    var sumAbs = 0.0, maxAbs = 0.0, maxRel = 0.0, finiteCompared = 0
+    let nearZero = nearZeroBound(expected, tolerance: tolerance)
+    var sumAbs = 0.0, maxAbs = 0.0, maxRel: Double?, finiteCompared = 0
     var minCos = Double.infinity
     var worstScore = -1.0
     var worst: WorstElement?
@@ -248,6 +262,7 @@ public func compareTensor(name: String, expected: FloatArray, actual: FloatArray
                 let position = perToken ? v % max(layout.seq, 1) : nil
                 if perToken, let mask = layout.mask, v < mask.count, mask[v] == 0 { continue }
                 var cosine = CosineAccumulator(), vectorFinite = true
+                var vectorWorst: WorstElement?, vectorWorstDiff = -1.0
                 var r = rows[row]
                 let base = v * width
                 for h in 0..<width {
@@ -275,8 +290,13 @@ public func compareTensor(name: String, expected: FloatArray, actual: FloatArray
                         r.sumAbs += diff
                         r.finite += 1
                         r.maxAbs = max(r.maxAbs, diff)
-                        if ge != 0 { maxRel = max(maxRel, diff / abs(ge)) }
+                        if abs(ge) >= nearZero { maxRel = max(maxRel ?? 0, diff / abs(ge)) }
                         cosine.add(ac, ge)
+                        if diff > vectorWorstDiff {
+                            vectorWorstDiff = diff
+                            vectorWorst = WorstElement(subject: nil, row: row, position: position, token: nil, hiddenIndex: h,
+                                                       actual: ac, expected: ge)
+                        }
                     }
                     if score > r.worstScore {
                         r.worstScore = score
@@ -287,13 +307,22 @@ public func compareTensor(name: String, expected: FloatArray, actual: FloatArray
                 if vectorFinite {
                     let c = cosine.cosine
                     minCos = min(minCos, c)
+                    if c < r.minCosine {
+                        r.lowestCosineWorst = vectorWorst
+                        r.lowestCosineWorst?.cosine = c
+                    }
                     r.minCosine = min(r.minCosine, c)
                 }
                 rows[row] = r
             }
         }
     }
-    // The whole tensor's figures are those of its rows taken together.
+    // The whole tensor's figures are those of its rows taken together. A cosine failure's worst
+    // place is the lowest-cosine token (unless a value is non-finite): the elementwise worst may
+    // sit in a token whose direction is fine.
+    let cosineFailed = rows.contains { $0.cosineFails(minCosine) }
+    let anyNonFinite = rows.contains { $0.nonFinite > 0 || $0.nonFiniteGolden > 0 }
+    var lowestCosine = Double.infinity
     for (row, r) in rows.enumerated() {
         result.compared += r.compared
         result.mismatched += r.mismatched
@@ -302,7 +331,12 @@ public func compareTensor(name: String, expected: FloatArray, actual: FloatArray
         sumAbs += r.sumAbs
         finiteCompared += r.finite
         maxAbs = max(maxAbs, r.maxAbs)
-        if r.worstScore > worstScore {
+        if cosineFailed && !anyNonFinite {
+            if r.minCosine < lowestCosine, let place = r.lowestCosineWorst {
+                lowestCosine = r.minCosine
+                worst = place
+            }
+        } else if r.worstScore > worstScore {
             worstScore = r.worstScore
             worst = r.worst
         }
@@ -329,7 +363,8 @@ public func compareTensor(name: String, expected: FloatArray, actual: FloatArray
         reasons.append("\(result.mismatched) of \(result.compared) values outside atol \(formatNumber(tolerance.atol)) + rtol \(formatNumber(tolerance.rtol))·|golden|")
     }
     if let minCosine, let got = result.minCosine, got < minCosine {
-        reasons.append("min per-token cosine \(formatNumber(got)) < \(formatNumber(minCosine))")
+        let (shownGot, shownFloor) = formatApart(got, minCosine)
+        reasons.append("min \(perToken ? "per-token" : "per-row") cosine \(shownGot) < \(shownFloor)")
     }
     if result.compared == 0 { reasons.append("nothing to compare (every position is padding)") }
     if !reasons.isEmpty {
@@ -382,9 +417,46 @@ public func poolerInvariant(golden: ModelOutputs, candidate: ModelOutputs?, batc
     return result
 }
 
+/// Golden values whose size is below this are left out of the max relative error: relative to a
+/// value near zero (-1.6e-34 once gave 7.4e+26), it measures nothing. Near zero means under the
+/// atol in force (the bound that judges such values), at most 1e-3 of the tensor's largest |value|
+/// (an atol of 1e9 would leave nothing), and at least 1e-6 of it.
+func nearZeroBound(_ golden: FloatArray, tolerance: Tolerance) -> Double {
+    var scale = 0.0
+    for i in 0..<golden.values.count {
+        let g = abs(golden.exact(i))
+        if g.isFinite && g > scale { scale = g }
+    }
+    return max(1e-6 * scale, min(tolerance.atol, 1e-3 * scale))
+}
+
+/// Two numbers with enough significant digits (at least four, at most seventeen) that the printed
+/// values stay apart and in order: a cosine of 0.99995 against a floor of 0.99999 is not
+/// "0.9999 < 1", nor "1 < 1".
+public func formatApart(_ a: Double, _ b: Double) -> (String, String) {
+    for digits in 4...17 {
+        let x = formatSignificant(a, digits: digits), y = formatSignificant(b, digits: digits)
+        guard a != b, let shownA = Double(x), let shownB = Double(y), shownA.isFinite, shownB.isFinite else { return (x, y) }
+        // Each printed value nearer its number than half their distance: ordered, and apart.
+        if max(abs(shownA - a), abs(shownB - b)) < abs(a - b) / 2 { return (x, y) }
+    }
+    return (formatSignificant(a, digits: 17), formatSignificant(b, digits: 17))
+}
+
+/// A cosine with enough digits to show how far it is from 1: 0.99995 stays 0.99995, never "1".
+public func formatCosine(_ value: Double) -> String {
+    guard value.isFinite, value < 1, value > 0.99 else { return formatNumber(value) }
+    // The nines after the point, then four significant digits of what is left.
+    let nines = Int(floor(-log10(1 - value)))
+    return formatSignificant(value, digits: min(17, nines + 4))
+}
+
 /// Numbers as reports print them: four significant digits, exponent only when needed.
-public func formatNumber(_ value: Double) -> String {
+public func formatNumber(_ value: Double) -> String { formatSignificant(value, digits: 4) }
+
+/// `value` with `digits` significant digits, exponent only when needed.
+public func formatSignificant(_ value: Double, digits: Int) -> String {
     if value.isNaN { return "nan" }
     if value.isInfinite { return value > 0 ? "inf" : "-inf" }
-    return String(format: "%.4g", value)
+    return String(format: "%.\(digits)g", value)
 }

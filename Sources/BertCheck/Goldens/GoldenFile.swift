@@ -20,6 +20,10 @@ public enum GoldenProblem: Error, CustomStringConvertible, Equatable {
     case badHiddenStateName(String)
     case hiddenStatesNotContiguous(missing: Int, highest: Int)
     case differentInputs(name: String, row: Int, position: Int, golden: Int64, outputs: Int64)
+    // Rules of an outputs file (`verify --outputs`): `held` lists the file's tensor names.
+    case missingOutput(name: String, held: [String])
+    case missingMappedTensor(golden: String, theirs: String, held: [String])
+    case sameOutputTwice(name: String, first: String, second: String)
     // Rules that tie a golden to the model it is run through.
     case hiddenSizeMismatch(golden: Int, model: Int, modelPath: String)
     case layerCountMismatch(hiddenStates: Int, layers: Int, modelPath: String)
@@ -65,6 +69,12 @@ public enum GoldenProblem: Error, CustomStringConvertible, Equatable {
             return "\(family).\(missing) is missing but \(family).\(highest) is present (hidden states must be numbered 0…L without gaps)"
         case .differentInputs(let name, let row, let position, let golden, let outputs):
             return "\(name)[\(row), \(position)] is \(outputs) in the outputs but \(golden) in the golden: the outputs were computed from other inputs"
+        case .missingOutput(let name, let held):
+            return "no tensor '\(name)' (the file holds \(heldList(held)); name theirs with --map \(name)=THEIR_NAME)"
+        case .missingMappedTensor(let golden, let theirs, let held):
+            return "no tensor '\(theirs)' for --map \(golden)=\(theirs) (the file holds \(heldList(held)))"
+        case .sameOutputTwice(let name, let first, let second):
+            return "tensors '\(first)' and '\(second)' are both read as \(name): keep one, or name the other with --map"
         case .hiddenSizeMismatch(let golden, let model, let modelPath):
             return "hidden size \(golden) does not fit the model \(modelPath) (hidden_size \(model))"
         case .layerCountMismatch(let hiddenStates, let layers, let modelPath):
@@ -77,6 +87,13 @@ public enum GoldenProblem: Error, CustomStringConvertible, Equatable {
             return "token_type_ids[\(row), \(position)] = \(type) is outside the token types of \(modelPath) (type_vocab_size \(typeVocabSize))"
         }
     }
+}
+
+/// A file's tensor names for a one-line message: the first 24, then how many more.
+func heldList(_ names: [String]) -> String {
+    guard !names.isEmpty else { return "no tensors" }
+    let shown = names.prefix(24).map { "'\($0)'" }.joined(separator: ", ")
+    return shown + (names.count > 24 ? " and \(names.count - 24) more" : "")
 }
 
 /// A float tensor read for comparison: its shape and its values as Float, row-major.
@@ -409,52 +426,13 @@ public struct GoldenFile: Sendable {
 }
 
 /// Reads another runtime's outputs file (safetensors or npz, the golden's tensor names) leniently:
-/// the required outputs must be there, the registry's other outputs are taken when present, other
-/// tensors are left out (`readCandidateOutputsListingUnknown` names them). Id tensors, when
-/// present, must equal the golden's.
+/// `readOutputsFile` (OutputsFile.swift) with no `--map`.
 public func readCandidateOutputs(_ path: String, for golden: GoldenFile) throws -> ModelOutputs {
-    try readCandidateOutputsListingUnknown(path, for: golden).outputs
+    try readOutputsFile(path, for: golden).outputs
 }
 
-/// `readCandidateOutputs`, with the names of the tensors that are neither inputs nor outputs of
-/// the registry (sorted), for the report to list. Members of an `.npz` it ignores are listed but
-/// never inflated.
+/// `readCandidateOutputs`, with the names of the tensors it does not recognise (sorted).
 public func readCandidateOutputsListingUnknown(_ path: String, for golden: GoldenFile) throws -> (outputs: ModelOutputs, unknown: [String]) {
-    func known(_ name: String) -> Bool { GoldenFile.inputNames.contains(name) || OutputRegistry.lookup(name) != nil }
-    var skipped: [String] = []
-    let (tensors, _, _) = try GoldenFile.readNamedTensors(path) { name in
-        if !known(name) { skipped.append(name) }
-        return known(name)
-    }
-    let unknown = Set(skipped + tensors.keys.filter { !known($0) }).sorted()
-    return (try candidateOutputs(tensors, path: path, golden: golden), unknown)
-}
-
-func candidateOutputs(_ tensors: [String: Tensor], path: String, golden: GoldenFile) throws -> ModelOutputs {
-    do {
-        for name in GoldenFile.inputNames {
-            guard let t = tensors[name] else { continue }
-            guard !t.dtype.isFloatingPoint else { throw GoldenProblem.idsNotInteger(name: name, dtype: t.dtype) }
-            let expected = golden.inputIds.count
-            guard t.shape == [golden.batch, golden.seq] else {
-                throw GoldenProblem.shapeMismatch(name: name, shape: t.shape, expected: [golden.batch, golden.seq])
-            }
-            let values = t.int64s()
-            let goldenValues = name == "input_ids" ? golden.inputIds : name == "attention_mask" ? golden.attentionMask : golden.tokenTypeIds
-            for i in 0..<min(expected, values.count) where values[i] != goldenValues[i] {
-                throw GoldenProblem.differentInputs(name: name, row: i / golden.seq, position: i % golden.seq,
-                                                    golden: goldenValues[i], outputs: values[i])
-            }
-        }
-        var outputs: [String: FloatArray] = [:]
-        for spec in OutputRegistry.all {
-            if spec.required, tensors[spec.name] == nil { throw GoldenProblem.missingTensor(spec.name) }
-        }
-        for (name, tensor) in tensors where OutputRegistry.lookup(name) != nil {
-            outputs[name] = try GoldenFile.floatOutput(tensor)
-        }
-        return ModelOutputs(tensors: outputs)
-    } catch let problem as GoldenProblem {
-        throw FileError(path, problem)
-    }
+    let file = try readOutputsFile(path, for: golden)
+    return (file.outputs, file.unrecognised)
 }

@@ -53,6 +53,30 @@ struct HeadCheckContext {
     }
 }
 
+/// Per-row counts of a head check, turned into the rows every check reports.
+struct RowTally {
+    var compared: [Int]
+    var mismatched: [Int]
+
+    init(rows: Int) {
+        compared = [Int](repeating: 0, count: rows)
+        mismatched = [Int](repeating: 0, count: rows)
+    }
+
+    mutating func count(row: Int, mismatch: Bool) {
+        guard row < compared.count else { return }
+        compared[row] += 1
+        if mismatch { mismatched[row] += 1 }
+    }
+
+    /// Rows with something compared.
+    var results: [RowResult] {
+        compared.indices.filter { compared[$0] > 0 }.map { row in
+            RowResult(row: row, status: mismatched[row] > 0 ? .fail : .pass, mismatched: mismatched[row], compared: compared[row])
+        }
+    }
+}
+
 /// Index of the largest value of `values[base..<base+count]` (the first on ties, as torch.argmax).
 func argmax(_ values: [Float], base: Int, count: Int) -> Int {
     var best = 0
@@ -67,6 +91,7 @@ func labelsCheck(name checkName: String, tensor: String, expected: FloatArray, a
     let perToken = expected.shape.count == 3
     let tolerance = context.tolerance(tensor)
     var result = CheckResult(name: checkName, status: .pass)
+    var tally = RowTally(rows: context.golden.batch)
     var flips: [String] = []
     var ties = 0
     for vector in 0..<(expected.values.count / width) {
@@ -76,9 +101,11 @@ func labelsCheck(name checkName: String, tensor: String, expected: FloatArray, a
         result.compared += 1
         let base = vector * width
         let want = argmax(expected.values, base: base, count: width), got = argmax(actual.values, base: base, count: width)
-        guard want != got else { continue }
         let g = Double(expected.values[base + want]), other = Double(expected.values[base + got])
-        if g - other <= tolerance.atol + tolerance.rtol * abs(g) { ties += 1; continue }
+        let tie = want != got && g - other <= tolerance.atol + tolerance.rtol * abs(g)
+        tally.count(row: row, mismatch: want != got && !tie)
+        guard want != got else { continue }
+        if tie { ties += 1; continue }
         result.mismatched += 1
         var place = "row \(row)"
         if let position {
@@ -88,6 +115,7 @@ func labelsCheck(name checkName: String, tensor: String, expected: FloatArray, a
         flips.append("\(place): golden \(context.labelName(want)), candidate \(context.labelName(got))")
     }
     let unit = perToken ? "tokens" : "rows"
+    result.rows = tally.results
     if result.mismatched > 0 {
         result.status = .fail
         result.message = "\(tensor): the predicted label flipped in \(result.mismatched) of \(result.compared) \(unit): "
@@ -119,6 +147,7 @@ func topKCheck(tensor: String, expected: FloatArray, actual: FloatArray, context
         for row in 0..<context.golden.batch { for p in 0..<seq where context.isReal(row: row, position: p) { positions.append((row, p)) } }
     }
     var result = CheckResult(name: "top_k", status: .pass)
+    var tally = RowTally(rows: context.golden.batch)
     var faults: [String] = []
     for (row, position) in positions {
         result.compared += 1
@@ -134,6 +163,7 @@ func topKCheck(tensor: String, expected: FloatArray, actual: FloatArray, context
         let lost = golden.prefix(k).filter { !candidate.contains($0) && clearly($0, above: floor) }
         let top = topIndices(actual.values, base: base, count: width, k: 1)[0]
         let topFlipped = top != golden[0] && clearly(golden[0], above: Double(expected.values[base + top]))
+        tally.count(row: row, mismatch: !lost.isEmpty || topFlipped)
         guard !lost.isEmpty || topFlipped else { continue }
         result.mismatched += 1
         let tokenText = context.layout.tokenText
@@ -145,6 +175,7 @@ func topKCheck(tensor: String, expected: FloatArray, actual: FloatArray, context
         faults.append("\(place): golden top-\(k) [\(wanted)], candidate [\(got)]")
     }
     let place = everyToken ? "real tokens (the inputs hold no [MASK])" : "[MASK] positions"
+    result.rows = tally.results
     if result.mismatched > 0 {
         result.status = .fail
         result.message = "\(tensor): the top-\(k) tokens differ at \(result.mismatched) of \(result.compared) \(place): "
@@ -199,6 +230,7 @@ func bestSpanCheck(golden: ModelOutputs, candidate: ModelOutputs, context: HeadC
     let seq = gs.shape[1]
     let tolerance = context.tolerance(startName)
     var result = CheckResult(name: "best_span", status: .pass)
+    var tally = RowTally(rows: gs.shape[0])
     var faults: [String] = []
     for row in 0..<gs.shape[0] {
         let range = (row * seq)..<(row * seq + seq)
@@ -206,10 +238,12 @@ func bestSpanCheck(golden: ModelOutputs, candidate: ModelOutputs, context: HeadC
         guard let want = bestAnswerSpan(start: gs.values[range], end: ge.values[range], allowed: allowed),
               let got = bestAnswerSpan(start: cs.values[range], end: ce.values[range], allowed: allowed) else { continue }
         result.compared += 1
-        guard want.start != got.start || want.end != got.end else { continue }
+        let differs = want.start != got.start || want.end != got.end
         // The golden's own score of the candidate's span: within the tolerance of the best is a tie.
         let rival = Double(gs.values[row * seq + got.start]) + Double(ge.values[row * seq + got.end])
-        if want.score - rival <= 2 * (tolerance.atol + tolerance.rtol * abs(want.score)) { continue }
+        let tie = want.score - rival <= 2 * (tolerance.atol + tolerance.rtol * abs(want.score))
+        tally.count(row: row, mismatch: differs && !tie)
+        guard differs && !tie else { continue }
         result.mismatched += 1
         func text(_ span: AnswerSpan) -> String {
             let tokens = (span.start...span.end).compactMap { context.layout.tokenText?(row, $0) }
@@ -217,6 +251,7 @@ func bestSpanCheck(golden: ModelOutputs, candidate: ModelOutputs, context: HeadC
         }
         faults.append("row \(row): golden \(text(want)), candidate \(text(got))")
     }
+    result.rows = tally.results
     if result.mismatched > 0 {
         result.status = .fail
         result.message = "the best answer span differs in \(result.mismatched) of \(result.compared) rows: " + faults.prefix(5).joined(separator: "; ")

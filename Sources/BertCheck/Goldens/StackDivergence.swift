@@ -48,7 +48,7 @@ public struct LayerError: Equatable, Sendable {
 /// The error of every hidden state, in layer order, with the judgement.
 public struct StackErrorGrowth: Equatable, Sendable {
     public var layers: [LayerError]
-    /// Errors below this (1/1000 of the tightest atol in force) are round-off: growth is
+    /// Errors below this (1/1000 of the tightest atol in force, at most 1e-4) are round-off: growth is
     /// measured from here, so exact zeros before a broken layer do not make infinite ratios.
     public var noiseFloor: Double
     /// The median layer-to-layer growth of the whole stack.
@@ -84,8 +84,10 @@ public struct StackErrorGrowth: Equatable, Sendable {
     /// one-layer model has no layer-to-layer growth to call typical).
     static func measure(_ layerChecks: [CheckResult]) -> StackErrorGrowth? {
         guard layerChecks.count >= 3 else { return nil }
+        // A cosine-first gate may switch the elementwise bound off (--atol 1e9 or inf): the floor
+        // then follows the loosest profile's atol (bf16, 0.1), or every error would sit under it.
         let tightestAtol = layerChecks.compactMap { $0.tolerance?.atol }.filter { $0 > 0 }.min() ?? 1e-4
-        let floor = max(tightestAtol * 1e-3, 1e-12)
+        let floor = max(min(tightestAtol, ToleranceProfile.bf16.tolerance.atol) * 1e-3, 1e-12)
         var layers = layerChecks.map { check in
             LayerError(name: check.name, status: check.status, error: check.meanAbsErr.map { max($0, floor) },
                        growth: nil, typicalGrowth: nil, jumps: false, growthAfter: nil, totalGrowthAfter: nil)

@@ -6,16 +6,24 @@ public struct VerifyOptions {
     public var goldenPath: String
     public var modelPath: String?
     public var outputsPath: String?
+    /// With an outputs file: a vocabulary (a model directory, vocab.txt, tokenizer.json or GGUF)
+    /// for token texts; `modelPath` with `outputsPath` gives token texts and the pooler weights.
+    public var vocabPath: String?
+    /// `--map`: golden name → the outputs file's name.
+    public var outputNames: [String: String]
     public var tolerances: ToleranceSettings
     /// Compare padded positions too (they are skipped by default: their values are unspecified).
     public var includePadding: Bool
     public var threads: Int?
 
-    public init(goldenPath: String, modelPath: String? = nil, outputsPath: String? = nil, tolerances: ToleranceSettings = ToleranceSettings(),
+    public init(goldenPath: String, modelPath: String? = nil, outputsPath: String? = nil, vocabPath: String? = nil,
+                outputNames: [String: String] = [:], tolerances: ToleranceSettings = ToleranceSettings(),
                 includePadding: Bool = false, threads: Int? = nil) {
         self.goldenPath = goldenPath
         self.modelPath = modelPath
         self.outputsPath = outputsPath
+        self.vocabPath = vocabPath
+        self.outputNames = outputNames
         self.tolerances = tolerances
         self.includePadding = includePadding
         self.threads = threads
@@ -72,7 +80,9 @@ public struct VerifyReport {
 /// is a report with status `.fail` (exit 1).
 public func verifyGolden(_ options: VerifyOptions) throws -> VerifyReport {
     let golden = try GoldenFile.read(options.goldenPath)
-    if let modelPath = options.modelPath {
+    if let outputsPath = options.outputsPath {
+        return try verifyOutputsFile(outputsPath, golden: golden, options: options)
+    } else if let modelPath = options.modelPath {
         let checkpoint = try loadCheckpoint(modelPath)
         let model = try BertModel(checkpoint: checkpoint, threads: options.threads)
         try checkFits(golden, model.config, modelPath: modelPath)
@@ -92,21 +102,46 @@ public func verifyGolden(_ options: VerifyOptions) throws -> VerifyReport {
         report.goldenPath = options.goldenPath
         report.notes.insert(contentsOf: notes, at: 0)
         return report
-    } else if let outputsPath = options.outputsPath {
-        let (outputs, unknown) = try readCandidateOutputsListingUnknown(outputsPath, for: golden)
-        var candidate = Candidate(outputs: outputs, label: "outputs \(outputsPath)", fromFile: true)
-        for name in unknown {
-            candidate.notes.append("the outputs file's tensor \(name) is not an output bertcheck knows (OutputRegistry): not compared")
-        }
-        if golden.outputs.poolerOutput != nil {
-            candidate.notes.append("pooler_invariant needs the model's pooler weights: verify against the model to check it")
-        }
-        var report = compare(golden, candidate, tolerances: options.tolerances, includePadding: options.includePadding)
-        report.goldenPath = options.goldenPath
-        return report
     } else {
         throw ComparisonRequestProblem.noCandidate
     }
+}
+
+/// `verify --outputs`: the file's outputs against the golden's; with a model, its vocabulary
+/// gives token texts and its pooler weights check `pooler_invariant` on the runtime's own
+/// pooler output; with a vocabulary alone, token texts.
+func verifyOutputsFile(_ outputsPath: String, golden: GoldenFile, options: VerifyOptions) throws -> VerifyReport {
+    let file = try readOutputsFile(outputsPath, for: golden, names: options.outputNames)
+    var candidate = Candidate(outputs: file.outputs, label: "outputs \(outputsPath)", fromFile: true)
+    candidate.runtimeInputIds = file.inputIds
+    candidate.checksTokenizer = false
+    if !file.unrecognised.isEmpty {
+        candidate.notes.append("not compared: the outputs file's \(heldList(file.unrecognised)) (no golden name; give one with --map GOLDEN_NAME=THEIR_NAME)")
+    }
+    if !file.renamed.isEmpty { candidate.notes.append("read " + file.renamed.joined(separator: ", ")) }
+    if let modelPath = options.modelPath {
+        let checkpoint = try loadCheckpoint(modelPath)
+        let model = try BertModel(checkpoint: checkpoint, threads: options.threads)
+        try checkFits(golden, model.config, modelPath: modelPath)
+        candidate.tokenizer = try checkpointTokenizer(checkpoint)
+        candidate.labelNames = model.config.id2label
+        candidate.architecture = model.taskHead?.rawValue
+        candidate.label += " (token texts and pooler weights from \(modelPath))"
+        if model.hasPooler {
+            candidate.pool = { rows, count in model.pool(rows, rows: count) }
+        } else if golden.outputs.poolerOutput != nil {
+            candidate.notes.append("the model \(modelPath) has no pooler weights: pooler_invariant is not checked")
+        }
+    } else if let vocabPath = options.vocabPath {
+        candidate.tokenizer = try BertTokenizer.load(vocabPath)
+        candidate.label += " (token texts from \(vocabPath))"
+    }
+    if candidate.pool == nil && options.modelPath == nil && golden.outputs.poolerOutput != nil {
+        candidate.notes.append("pooler_invariant needs the model's pooler weights: give --model MODEL beside --outputs to check it")
+    }
+    var report = compare(golden, candidate, tolerances: options.tolerances, includePadding: options.includePadding)
+    report.goldenPath = options.goldenPath
+    return report
 }
 
 /// Verifies outputs held in memory against a golden: a Swift package gating its own model (or
@@ -160,6 +195,11 @@ struct Candidate {
     var architecture: String?
     /// A sentence-transformers folder with do_lower_case: texts are lowercased before tokenizing.
     var lowercasesTexts = false
+    /// Whether the tokenizer is the candidate's own (checked against the golden's ids), or only
+    /// gives token texts (an outputs file's runtime tokenized elsewhere).
+    var checksTokenizer = true
+    /// The ids an outputs file says the runtime ran, real tokens per row.
+    var runtimeInputIds: [[Int64]]?
     var notes: [String] = []
 
     init(outputs: ModelOutputs, label: String, fromFile: Bool) {
@@ -187,7 +227,10 @@ func compare(_ golden: GoldenFile, _ candidate: Candidate, tolerances: Tolerance
     let layout = TokenLayout(batch: golden.batch, seq: golden.seq, mask: includePadding ? nil : golden.attentionMask,
                              tokenText: tokenText)
 
-    if let tokenizer = candidate.tokenizer, let goldenTexts = golden.metadata.texts {
+    if let runtimeIds = candidate.runtimeInputIds {
+        checks.append(runtimeIdsCheck(golden: golden, runtimeIds: runtimeIds, token: candidate.tokenizer.map { t in { t.token(for: $0) } }))
+    }
+    if candidate.checksTokenizer, let tokenizer = candidate.tokenizer, let goldenTexts = golden.metadata.texts {
         // sentence_bert_config.json do_lower_case: sentence-transformers lowercases before tokenizing.
         let texts = candidate.lowercasesTexts
             ? goldenTexts.map { TextItem($0.text.lowercased(), pair: $0.pair?.lowercased()) } : goldenTexts
@@ -227,7 +270,7 @@ func compare(_ golden: GoldenFile, _ candidate: Candidate, tolerances: Tolerance
         checks.append(invariant)
     }
 
-    if let note = pairRowsNote(checks, texts: golden.metadata.texts) { notes.append(note) }
+    if let note = pairRowsNote(checks, golden: golden) { notes.append(note) }
     var report = VerifyReport(goldenPath: golden.path, golden: golden, candidate: candidate.label, weightDType: weightDType,
                               profile: profile, checks: checks, firstDivergence: nil, notes: notes)
     report.errorGrowth = StackErrorGrowth.measure(report.layerChecks)
@@ -245,14 +288,21 @@ func compare(_ golden: GoldenFile, _ candidate: Candidate, tolerances: Tolerance
     return report
 }
 
-/// When the failing rows are exactly text pairs while single texts pass, the runtime likely
-/// ignores token_type_ids (llama.cpp's BERT graph adds type-0 embeddings to every token).
-func pairRowsNote(_ checks: [CheckResult], texts: [TextItem]?) -> String? {
-    guard let texts, texts.contains(where: { $0.pair == nil }) else { return nil }
+/// When the failing rows are exactly text pairs (rows with a real token of token_type_ids 1)
+/// while single texts pass, the runtime likely ignores token_type_ids (llama.cpp's BERT graph adds
+/// type-0 embeddings to every token).
+func pairRowsNote(_ checks: [CheckResult], golden: GoldenFile) -> String? {
+    let pairRows = Set((0..<golden.batch).filter { row in
+        (0..<golden.seq).contains { p in
+            let i = row * golden.seq + p
+            return golden.attentionMask[i] == 1 && golden.tokenTypeIds[i] == 1
+        }
+    })
+    guard pairRows.count < golden.batch else { return nil }
     let failing = Set(checks.flatMap { $0.rows.filter { $0.status == .fail }.map(\.row) })
-    guard !failing.isEmpty, failing.allSatisfy({ $0 < texts.count && texts[$0].pair != nil }) else { return nil }
+    guard !failing.isEmpty, failing.isSubset(of: pairRows) else { return nil }
     let rows = failing.sorted().map(String.init).joined(separator: ", ")
-    return "only the text-pair rows fail (row\(failing.count == 1 ? "" : "s") \(rows)) while single texts pass: the candidate may ignore token_type_ids"
+    return "only the text-pair rows fail (row\(failing.count == 1 ? "" : "s") \(rows), the rows with token_type_ids 1) while single texts pass: the runtime may ignore token types (llama.cpp's BERT graph does)"
 }
 
 /// [batch, seq] outputs are compared as [batch, seq, 1], so padded tokens are skipped as for

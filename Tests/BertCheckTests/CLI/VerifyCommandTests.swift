@@ -153,7 +153,7 @@ import Testing
         // A loose per-tensor tolerance lets it pass; explicit flags win.
         let loose = try CLI.run(["verify", "--golden", Self.tinyGolden, "--outputs", bad, "--tolerance", "last_hidden_state=0.3,0"])
         #expect(loose.status == 0, "\(loose.stdout)")
-        // Outputs computed from other inputs are unusable input.
+        // Outputs computed from other ids fail the input_ids check, naming the row and both lists.
         var otherIds = golden.tensorsForWriting()
         for i in otherIds.indices where otherIds[i].name == "input_ids" {
             var ids = golden.inputIds
@@ -162,7 +162,23 @@ import Testing
         }
         let other = dir.appendingPathComponent("other.safetensors").path
         try SafetensorsWriter.write(otherIds, metadata: [:], to: other)
-        expectInputError(try CLI.run(["verify", "--golden", Self.tinyGolden, "--outputs", other]), naming: other, containing: "other inputs")
+        let otherResult = try CLI.run(["verify", "--golden", Self.tinyGolden, "--outputs", other, "--json"])
+        #expect(otherResult.status == 1, "\(otherResult.stderr)")
+        let ids = Self.check(try Self.json(otherResult), "input_ids")
+        #expect(ids?["status"]?.string == "fail")
+        #expect(ids?["rows"]?.elements?.map { $0["status"]?.string } == ["fail", "pass", "pass", "pass", "pass"])
+        let message = ids?["message"]?.string ?? ""
+        #expect(message.contains("row 0 (text ") && message.contains("the runtime ran [\(golden.inputIds[0]), \(golden.inputIds[1]), \(golden.inputIds[2] + 1)"), "\(message)")
+        // Other token types with the golden's ids are still outputs of other inputs (exit 2).
+        var otherMask = golden.tensorsForWriting()
+        for i in otherMask.indices where otherMask[i].name == "token_type_ids" {
+            var types = golden.tokenTypeIds
+            types[1] = 1 - types[1]
+            otherMask[i] = Tensor.makeTensor(name: "token_type_ids", int64s: types, shape: [golden.batch, golden.seq])
+        }
+        let masked = dir.appendingPathComponent("mask.safetensors").path
+        try SafetensorsWriter.write(otherMask, metadata: [:], to: masked)
+        expectInputError(try CLI.run(["verify", "--golden", Self.tinyGolden, "--outputs", masked]), naming: masked, containing: "other inputs")
     }
 
     /// A JUnit target that is not a regular file (a FIFO here, like /dev/null or /dev/stdout in CI)
@@ -184,7 +200,8 @@ import Testing
         #expect(result.status == 0, "\(result.stderr)")
         let type = (try FileManager.default.attributesOfItem(atPath: fifo)[.type] as? FileAttributeType)
         #expect(type != nil && type != .typeRegular)
-        #expect(try JUnitSummary.parse(String(decoding: received, as: UTF8.self)).testcases.count == 6)
+        // The golden's six outputs and the input_ids it carries (the runtime ran the golden's ids).
+        #expect(try JUnitSummary.parse(String(decoding: received, as: UTF8.self)).testcases.count == 7)
         let refused = try CLI.run(["verify", "--golden", Self.tinyGolden, "--outputs", Self.tinyGolden, "--junit", dir.path])
         expectInputError(refused, naming: dir.path, containing: "cannot write")
     }

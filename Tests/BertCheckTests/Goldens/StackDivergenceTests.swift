@@ -62,6 +62,26 @@ import Testing
         #expect(Self.divergence(Self.layers([1e-8, 3e-6, 6e-6, 1.1e-5, 2e-5, 3.6e-5, 6.5e-5])) == .precisionDrift)
     }
 
+    /// A cosine-first gate (`--atol 1e9`, or inf) fails on cosine alone: the growth is still
+    /// measured, not flattened under a floor of atol/1000.
+    @Test func driftAndJumpAreToldApartWithTheElementwiseBoundOff() {
+        for atol in [1e9, Double.infinity] {
+            // The layers whose cosine falls under the floor: those with a mean error of 1e-3 or more.
+            func failing(_ means: [Double]) -> [CheckResult] {
+                Self.layers(means, atol: atol).map { check in
+                    var check = check
+                    check.status = (check.meanAbsErr ?? 0) >= 1e-3 ? .fail : .pass
+                    return check
+                }
+            }
+            // ORT per-tensor int8 on MiniLM (29 November 2026): ×5 at layer 0, then ×0.9–1.15.
+            let int8 = StackErrorGrowth.measure(failing([0.02199, 0.113, 0.113, 0.1249, 0.1438, 0.1254, 0.1134]))
+            #expect(int8?.layers[1].growth.map { abs($0 - 0.113 / 0.02199) < 1e-9 } == true, "atol \(atol)")
+            #expect(Self.divergence(failing([0.02199, 0.113, 0.113, 0.1249, 0.1438, 0.1254, 0.1134])) == .precisionDrift)
+            #expect(Self.divergence(failing([1.8e-8, 1.24e-7, 1.72e-7, 2.0e-7, 3.6e-3, 3.38e-3, 3.1e-3])) == .output("hidden_states.4"))
+        }
+    }
+
     @Test func aBrokenLayerInsideDriftIsStillNamed() {
         // An fp16 candidate (drift ×1.2) with one layer broken: the jump stands out.
         let checks = Self.layers([2e-6, 2.4e-6, 2.9e-6, 3.4e-6, 4e-4, 4.1e-4, 4.2e-4], atol: 1e-3)

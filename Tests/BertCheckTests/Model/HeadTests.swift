@@ -63,6 +63,8 @@ import Testing
             let result = report.checks.first { $0.name == check }
             #expect(result?.status == .pass, "\(name): \(check) is \(result.map { "\($0.status)" } ?? "missing")")
             #expect((result?.compared ?? 0) > 0, "\(name): \(check) compared nothing")
+            // Every check reports its rows (issue 15): one per golden row it compared.
+            #expect(result?.rows.isEmpty == false && result?.rows.allSatisfy { $0.status == .pass } == true, "\(name): \(check) rows")
         }
         // Heads come after the encoder in stack order.
         let order = report.checks.compactMap { OutputRegistry.stackOrder(of: $0.name) }
@@ -79,6 +81,7 @@ import Testing
         #expect(labels.status == .fail)
         // The seeded head predicts 0, 1, 1, 2, 0: swapping rows 0 and 1 flips every row but row 3.
         #expect(labels.mismatched == 4 && labels.compared == 5)
+        #expect(labels.rows.map(\.status) == [.fail, .fail, .fail, .pass, .fail])
         let message = labels.message ?? ""
         for row in [0, 1, 2, 4] { #expect(message.contains("row \(row) ")) }
         #expect(!message.contains("row 3 "))
