@@ -77,8 +77,9 @@ public struct VerifyReport {
 }
 
 /// Runs every check of `verify`. Throws `FileError` for unusable input (exit 2); a failing check
-/// is a report with status `.fail` (exit 1).
-public func verifyGolden(_ options: VerifyOptions) throws -> VerifyReport {
+/// is a report with status `.fail` (exit 1). `progress` hears of the forward pass's layers, then
+/// of the outputs compared.
+public func verifyGolden(_ options: VerifyOptions, progress: ProgressObserver? = nil) throws -> VerifyReport {
     let golden = try GoldenFile.read(options.goldenPath)
     if let outputsPath = options.outputsPath {
         return try verifyOutputsFile(outputsPath, golden: golden, options: options)
@@ -93,12 +94,12 @@ public func verifyGolden(_ options: VerifyOptions) throws -> VerifyReport {
         } else {
             notes.append("no vocab.txt or tokenizer.json beside the model: the tokenizer check (input_ids) and token texts are skipped")
         }
-        if checkpoint.format == .gguf && !model.hasPooler && golden.outputs.poolerOutput != nil {
-            notes.append("the GGUF carries no pooler (llama.cpp's converter drops pooler.dense): the pooler checks are skipped")
+        if let dropped = checkpoint.notCarried, dropped.dropsPooler, !model.hasPooler, golden.outputs.poolerOutput != nil {
+            notes.append("the \(dropped.carrier) carries no pooler (\(dropped.reason)): the pooler checks are skipped")
         }
         var report = try verifyGolden(golden, model: model, tokenizer: tokenizer,
                                       label: "model \(modelPath) (\(model.weightDType.rawValue) weights)",
-                                      tolerances: options.tolerances, includePadding: options.includePadding)
+                                      tolerances: options.tolerances, includePadding: options.includePadding, progress: progress)
         report.goldenPath = options.goldenPath
         report.notes.insert(contentsOf: notes, at: 0)
         return report
@@ -156,10 +157,11 @@ public func verifyGolden(_ golden: GoldenFile, outputs: ModelOutputs, label: Str
 /// model's tokenizer, the golden's texts must tokenize to its ids. Throws `InputProblem` when the
 /// golden's inputs do not fit the model.
 public func verifyGolden(_ golden: GoldenFile, model: BertModel, tokenizer: BertTokenizer? = nil, label: String = "model in memory",
-                         tolerances: ToleranceSettings = ToleranceSettings(), includePadding: Bool = false) throws -> VerifyReport {
+                         tolerances: ToleranceSettings = ToleranceSettings(), includePadding: Bool = false,
+                         progress: ProgressObserver? = nil) throws -> VerifyReport {
     // Padded positions are computed only when they are compared.
     let output = try model.forward(golden.inputBatch, outputHiddenStates: !golden.outputs.hiddenStates.isEmpty,
-                                   computePadding: includePadding)
+                                   computePadding: includePadding, progress: progress)
     var candidate = Candidate(outputs: ModelOutputs(output), label: label, fromFile: false)
     candidate.weightDType = model.weightDType
     candidate.tokenizer = tokenizer
@@ -173,7 +175,7 @@ public func verifyGolden(_ golden: GoldenFile, model: BertModel, tokenizer: Bert
     } else if golden.outputs.poolerOutput != nil {
         candidate.notes.append("the model has no pooler weights: pooler_invariant is not checked")
     }
-    return compare(golden, candidate, tolerances: tolerances, includePadding: includePadding)
+    return compare(golden, candidate, tolerances: tolerances, includePadding: includePadding, progress: progress)
 }
 
 /// What a candidate brings to the comparison besides its outputs.
@@ -210,7 +212,8 @@ struct Candidate {
 }
 
 /// Every check of `verify` on a golden and a candidate in memory.
-func compare(_ golden: GoldenFile, _ candidate: Candidate, tolerances: ToleranceSettings, includePadding: Bool) -> VerifyReport {
+func compare(_ golden: GoldenFile, _ candidate: Candidate, tolerances: ToleranceSettings, includePadding: Bool,
+             progress: ProgressObserver? = nil) -> VerifyReport {
     var checks: [CheckResult] = []
     var notes = candidate.notes
     let weightDType = candidate.weightDType
@@ -237,7 +240,10 @@ func compare(_ golden: GoldenFile, _ candidate: Candidate, tolerances: Tolerance
         checks.append(tokenizerCheck(golden, texts: texts, tokenizer: tokenizer, maxLength: candidate.maxPositions))
     }
     // Every output the golden holds, in stack order, against the candidate's.
-    for name in golden.outputs.namesInStackOrder {
+    let outputNames = golden.outputs.namesInStackOrder
+    progress?.update("comparing outputs", unit: "tensors", 0, of: outputNames.count)
+    for (index, name) in outputNames.enumerated() {
+        defer { progress?.update("comparing outputs", unit: "tensors", index + 1, of: outputNames.count) }
         guard let expected = golden.outputs[name], let (spec, _) = OutputRegistry.lookup(name) else { continue }
         let actual = candidate.outputs[name]
         if actual == nil, let produces = candidate.produces, !produces(spec) {
