@@ -12,12 +12,15 @@ extension BertModel {
                                 progress: ProgressObserver? = nil) throws -> BertOutput {
         let rows = try rowsPerPass(batch, hiddenStates: outputHiddenStates)
         guard rows < batch.batch else { return try forward(batch, outputHiddenStates: outputHiddenStates, computePadding: computePadding, progress: progress) }
-        var combined = try forward(batch.rows(0..<rows), outputHiddenStates: outputHiddenStates, computePadding: computePadding)
+        let chunks = (batch.batch + rows - 1) / rows
+        let overall = progress.map { ChunkedProgress($0, chunks: chunks, activity: "forward pass over \(batch.batch) rows × \(batch.seq) tokens in \(chunks) chunks") }
+        var combined = try forward(batch.rows(0..<rows), outputHiddenStates: outputHiddenStates, computePadding: computePadding, progress: overall)
         // Room for every row at once: growing by doubling would hold up to twice the outputs.
         combined.reserveRows(batch.batch)
         for start in stride(from: rows, to: batch.batch, by: rows) {
+            overall?.chunk += 1
             combined.append(try forward(batch.rows(start..<min(start + rows, batch.batch)), outputHiddenStates: outputHiddenStates,
-                                         computePadding: computePadding))
+                                         computePadding: computePadding, progress: overall))
         }
         return combined
     }
@@ -90,5 +93,26 @@ extension BertOutput {
             values.doubles = nil
             headOutputs[name] = values
         }
+    }
+}
+
+/// One count over every chunk's passes: chunk k's step c of t is step k·t + c of chunks·t.
+final class ChunkedProgress: ProgressObserver {
+    let observer: ProgressObserver
+    let chunks: Int
+    let activity: String
+    var chunk = 0
+
+    init(_ observer: ProgressObserver, chunks: Int, activity: String) {
+        self.observer = observer
+        self.chunks = chunks
+        self.activity = activity
+    }
+
+    func update(_ step: ProgressStep) {
+        // Each chunk starts its count at 0; only the first start and the last end are the whole's.
+        if step.completed == 0 && chunk > 0 { return }
+        if step.completed == step.total && chunk < chunks - 1 { return }
+        observer.update(activity, unit: step.unit, chunk * step.total + step.completed, of: chunks * step.total)
     }
 }

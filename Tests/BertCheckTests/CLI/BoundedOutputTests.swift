@@ -127,3 +127,24 @@ private func peakUnderFourGiB(_ arguments: [String]) throws -> (result: CLIResul
         #expect(MemoryBudget.parseSize("0") == nil && MemoryBudget.parseSize("nan") == nil && MemoryBudget.parseSize("9999999T") == nil)
     }
 }
+
+@Suite struct ChunkedProgressTests {
+    private final class Recorder: ProgressObserver {
+        var steps: [ProgressStep] = []
+        func update(_ step: ProgressStep) { steps.append(step) }
+    }
+
+    /// Three chunks of 6 steps each are one count of 18: it starts at 0 once, only grows, and ends at 18 once.
+    @Test func chunksAreOneCountFromZeroToTheWhole() {
+        let recorder = Recorder()
+        let overall = ChunkedProgress(recorder, chunks: 3, activity: "forward pass in 3 chunks")
+        for chunk in 0..<3 {
+            overall.chunk = chunk
+            for done in 0...6 { overall.update(ProgressStep(activity: "one chunk", unit: "steps", completed: done, total: 6)) }
+        }
+let counts: [Int] = recorder.steps.map(\.completed)
+        let expected: [Int] = Array(0...5) + Array(7...11) + Array(13...18)
+        #expect(counts == expected)
+        #expect(recorder.steps.allSatisfy { $0.total == 18 && $0.activity == "forward pass in 3 chunks" })
+    }
+}
