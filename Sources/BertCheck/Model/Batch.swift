@@ -19,7 +19,8 @@ public struct Batch: Equatable, Sendable {
 /// What `BertModel` returns, as transformers' `BaseModelOutputWithPooling` does. Flat row-major
 /// buffers: `lastHiddenState` is [batch, seq, hidden], `poolerOutput` [batch, hidden] (nil when
 /// the checkpoint has no pooler), `hiddenStates[n]` [batch, seq, hidden] when asked for
-/// (0 = embedding output, n = output of layer n-1).
+/// (0 = embedding output, n = output of layer n-1). Padded positions (attention mask 0) other
+/// than position 0 hold 0 unless the pass computed them (`BertModel.forward(_:computePadding:)`).
 public struct BertOutput: Sendable {
     public var batch: Int
     public var seq: Int

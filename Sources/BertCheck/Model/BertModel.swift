@@ -200,6 +200,7 @@ public final class BertModel: @unchecked Sendable {
     }
 
     /// Refuses a pass whose estimated memory exceeds what the process may still allocate.
+    /// `tokens`: the rows the pass computes (`PackedRows.tokens`), which size its workspace.
     private func checkMemory(for batch: Batch, tokens: Int, hiddenStates: Bool) throws {
         var needed = estimatedPassBytes(batch, attentionBuffers: attentionBuffers(for: batch), hiddenStates: hiddenStates)
         // A cached workspace of this shape is reused, and already counted as memory in use.

@@ -116,6 +116,19 @@ import Testing
         #expect(object["batch"] as? Int == 2 && object["seq"] as? Int == 16 && object["threads"] as? Int == 1)
     }
 
+    @Test func benchLengthsTimesAPaddedBatchOverItsRealTokens() throws {
+        let result = try CLI.run(["bench", TestPaths.miniLM, "--lengths", "12,3,5", "--iterations", "1", "--threads", "1", "--json"])
+        #expect(result.status == 0, "\(result.stderr)")
+        let object = try #require(JSONSerialization.jsonObject(with: Data(result.stdout.utf8)) as? [String: Any])
+        #expect(object["batch"] as? Int == 3 && object["seq"] as? Int == 12 && object["real_tokens"] as? Int == 20)
+        #expect(object["lengths"] as? [Int] == [12, 3, 5])
+        let rate = try #require(object["tokens_per_second"] as? Double), ms = try #require(object["ms_per_batch"] as? Double)
+        #expect(abs(rate - 20 / (ms / 1000)) <= 0.01 * rate, "tokens/s counts the 20 real tokens, not 36 positions")
+        expectInputError(try CLI.run(["bench", TestPaths.miniLM, "--lengths", "12,0"]), naming: "--lengths", containing: "length 2")
+        expectInputError(try CLI.run(["bench", TestPaths.miniLM, "--lengths", "12,x"]), naming: "--lengths")
+        expectInputError(try CLI.run(["bench", TestPaths.miniLM, "--lengths", "600"]), naming: "--lengths", containing: "max_position_embeddings")
+    }
+
     @Test func badInputsExit2WithOneLine() throws {
         expectInputError(try CLI.run(["bench", TestPaths.miniLM, "--seq", "513"]), naming: "--seq", containing: "max_position_embeddings")
         expectInputError(try CLI.run(["run", "/nonexistent/model", "text"]), naming: "/nonexistent/model")
