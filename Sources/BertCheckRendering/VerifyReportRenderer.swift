@@ -84,6 +84,7 @@ public enum VerifyReportRenderer {
     static func failingRows(_ check: CheckResult, _ golden: GoldenFile, limit: Int = 6) -> String? {
         let failing = check.rows.filter { $0.status == .fail }.map(\.row)
         guard !failing.isEmpty else { return nil }
+        if failing.count == check.rows.count && failing.count > 1 { return "all \(failing.count) rows" }
         let shown = failing.prefix(limit).map { row in
             rowText(golden, row).map { "\(row) (\($0))" } ?? "\(row)"
         }

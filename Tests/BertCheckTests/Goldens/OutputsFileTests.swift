@@ -161,6 +161,20 @@ import Testing
         #expect(xml.contains("<failure type=\"non-finite\""))
     }
 
+    /// llama.cpp's GGUF drops the pooler, and feature-extraction exports give only the last
+    /// hidden state: no pooler_output is "not produced", not a failure.
+    @Test func aFileWithoutPoolerOutputPassesWithItNotProduced() throws {
+        let golden = try GoldenFile.read(Self.tinyGolden)
+        let dir = TestPaths.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let file = dir.appendingPathComponent("last-only.safetensors").path
+        try Self.write(ModelOutputs(tensors: ["last_hidden_state": golden.outputs.lastHiddenState]), to: file)
+        let (result, report) = try Self.verify(file)
+        #expect(result.status == 0, "\(result.stdout)")
+        #expect(VerifyCommandTests.check(report ?? .null, "pooler_output")?["status"]?.string == "not_produced")
+        #expect(report?["notes"]?.elements?.contains { $0.string?.hasPrefix("hidden_states.0, hidden_states.1, hidden_states.2, hidden_states.3 are not in the outputs file") == true } == true)
+    }
+
     /// llama.cpp's BERT graph adds type-0 embeddings to every token: the tiny model run the same
     /// way fails only on its text-pair rows, and the report says so.
     @Test func ignoredTokenTypesFailOnlyThePairRows() throws {
