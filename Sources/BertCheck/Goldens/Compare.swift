@@ -262,7 +262,7 @@ public func compareTensor(name: String, expected: FloatArray, actual: FloatArray
                 let position = perToken ? v % max(layout.seq, 1) : nil
                 if perToken, let mask = layout.mask, v < mask.count, mask[v] == 0 { continue }
                 var cosine = CosineAccumulator(), vectorFinite = true
-                var vectorWorst: WorstElement?, vectorWorstDiff = -1.0
+                var vectorWorstIndex = 0, vectorWorstDiff = -1.0
                 var r = rows[row]
                 let base = v * width
                 for h in 0..<width {
@@ -294,8 +294,7 @@ public func compareTensor(name: String, expected: FloatArray, actual: FloatArray
                         cosine.add(ac, ge)
                         if diff > vectorWorstDiff {
                             vectorWorstDiff = diff
-                            vectorWorst = WorstElement(subject: nil, row: row, position: position, token: nil, hiddenIndex: h,
-                                                       actual: ac, expected: ge)
+                            vectorWorstIndex = h
                         }
                     }
                     if score > r.worstScore {
@@ -308,8 +307,9 @@ public func compareTensor(name: String, expected: FloatArray, actual: FloatArray
                     let c = cosine.cosine
                     minCos = min(minCos, c)
                     if c < r.minCosine {
-                        r.lowestCosineWorst = vectorWorst
-                        r.lowestCosineWorst?.cosine = c
+                        let h = vectorWorstIndex
+                        r.lowestCosineWorst = WorstElement(subject: nil, row: row, position: position, token: nil, hiddenIndex: h,
+                                                           actual: actual.exact(base + h), expected: expected.exact(base + h), cosine: c)
                     }
                     r.minCosine = min(r.minCosine, c)
                 }
