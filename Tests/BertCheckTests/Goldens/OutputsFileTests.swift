@@ -114,6 +114,39 @@ import Testing
         }
     }
 
+    /// A runtime that tokenized the texts itself pads to its own longest row (llama.cpp's dump):
+    /// its outputs are realigned to the golden's length, and only the row tokenized differently
+    /// fails, in input_ids.
+    @Test func outputsAtTheRuntimesOwnLengthAreRealigned() throws {
+        let golden = try GoldenFile.read(Self.tinyGolden)
+        let (b, s, h) = (golden.batch, golden.seq, golden.hidden), longer = golden.seq + 3
+        var ids = [Int64](repeating: 0, count: b * longer), mask = ids
+        var states = [Float](repeating: 0, count: b * longer * h)
+        let real = goldenRealIds(golden)
+        for row in 0..<b {
+            // Row 2 ran one more word piece ([UNK], id 1) before its [SEP].
+            let tokens = row == 2 ? real[row].dropLast() + [1, real[row].last ?? 0] : real[row][...]
+            for (p, id) in tokens.enumerated() { ids[row * longer + p] = id; mask[row * longer + p] = 1 }
+            for p in 0..<s { for k in 0..<h { states[(row * longer + p) * h + k] = golden.outputs.lastHiddenState.values[(row * s + p) * h + k] } }
+        }
+        let dir = TestPaths.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let file = dir.appendingPathComponent("own-length.safetensors").path
+        try SafetensorsWriter.write([
+            Tensor.makeTensor(name: "input_ids", int64s: ids, shape: [b, longer]),
+            Tensor.makeTensor(name: "attention_mask", int64s: mask, shape: [b, longer]),
+            Tensor.makeTensor(name: "last_hidden_state", floats: states, shape: [b, longer, h]),
+        ], metadata: [:], to: file)
+        let (result, report) = try Self.verify(file)
+        #expect(result.status == 1, "\(result.stderr)")
+        let input = VerifyCommandTests.check(report ?? .null, "input_ids")
+        #expect(input?["rows"]?.elements?.map { $0["status"]?.string } == ["pass", "pass", "fail", "pass", "pass"])
+        let last = VerifyCommandTests.check(report ?? .null, "last_hidden_state")
+        #expect(last?["status"]?.string == "pass" && last?["actual_shape"]?.elements?.compactMap(\.integer) == [b, s, h])
+        #expect(report?["notes"]?.elements?.contains { $0.string?.contains("last_hidden_state at the golden's \(s) positions (the runtime's input_ids have \(longer))") == true } == true,
+                "\(report?["notes"] ?? .null)")
+    }
+
     @Test func aModelBesideTheOutputsChecksTheRuntimesPooler() throws {
         let dir = TestPaths.temporaryDirectory()
         defer { try? FileManager.default.removeItem(at: dir) }
