@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Forward-pass speed of two bertcheck binaries, paired: Scripts/bench-paired.sh OLD_BIN NEW_BIN [MODEL]
-# Both run `bertcheck bench --json` on the same bert-base-shaped checkpoint (Scripts/bench.sh
-# writes it; MODEL defaults to its place), interleaved with the order alternating every round,
+# Both run `bertcheck bench --json` on the same bert-base-shaped checkpoint (`Scripts/bench_torch.py
+# --write-model DIR` writes it; MODEL defaults to ~/.cache/bertcheck/bench-bert-base), interleaved with the order alternating every round,
 # so a busy machine slows both alike. Prints every run and, per shape, the median of the
 # per-round ratios NEW / OLD of tokens/s, and of the CPU time (user + sys, whole process: loading,
 # one warm-up pass and the timed ones) OLD / NEW, which a crowded machine disturbs less than the
@@ -23,7 +23,7 @@ rounds=${ROUNDS:-5}
 threads=${THREADS:-2}
 iterations=${ITERATIONS:-3}
 if [[ ! -f $model/model.safetensors ]]; then
-  echo "bench-paired.sh: no checkpoint at $model (Scripts/bench.sh writes one)" >&2
+  echo "bench-paired.sh: no checkpoint at $model (Scripts/bench_torch.py --write-model DIR writes one)" >&2
   exit 2
 fi
 results=$(mktemp)

@@ -43,6 +43,29 @@ def write_model(directory):
         json.dump(cfg, f, indent=2)
 
 
+def bench_batch(vocab, batch, seq, lengths):
+    """The padded batch `bertcheck bench` times, as numpy int64 arrays (ids, mask, types): ids
+    (t * 7919 + 1000) mod vocab over the flat [batch, seq] index; with `lengths` (comma-separated
+    real tokens per row) batch = their count, seq = the longest, and padded positions id 0, mask 0."""
+    import numpy as np
+    if lengths:
+        real = [int(x) for x in lengths.split(",")]
+        batch, seq = len(real), max(real)
+    else:
+        real = [seq] * batch
+    ids = (np.arange(batch * seq, dtype=np.int64) * 7919 + 1000) % vocab
+    ids = ids.reshape(batch, seq)
+    mask = (np.arange(seq)[None, :] < np.array(real)[:, None]).astype(np.int64)
+    ids = ids * mask
+    return ids, mask, np.zeros_like(ids), sum(real)
+
+
+def report(real_tokens, ms, ids, threads, iterations, **extra):
+    print(json.dumps({"tokens_per_second": round(real_tokens / (ms / 1000), 2), "ms_per_batch": round(ms, 3),
+                      "batch": int(ids.shape[0]), "seq": int(ids.shape[1]), "real_tokens": int(real_tokens),
+                      "threads": threads, "iterations": iterations, **extra}))
+
+
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("model", nargs="?")
@@ -50,6 +73,7 @@ def main():
     parser.add_argument("--seq", type=int, default=128)
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--iterations", type=int, default=5)
+    parser.add_argument("--lengths", help="real tokens per row, comma-separated (replaces --batch/--seq)")
     parser.add_argument("--write-model", metavar="DIR")
     args = parser.parse_args()
     if args.write_model:
@@ -60,21 +84,17 @@ def main():
     torch.set_num_threads(args.threads)
     model = BertModel.from_pretrained(args.model).eval()
     vocab = model.config.vocab_size
-    tokens = args.batch * args.seq
-    # The ids `bertcheck bench` uses: (t * 7919 + 1000) mod vocab.
-    ids = torch.tensor([(t * 7919 + 1000) % vocab for t in range(tokens)], dtype=torch.int64).view(args.batch, args.seq)
-    mask = torch.ones_like(ids)
-    types = torch.zeros_like(ids)
+    # The batch `bertcheck bench` times (padded with id 0, mask 0 under --lengths).
+    ids, mask, types, real_tokens = bench_batch(vocab, args.batch, args.seq, args.lengths)
+    ids, mask, types = (torch.from_numpy(a) for a in (ids, mask, types))
     with torch.inference_mode():
         model(input_ids=ids, attention_mask=mask, token_type_ids=types)
         start = time.perf_counter()
         for _ in range(args.iterations):
             model(input_ids=ids, attention_mask=mask, token_type_ids=types)
         elapsed = time.perf_counter() - start
-    ms = elapsed * 1000 / args.iterations
-    print(json.dumps({"tokens_per_second": round(tokens / (ms / 1000), 2), "ms_per_batch": round(ms, 3),
-                      "batch": args.batch, "seq": args.seq, "threads": args.threads,
-                      "iterations": args.iterations, "attention": model.config._attn_implementation}))
+    report(real_tokens, elapsed * 1000 / args.iterations, ids, args.threads, args.iterations,
+           attention=model.config._attn_implementation)
 
 
 if __name__ == "__main__":

@@ -1,3 +1,4 @@
+import Foundation
 import ArgumentParser
 import BertCheck
 import BertCheckRendering
@@ -18,6 +19,11 @@ struct BenchCommand: ParsableCommand {
     @Option(parsing: .unconditional, help: "Tokens per row (at most the model's max_position_embeddings).")
     var seq: Int = 128
 
+    @Option(parsing: .unconditional, help: ArgumentHelp(
+        "Real tokens of each row, comma-separated (e.g. 126,5,5): a batch padded to the longest; tokens/s counts real tokens. Replaces --batch and --seq.",
+        valueName: "L1,L2,..."))
+    var lengths: String?
+
     @Option(parsing: .unconditional, help: "Threads for sgemm and the element-wise work (default: all cores).")
     var threads: Int?
 
@@ -32,10 +38,24 @@ struct BenchCommand: ParsableCommand {
         let bert = try BertModel(checkpoint: loadCheckpoint(model), threads: threads)
         let result: BenchmarkResult
         do {
-            result = try bert.benchmark(batch: batch, seq: seq, iterations: iterations)
+            if let lengths {
+                result = try bert.benchmark(lengths: try parseLengths(lengths), iterations: iterations)
+            } else {
+                result = try bert.benchmark(batch: batch, seq: seq, iterations: iterations)
+            }
         } catch let problem as BenchmarkProblem {
-            throw UsageError(problem)
+            throw UsageError(problem, lengths: lengths != nil)
         }
         try writeStdout(json ? BenchmarkRenderer.json(result).serialized(.oneLine) : BenchmarkRenderer.text(result))
+    }
+
+    /// `--lengths 126,5,5` as [126, 5, 5].
+    func parseLengths(_ text: String) throws -> [Int] {
+        let parts = text.split(separator: ",", omittingEmptySubsequences: false).map { $0.trimmingCharacters(in: .whitespaces) }
+        let values = parts.map { Int($0) }
+        guard !parts.isEmpty, values.allSatisfy({ $0 != nil }) else {
+            throw UsageError("--lengths takes comma-separated whole numbers, e.g. 126,5,5 (got '\(text)')")
+        }
+        return values.compactMap { $0 }
     }
 }

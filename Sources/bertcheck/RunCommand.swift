@@ -66,7 +66,8 @@ struct RunCommand: ParsableCommand {
         if bert.sentencePipeline?.doLowerCase == true { items = items.map { TextItem($0.text.lowercased(), pair: $0.pair?.lowercased()) } }
         let encodings = items.map { tokenizer.encode($0.text, pair: $0.pair, maxLength: maxLength) }
         let batch = tokenizer.batch(items.map { ($0.text, $0.pair) }, maxLength: maxLength)
-        let output = try bert.forward(batch, outputHiddenStates: hiddenStates)
+        // A golden written with --out holds the padded positions too (verify --include-padding).
+        let output = try bert.forward(batch, outputHiddenStates: hiddenStates, computePadding: out != nil)
         let nonFinite = firstNonFiniteOutput(output)
         if let out, nonFinite == nil {
             let golden = GoldenFile(path: out, batch: batch.batch, seq: batch.seq, hidden: output.hidden,

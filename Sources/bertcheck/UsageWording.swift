@@ -20,12 +20,15 @@ extension UsageError {
         }
     }
 
-    init(_ problem: BenchmarkProblem) {
+    /// `lengths`: the batch came from `--lengths`, not `--batch` and `--seq`.
+    init(_ problem: BenchmarkProblem, lengths: Bool = false) {
         switch problem {
-        case .emptyBatch: self.init("--batch and --seq must be positive")
-        case let .sequenceTooLong(seq, maxPositions): self.init("--seq \(seq) exceeds the model's max_position_embeddings \(maxPositions)")
-        case .tooManyTokens: self.init("--batch × --seq is too large")
+        case .emptyBatch: self.init(lengths ? "--lengths needs at least one length" : "--batch and --seq must be positive")
+        case let .sequenceTooLong(seq, maxPositions):
+            self.init("\(lengths ? "--lengths: the longest row, \(seq)," : "--seq \(seq)") exceeds the model's max_position_embeddings \(maxPositions)")
+        case .tooManyTokens: self.init(lengths ? "--lengths: rows × the longest row is too large" : "--batch × --seq is too large")
         case .noIterations: self.init("--iterations must be positive")
+        case .emptyLength: self.init("--lengths: \(problem)")
         }
     }
 

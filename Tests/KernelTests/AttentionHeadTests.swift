@@ -47,26 +47,33 @@ import Testing
         let query = products.copy(q), key = products.copy(k), value = products.copy(v), keyMask = products.copy(mask)
         let scores = FloatPointer.allocate(capacity: seq * seq), packed = FloatPointer.allocate(capacity: packedCount)
         defer { [query, key, value, keyMask, scores, packed].forEach { $0.deallocate() } }
+        let unmasked = products.copy([Float](repeating: 0, count: seq))
+        defer { unmasked.deallocate() }
+        // Every query against all keys with the mask, and (packed rows: the masked keys are left
+        // out) against the real keys only, unmasked: the same context.
+        let variants = [(keys: seq, mask: ConstFloatPointer(keyMask))] + (padded < seq ? [(seq - padded, ConstFloatPointer(unmasked))] : [])
         for useKernel in [true, false] where !useKernel || cpuHasAVX2FMA {
-            let context = products.copy([Float](repeating: 42, count: seq * ld))
-            defer { context.deallocate() }
-            scores.initialize(repeating: .nan, count: seq * seq)
-            packed.initialize(repeating: .nan, count: packedCount)
-            attentionHead(context: context + column, query: query + column, key: key + column, value: value + column,
-                          ld: ld, seq: seq, headSize: headSize, scale: scale, keyMask: keyMask, scores: scores,
-                          packed: packed, useKernel: useKernel)
-            var worst = 0.0
-            for i in 0..<seq {
-                for d in 0..<ld {
-                    let got = context[i * ld + d]
-                    if (column..<column + headSize).contains(d) {
-                        worst = max(worst, abs(Double(got) - expected[i * headSize + d - column]))
-                    } else {
-                        #expect(got == 42, "seq \(seq), kernel \(useKernel): column \(d) outside the head was written")
+            for (keys, mask) in variants {
+                let context = products.copy([Float](repeating: 42, count: seq * ld))
+                defer { context.deallocate() }
+                scores.initialize(repeating: .nan, count: seq * seq)
+                packed.initialize(repeating: .nan, count: packedCount)
+                attentionHead(context: context + column, query: query + column, key: key + column, value: value + column,
+                              ld: ld, queries: seq, keys: keys, headSize: headSize, scale: scale, keyMask: mask, scores: scores,
+                              packed: packed, useKernel: useKernel)
+                var worst = 0.0
+                for i in 0..<seq {
+                    for d in 0..<ld {
+                        let got = context[i * ld + d]
+                        if (column..<column + headSize).contains(d) {
+                            worst = max(worst, abs(Double(got) - expected[i * headSize + d - column]))
+                        } else {
+                            #expect(got == 42, "seq \(seq), kernel \(useKernel): column \(d) outside the head was written")
+                        }
                     }
                 }
+                #expect(worst <= 2e-6, "seq \(seq), keys \(keys), head \(headSize), padded \(padded), kernel \(useKernel): \(worst)")
             }
-            #expect(worst <= 2e-6, "seq \(seq), head \(headSize), padded \(padded), kernel \(useKernel): \(worst)")
         }
     }
 }
@@ -84,7 +91,7 @@ extension AttentionHeadTests {
         let context = FloatPointer.allocate(capacity: seq * ld)
         defer { [query, key, value, keyMask, scores, packed, context].forEach { $0.deallocate() } }
         for useKernel in [true, false] where !useKernel || cpuHasAVX2FMA {
-            attentionHead(context: context, query: query, key: key, value: value, ld: ld, seq: seq, headSize: headSize,
+            attentionHead(context: context, query: query, key: key, value: value, ld: ld, queries: seq, keys: seq, headSize: headSize,
                           scale: 0.25, keyMask: keyMask, scores: scores, packed: packed, useKernel: useKernel)
             for row in 0..<seq {
                 let nans = (0..<headSize).filter { context[row * ld + $0].isNaN }.count

@@ -13,7 +13,8 @@ public func recordGolden(modelPath: String, texts: [TextItem], hiddenStates: Boo
     // sentence_bert_config.json do_lower_case: sentence-transformers lowercases before tokenizing.
     let lower = model.sentencePipeline?.doLowerCase == true
     let batch = tokenizer.batch(texts.map { lower ? ($0.text.lowercased(), $0.pair?.lowercased()) : ($0.text, $0.pair) }, maxLength: maxLength)
-    let output = try model.forward(batch, outputHiddenStates: hiddenStates)
+    // A golden holds the padded positions too (verify --include-padding compares them).
+    let output = try model.forward(batch, outputHiddenStates: hiddenStates, computePadding: true)
     // A golden is a reference: one holding NaN or Inf would make every later verdict meaningless.
     if let bad = firstNonFiniteOutput(output) { throw FileError(modelPath, bad) }
     return GoldenFile(path: "", batch: batch.batch, seq: batch.seq, hidden: output.hidden,

@@ -9,6 +9,8 @@ public enum BenchmarkProblem: Error, CustomStringConvertible, Equatable {
     case tooManyTokens
     /// Zero or negative timed iterations.
     case noIterations
+    /// A length in `--lengths` that is zero or negative (its position, from 1).
+    case emptyLength(Int)
 
     /// The most tokens (batch × seq) one benchmark batch may hold.
     public static let maximumTokens = 1 << 24
@@ -19,6 +21,7 @@ public enum BenchmarkProblem: Error, CustomStringConvertible, Equatable {
         case let .sequenceTooLong(seq, maxPositions): return "sequence length \(seq) exceeds the model's max_position_embeddings \(maxPositions)"
         case .tooManyTokens: return "batch size × sequence length is too large"
         case .noIterations: return "the number of iterations must be positive"
+        case let .emptyLength(index): return "length \(index) of the list is not positive: every row needs at least one token"
         }
     }
 }
@@ -31,7 +34,23 @@ public struct BenchmarkResult: Sendable {
     public var iterations: Int
     /// Mean wall time of one forward pass, in milliseconds.
     public var msPerBatch: Double
-    public var tokensPerSecond: Double { msPerBatch > 0 ? Double(batch * seq) / (msPerBatch / 1000) : 0 }
+    /// The real tokens of each row (the rest of its `seq` positions are padding); all `seq` for
+    /// a full batch.
+    public var lengths: [Int]
+
+    public init(batch: Int, seq: Int, threads: Int, iterations: Int, msPerBatch: Double, lengths: [Int]? = nil) {
+        self.batch = batch
+        self.seq = seq
+        self.threads = threads
+        self.iterations = iterations
+        self.msPerBatch = msPerBatch
+        self.lengths = lengths ?? [Int](repeating: seq, count: batch)
+    }
+
+    /// Tokens with attention mask 1: what a padded batch is for.
+    public var realTokens: Int { lengths.reduce(0, +) }
+    /// Real tokens per second (padded positions do not count).
+    public var tokensPerSecond: Double { msPerBatch > 0 ? Double(realTokens) / (msPerBatch / 1000) : 0 }
 }
 
 extension BertModel {
@@ -49,15 +68,39 @@ extension BertModel {
                      tokenTypeIds: [Int](repeating: 0, count: tokens))
     }
 
+    /// A padded batch of rows with `lengths` real tokens each (fixed ids as `benchmarkBatch(batch:
+    /// seq:)`, padded with id 0 and mask 0 to the longest), as a tokenizer pads a batch of texts.
+    public func benchmarkBatch(lengths: [Int]) throws -> Batch {
+        if let index = lengths.firstIndex(where: { $0 <= 0 }) { throw BenchmarkProblem.emptyLength(index + 1) }
+        var padded = try benchmarkBatch(batch: lengths.count, seq: lengths.max() ?? 0)
+        for (row, length) in lengths.enumerated() {
+            for position in length..<padded.seq {
+                padded.inputIds[row * padded.seq + position] = 0
+                padded.attentionMask[row * padded.seq + position] = 0
+            }
+        }
+        return padded
+    }
+
     /// Runs one untimed warm-up pass, then `iterations` timed passes.
     public func benchmark(batch: Int, seq: Int, iterations: Int) throws -> BenchmarkResult {
+        try benchmark(input: benchmarkBatch(batch: batch, seq: seq), iterations: iterations)
+    }
+
+    /// The same over a padded batch of rows with `lengths` real tokens each (`tokensPerSecond`
+    /// counts the real ones).
+    public func benchmark(lengths: [Int], iterations: Int) throws -> BenchmarkResult {
+        try benchmark(input: benchmarkBatch(lengths: lengths), iterations: iterations, lengths: lengths)
+    }
+
+    private func benchmark(input: Batch, iterations: Int, lengths: [Int]? = nil) throws -> BenchmarkResult {
         guard iterations > 0 else { throw BenchmarkProblem.noIterations }
-        let input = try benchmarkBatch(batch: batch, seq: seq)
+        let batch = input.batch, seq = input.seq
         _ = try forward(input)
         let start = DispatchTime.now().uptimeNanoseconds
         for _ in 0..<iterations { _ = try forward(input) }
         let elapsed = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e6
         return BenchmarkResult(batch: batch, seq: seq, threads: threads, iterations: iterations,
-                               msPerBatch: elapsed / Double(iterations))
+                               msPerBatch: elapsed / Double(iterations), lengths: lengths)
     }
 }

@@ -208,8 +208,7 @@ public final class BertModel: @unchecked Sendable {
         }
     }
 
-    private func workspace(for batch: Batch) throws -> Workspace {
-        let tokens = batch.batch * batch.seq
+    private func workspace(for batch: Batch, tokens: Int) throws -> Workspace {
         if let cached = cachedWorkspace, cached.tokens == tokens, cached.seq == batch.seq { return cached }
         cachedWorkspace = nil
         let attentionBuffers = attentionBuffers(for: batch)
@@ -224,31 +223,33 @@ public final class BertModel: @unchecked Sendable {
     }
 
     /// The forward pass. Throws `InputProblem` for ids, token types or lengths the model cannot take.
-    public func forward(_ batch: Batch, outputHiddenStates: Bool = false) throws -> BertOutput {
+    ///
+    /// Only the real tokens (attention mask 1) are computed, packed (`PackedRows`), and position 0
+    /// of every row; the other padded positions of every output hold 0 unless `computePadding`,
+    /// which gives them transformers' values (their queries attending to the row's real tokens).
+    public func forward(_ batch: Batch, outputHiddenStates: Bool = false, computePadding: Bool = false) throws -> BertOutput {
         try validate(batch)
         lock.lock()
         defer { lock.unlock() }
         try checkMemory(for: batch, hiddenStates: outputHiddenStates)
-        let workspace = try self.workspace(for: batch)
+        let tokens = PackedRows(batch, computePadding: computePadding)
+        let workspace = try self.workspace(for: batch, tokens: tokens.tokens)
         let hiddenSize = config.hiddenSize
-        let tokens = batch.batch * batch.seq
-        let count = tokens * hiddenSize
-        // transformers' extended mask: 0 where attended, finfo(float32).min on padded keys.
-        for t in 0..<tokens {
-            workspace.keyMask[t] = batch.attentionMask[t] == 1 ? 0 : -Float.greatestFiniteMagnitude
-        }
         let hidden = workspace.hidden
-        func snapshot() -> [Float] { Array(UnsafeBufferPointer(start: hidden, count: count)) }
-        embeddings.forward(hidden, batch: batch, hidden: hiddenSize, workers: threads,
+        func snapshot() -> [Float] { tokens.scatter(hidden, width: hiddenSize) }
+        embeddings.forward(hidden, batch: batch, tokens: tokens, hidden: hiddenSize, workers: threads,
                            packed: workspace.chainsPacked ? workspace.packedInput : nil)
         var states: [[Float]]? = outputHiddenStates ? [snapshot()] : nil
-        encoder.forward(hidden, workspace: workspace, batch: batch.batch, seq: batch.seq, workers: threads,
-                        residentBudget: residentWeightBudget(tokens: tokens)) {
+        encoder.forward(hidden, workspace: workspace, tokens: tokens, workers: threads,
+                        residentBudget: residentWeightBudget(tokens: tokens.tokens)) {
             if outputHiddenStates { states?.append(snapshot()) }
         }
         var pooled: [Float]?
         if let pooler {
-            let cls = clsRows(UnsafeBufferPointer(start: hidden, count: count), batch: batch.batch, seq: batch.seq, hidden: hiddenSize)
+            var cls = [Float](repeating: 0, count: batch.batch * hiddenSize)
+            for (row, index) in tokens.firstTokens.enumerated() {
+                for c in 0..<hiddenSize { cls[row * hiddenSize + c] = hidden[index * hiddenSize + c] }
+            }
             pooled = cls.withUnsafeBufferPointer { p in
                 p.baseAddress.map { pooler.forward($0, count: batch.batch) } ?? []
             }
@@ -257,7 +258,8 @@ public final class BertModel: @unchecked Sendable {
                                 poolerOutput: pooled, hiddenStates: states)
         if let head {
             let encoderOutputs = EncoderOutputs(batch: batch.batch, seq: batch.seq, hidden: hiddenSize,
-                                                lastHiddenState: output.lastHiddenState, pooled: pooled)
+                                                lastHiddenState: output.lastHiddenState, pooled: pooled, tokens: tokens,
+                                                packedHidden: ConstFloatPointer(hidden))
             output.headOutputs = head.module.outputs(encoderOutputs, workers: threads)
         }
         if let sentencePipeline {

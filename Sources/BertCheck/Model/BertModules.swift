@@ -64,23 +64,20 @@ struct BertEmbeddings {
         layerNorm = try LayerNorm(table, .embeddingsLayerNorm)
     }
 
-    /// `out[b·S + s] = LayerNorm(word[id] + type[tt] + position[s])`, also packed into `packed`
-    /// if given (see `residualLayerNorm`); ids already validated.
-    func forward(_ out: FloatPointer, batch: Batch, hidden: Int, workers: Int, packed: FloatPointer?) {
-        for row in 0..<batch.batch {
-            for position in 0..<batch.seq {
-                let t = row * batch.seq + position
-                let word = wordEmbeddings.pointer + batch.inputIds[t] * hidden
-                let type = tokenTypeEmbeddings.pointer + batch.tokenTypeIds[t] * hidden
-                let pos = positionEmbeddings.pointer + position * hidden
-                let o = out + t * hidden
-                // transformers' order: (inputs_embeds + token_type_embeddings) + position_embeddings.
-                for c in 0..<hidden { o[c] = (word[c] + type[c]) + pos[c] }
-            }
+    /// `out[i] = LayerNorm(word[id] + type[tt] + position[s])` for every packed token i (at flat
+    /// index b·S + s of the batch), also packed into `packed` if given (see `residualLayerNorm`);
+    /// ids already validated.
+    func forward(_ out: FloatPointer, batch: Batch, tokens: PackedRows, hidden: Int, workers: Int, packed: FloatPointer?) {
+        for (i, t) in tokens.positions.enumerated() {
+            let word = wordEmbeddings.pointer + batch.inputIds[t] * hidden
+            let type = tokenTypeEmbeddings.pointer + batch.tokenTypeIds[t] * hidden
+            let pos = positionEmbeddings.pointer + (t % batch.seq) * hidden
+            let o = out + i * hidden
+            // transformers' order: (inputs_embeds + token_type_embeddings) + position_embeddings.
+            for c in 0..<hidden { o[c] = (word[c] + type[c]) + pos[c] }
         }
         residualLayerNorm(out, out, residual: nil, weight: layerNorm.weight.pointer, shift: layerNorm.bias.pointer,
-                          eps: layerNorm.eps, rows: batch.batch * batch.seq, columns: hidden, workers: workers,
-                          packed: packed)
+                          eps: layerNorm.eps, rows: tokens.tokens, columns: hidden, workers: workers, packed: packed)
     }
 }
 
@@ -100,25 +97,29 @@ struct BertSelfAttention {
         headSize = table.config.headSize
     }
 
-    /// `context = softmax(Q Kᵀ / √d + mask) V`, head by head, for every row of the batch; the
-    /// workers take (row, head) pairs from a shared counter, each with its own buffers.
-    func forward(_ context: FloatPointer, input: ConstFloatPointer, workspace: Workspace, batch: Int, seq: Int, workers: Int) {
+    /// `context = softmax(Q Kᵀ / √d) V` over the packed tokens, head by head and batch row by batch
+    /// row, each row's queries against its own keys (`PackedRows`); the workers take (row, head)
+    /// pairs, the longest rows first, from a shared counter, each with its own buffers.
+    func forward(_ context: FloatPointer, input: ConstFloatPointer, workspace: Workspace, tokens: PackedRows, workers: Int) {
         let hidden = heads * headSize
-        let tokens = batch * seq
         let q = workspace.query, k = workspace.key, v = workspace.value
         // Q, K and V share one packed input (packed by the LayerNorm before, when chained) and one
         // pool of work.
         let chained = workspace.chainsPacked
         linearForward([query.product(into: q), key.product(into: k), value.product(into: v)],
-                      input: chained ? ConstFloatPointer(workspace.packedInput) : input, rows: tokens, inFeatures: hidden,
+                      input: chained ? ConstFloatPointer(workspace.packedInput) : input, rows: tokens.tokens, inFeatures: hidden,
                       workers: workers, packed: workspace.packedInput, inputLayout: chained ? .packed : .rowMajor)
         let scaling = 1 / Float(headSize).squareRoot()
-        onPool(batch * heads, workers: min(workers, workspace.attentionBuffers)) { pair, worker in
-            let row = pair / heads, head = pair % heads
-            let offset = row * seq * hidden + head * headSize
-            attentionHead(context: context + offset, query: q + offset, key: k + offset, value: v + offset, ld: hidden,
-                          seq: seq, headSize: headSize, scale: scaling, keyMask: workspace.keyMask + row * seq,
-                          scores: workspace.scores(worker), packed: workspace.attentionPacked(worker))
+        let order = tokens.rows.indices.sorted { tokens.rows[$0].queries * tokens.rows[$0].keys > tokens.rows[$1].queries * tokens.rows[$1].keys }
+        order.withUnsafeBufferPointer { order in
+            onPool(order.count * heads, workers: min(workers, workspace.attentionBuffers)) { pair, worker in
+                let row = tokens.rows[order[pair / heads]], head = pair % heads
+                let offset = row.start * hidden + head * headSize
+                attentionHead(context: context + offset, query: q + offset, key: k + offset, value: v + offset, ld: hidden,
+                              queries: row.queries, keys: row.keys, headSize: headSize, scale: scaling,
+                              keyMask: row.keysMasked ? workspace.maskedKeys : workspace.unmaskedKeys,
+                              scores: workspace.scores(worker), packed: workspace.attentionPacked(worker))
+            }
         }
     }
 
@@ -194,11 +195,11 @@ struct BertAttention {
 
     /// `out = LayerNorm(attention(hidden) · Wᵀ + b + hidden)`, leaving `out` packed in
     /// `workspace.packedInput` as well when the workspace chains packed inputs.
-    func forward(_ out: FloatPointer, hidden: FloatPointer, workspace: Workspace, batch: Int, seq: Int, workers: Int) {
-        selfAttention.forward(workspace.context, input: hidden, workspace: workspace, batch: batch, seq: seq, workers: workers)
+    func forward(_ out: FloatPointer, hidden: FloatPointer, workspace: Workspace, tokens: PackedRows, workers: Int) {
+        selfAttention.forward(workspace.context, input: hidden, workspace: workspace, tokens: tokens, workers: workers)
         output.block.forward(out, input: workspace.context, residual: hidden, scratch: workspace.projected,
                              packed: workspace.packedInput, packedOut: workspace.chainsPacked ? workspace.packedInput : nil,
-                             rows: batch * seq, workers: workers)
+                             rows: tokens.tokens, workers: workers)
     }
 
     func releasePages() {
@@ -242,14 +243,14 @@ struct BertLayer {
         output = try BertLayerOutput(table, layer: layer)
     }
 
-    /// `hidden` [T, H] in, the layer's output written back into it. When the workspace chains
+    /// `hidden` [T, H] (the packed tokens) in, the layer's output written back into it. When the workspace chains
     /// packed inputs, `workspace.packedInput` holds `hidden` packed on the way in and on the way out.
-    func forward(_ hidden: FloatPointer, workspace: Workspace, batch: Int, seq: Int, workers: Int) {
+    func forward(_ hidden: FloatPointer, workspace: Workspace, tokens: PackedRows, workers: Int) {
         let attended = workspace.attended
-        attention.forward(attended, hidden: hidden, workspace: workspace, batch: batch, seq: seq, workers: workers)
-        intermediate.forward(workspace.intermediate, attended: attended, workspace: workspace, rows: batch * seq, workers: workers)
+        attention.forward(attended, hidden: hidden, workspace: workspace, tokens: tokens, workers: workers)
+        intermediate.forward(workspace.intermediate, attended: attended, workspace: workspace, rows: tokens.tokens, workers: workers)
         output.forward(hidden, intermediate: workspace.intermediate, attended: attended, workspace: workspace,
-                       rows: batch * seq, workers: workers)
+                       rows: tokens.tokens, workers: workers)
     }
 
     /// The mapped bytes of the layer's dense weights (what `releasePages` drops).
@@ -276,11 +277,11 @@ struct BertEncoder {
     }
 
     /// Runs every layer over `hidden` in place; `afterLayer` sees the stream after each one.
-    func forward(_ hidden: FloatPointer, workspace: Workspace, batch: Int, seq: Int, workers: Int, residentBudget: Int,
+    func forward(_ hidden: FloatPointer, workspace: Workspace, tokens: PackedRows, workers: Int, residentBudget: Int,
                  afterLayer: () -> Void) {
         var residentBytes = 0
         for layer in layers {
-            layer.forward(hidden, workspace: workspace, batch: batch, seq: seq, workers: workers)
+            layer.forward(hidden, workspace: workspace, tokens: tokens, workers: workers)
             residentBytes += layer.mappedBytes
             if residentBytes > residentBudget { layer.releasePages() }
             afterLayer()

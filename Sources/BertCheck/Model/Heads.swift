@@ -12,6 +12,17 @@ struct EncoderOutputs {
     let lastHiddenState: [Float]
     /// [batch, hidden], nil without a pooler.
     let pooled: [Float]?
+    /// The tokens the encoder computed, and their last hidden state [tokens.tokens, hidden]:
+    /// per-token heads run over these rows only.
+    let tokens: PackedRows
+    let packedHidden: ConstFloatPointer
+
+    /// A per-token head's output [batch · seq, features]: `compute` maps the packed rows
+    /// (pointer, count) to [count, features]; positions not computed hold 0, as in
+    /// `lastHiddenState`.
+    func perToken(features: Int, _ compute: (ConstFloatPointer, Int) -> [Float]) -> [Float] {
+        tokens.scatter(compute(packedHidden, tokens.tokens), width: features)
+    }
 }
 
 extension Linear {
@@ -27,12 +38,17 @@ extension Linear {
 
     /// `input · Wᵀ + b` for `rows` rows, as a new buffer.
     func apply(_ input: [Float], rows: Int, workers: Int) -> [Float] {
-        var out = [Float](repeating: 0, count: rows * outFeatures)
         input.withUnsafeBufferPointer { i in
-            out.withUnsafeMutableBufferPointer { o in
-                guard let ib = i.baseAddress, let ob = o.baseAddress, rows > 0 else { return }
-                forward(ob, ib, rows: rows, workers: workers)
-            }
+            guard let ib = i.baseAddress else { return [Float](repeating: 0, count: rows * outFeatures) }
+            return apply(ib, rows: rows, workers: workers)
+        }
+    }
+
+    func apply(_ input: ConstFloatPointer, rows: Int, workers: Int) -> [Float] {
+        var out = [Float](repeating: 0, count: rows * outFeatures)
+        out.withUnsafeMutableBufferPointer { o in
+            guard let ob = o.baseAddress, rows > 0 else { return }
+            forward(ob, input, rows: rows, workers: workers)
         }
         return out
     }
@@ -58,7 +74,7 @@ struct TokenClassificationHead: TaskHeadModule {
     let classifier: Linear
 
     func outputs(_ encoder: EncoderOutputs, workers: Int) -> [String: FloatArray] {
-        let logits = classifier.apply(encoder.lastHiddenState, rows: encoder.batch * encoder.seq, workers: workers)
+        let logits = encoder.perToken(features: classifier.outFeatures) { classifier.apply($0, rows: $1, workers: workers) }
         return ["logits": FloatArray(shape: [encoder.batch, encoder.seq, classifier.outFeatures], values: logits)]
     }
 }
@@ -70,7 +86,7 @@ struct QuestionAnsweringHead: TaskHeadModule {
 
     func outputs(_ encoder: EncoderOutputs, workers: Int) -> [String: FloatArray] {
         let tokens = encoder.batch * encoder.seq
-        let both = qaOutputs.apply(encoder.lastHiddenState, rows: tokens, workers: workers)
+        let both = encoder.perToken(features: 2) { qaOutputs.apply($0, rows: $1, workers: workers) }
         let shape = [encoder.batch, encoder.seq]
         return ["start_logits": FloatArray(shape: shape, values: (0..<tokens).map { both[2 * $0] }),
                 "end_logits": FloatArray(shape: shape, values: (0..<tokens).map { both[2 * $0 + 1] })]
@@ -107,19 +123,22 @@ struct MaskedLMHead {
             ? try weight(.predictions, "bias") : try weight(.predictionDecoder, "bias")
     }
 
-    /// Logits [B·S, V] for every token.
+    /// Logits [B·S, V] for every computed token (0 elsewhere, see `EncoderOutputs.perToken`).
     func logits(_ encoder: EncoderOutputs, workers: Int) -> [Float] {
-        let tokens = encoder.batch * encoder.seq, h = encoder.hidden, v = decoderWeight.shape[0]
+        encoder.perToken(features: decoderWeight.shape[0]) { input, tokens in logits(input, tokens: tokens, hidden: encoder.hidden, workers: workers) }
+    }
+
+    /// Logits [tokens, V] of `tokens` rows of hidden states.
+    private func logits(_ input: ConstFloatPointer, tokens: Int, hidden h: Int, workers: Int) -> [Float] {
+        let v = decoderWeight.shape[0]
         var transformed = [Float](repeating: 0, count: tokens * h)
         var logits = [Float](repeating: 0, count: tokens * v)
         guard tokens > 0 else { return logits }
-        encoder.lastHiddenState.withUnsafeBufferPointer { input in
-            transformed.withUnsafeMutableBufferPointer { t in
-                guard let tb = t.baseAddress, let ib = input.baseAddress else { return }
-                transformDense.forward(tb, ib, rows: tokens, activation: activation, workers: workers)
-                residualLayerNorm(tb, tb, residual: nil, weight: layerNormWeight.pointer, shift: layerNormBias.pointer, eps: eps,
-                                  rows: tokens, columns: h, workers: workers)
-            }
+        transformed.withUnsafeMutableBufferPointer { t in
+            guard let tb = t.baseAddress else { return }
+            transformDense.forward(tb, input, rows: tokens, activation: activation, workers: workers)
+            residualLayerNorm(tb, tb, residual: nil, weight: layerNormWeight.pointer, shift: layerNormBias.pointer, eps: eps,
+                              rows: tokens, columns: h, workers: workers)
         }
         transformed.withUnsafeBufferPointer { t in
             logits.withUnsafeMutableBufferPointer { o in

@@ -51,31 +51,32 @@ func residualLayerNorm(_ out: FloatPointer, _ x: FloatPointer, residual: ConstFl
     }
 }
 
-/// One head of one sequence of self-attention: `context = softmax(scale · Q Kᵀ + mask) V`,
-/// with Q, K, V and the context [seq, headSize] rows `ld` floats apart (a head's columns of
-/// the [tokens, hidden] buffers) and `keyMask` [seq]. `scores` holds seq × seq floats;
-/// `packed` holds `packedInputCount(rows: seq, inFeatures: max(headSize, seq))`. With the AVX2
-/// kernel both products and the softmax go through CKernels (`bc_softmax_pack` writes P packed,
-/// `bc_sgemm_packed_by_k` reads V by rows); otherwise the products go through OpenBLAS around
-/// `bc_masked_softmax_rows`.
+/// One head of one sequence of self-attention: `context = softmax(scale · Q Kᵀ + mask) V` for
+/// `queries` query rows against `keys` key rows, Q, K, V and the context rows `ld` floats apart
+/// (a head's columns of the [tokens, hidden] buffers) and `keyMask` [keys] added after scaling.
+/// `scores` holds queries × keys floats; `packed` holds `packedInputCount(rows: queries,
+/// inFeatures: max(headSize, keys))`. With the AVX2 kernel both products and the softmax go
+/// through CKernels (`bc_softmax_pack` writes P packed, `bc_sgemm_packed_by_k` reads V by rows);
+/// otherwise the products go through OpenBLAS around `bc_masked_softmax_rows`.
 func attentionHead(context: FloatPointer, query: ConstFloatPointer, key: ConstFloatPointer, value: ConstFloatPointer,
-                   ld: Int, seq: Int, headSize: Int, scale: Float, keyMask: ConstFloatPointer, scores: FloatPointer,
-                   packed: FloatPointer, useKernel: Bool = cpuHasAVX2FMA) {
+                   ld: Int, queries: Int, keys: Int, headSize: Int, scale: Float, keyMask: ConstFloatPointer,
+                   scores: FloatPointer, packed: FloatPointer, useKernel: Bool = cpuHasAVX2FMA) {
+    guard queries > 0, keys > 0 else { return }
     if useKernel {
-        bc_pack_input(seq, headSize, query, ld, packed, 0, (seq + 5) / 6)
-        bc_sgemm_packed(seq, headSize, packed, key, ld, nil, Int32(BC_ACTIVATION_NONE), scores, seq, 0, seq)
+        bc_pack_input(queries, headSize, query, ld, packed, 0, (queries + 5) / 6)
+        bc_sgemm_packed(queries, headSize, packed, key, ld, nil, Int32(BC_ACTIVATION_NONE), scores, keys, 0, keys)
         // The softmax writes P straight into the packed layout P·V reads.
-        bc_softmax_pack(seq, seq, scores, scale, keyMask, packed)
-        bc_sgemm_packed_by_k(seq, seq, packed, value, ld, context, ld, 0, headSize)
+        bc_softmax_pack(queries, keys, scores, scale, keyMask, packed)
+        bc_sgemm_packed_by_k(queries, keys, packed, value, ld, context, ld, 0, headSize)
         return
     }
-    // scores[S, S] = Q Kᵀ, scaled in the softmax (transformers: matmul, then × scaling).
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, Int32(seq), Int32(seq), Int32(headSize),
-                1, query, Int32(ld), key, Int32(ld), 0, scores, Int32(seq))
-    bc_masked_softmax_rows(seq, seq, scores, scale, keyMask)
-    // context[S, d] = P · V.
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, Int32(seq), Int32(headSize), Int32(seq),
-                1, scores, Int32(seq), value, Int32(ld), 0, context, Int32(ld))
+    // scores[queries, keys] = Q Kᵀ, scaled in the softmax (transformers: matmul, then × scaling).
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, Int32(queries), Int32(keys), Int32(headSize),
+                1, query, Int32(ld), key, Int32(ld), 0, scores, Int32(keys))
+    bc_masked_softmax_rows(queries, keys, scores, scale, keyMask)
+    // context[queries, d] = P · V.
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, Int32(queries), Int32(headSize), Int32(keys),
+                1, scores, Int32(keys), value, Int32(ld), 0, context, Int32(ld))
 }
 
 /// tanh in place (the pooler's activation).

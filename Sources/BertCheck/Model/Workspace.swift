@@ -3,7 +3,7 @@ import Glibc
 #endif
 import Foundation
 
-/// Activation buffers for one batch shape, reused across layers and calls (no allocation per layer).
+/// Activation buffers for one packed batch shape (`tokens` computed rows, rows up to `seq` long), reused across layers and calls (no allocation per layer).
 final class Workspace {
     let tokens: Int
     let seq: Int
@@ -22,7 +22,11 @@ final class Workspace {
     let attentionBuffers: Int
     private let attentionStride: Int
     private let scoresCount: Int
-    let keyMask: FloatPointer
+    /// `seq` zeros (the keys of a row are its real tokens: nothing to mask), then `seq` times
+    /// finfo(float32).min (a row without real tokens, whose keys transformers all masks).
+    let keyMasks: FloatPointer
+    var unmaskedKeys: ConstFloatPointer { ConstFloatPointer(keyMasks) }
+    var maskedKeys: ConstFloatPointer { ConstFloatPointer(keyMasks + seq) }
     /// The packed input of the product being computed (`linearForward`); the output dense's
     /// comes packed in `intermediate`, so hidden-size inputs are the widest packed here.
     let packedInput: FloatPointer
@@ -41,8 +45,8 @@ final class Workspace {
         // Every buffer, in order, and the total with each rounded up to 16 floats (64 bytes).
         guard let th = mul(tokens, hiddenSize), let ti = packedInputCount(rows: tokens, inFeatures: intermediateSize),
               let stride = Workspace.attentionStride(seq: seq, headSize: headSize), let attention = mul(stride, attentionBuffers),
-              let packed = packedInputCount(rows: tokens, inFeatures: hiddenSize) else { return nil }
-        let sizes = [th, th, th, th, th, th, th, ti, attention, tokens, packed]
+              let packed = packedInputCount(rows: tokens, inFeatures: hiddenSize), let masks = mul(2, seq) else { return nil }
+        let sizes = [th, th, th, th, th, th, th, ti, attention, masks, packed]
         var total = 0
         for size in sizes {
             let (room, o1) = (size / 16 + 1).multipliedReportingOverflow(by: 16) // past the end, to 64 bytes
@@ -65,8 +69,10 @@ final class Workspace {
         context = take(); projected = take(); attended = take()
         intermediate = take()
         attentionStorage = take()
-        keyMask = take()
+        keyMasks = take()
         packedInput = take()
+        keyMasks.initialize(repeating: 0, count: seq)
+        (keyMasks + seq).initialize(repeating: -Float.greatestFiniteMagnitude, count: seq)
     }
 
     func scores(_ worker: Int) -> FloatPointer { attentionStorage + worker * attentionStride }

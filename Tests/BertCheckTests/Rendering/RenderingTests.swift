@@ -104,6 +104,12 @@ import Testing
         #expect(json["tokens_per_second"] == .number("2592.0"))
         #expect(json["batch"]?.integer == 2 && json["seq"]?.integer == 16 && json["threads"]?.integer == 1 && json["iterations"]?.integer == 3)
         #expect(BenchmarkRenderer.text(result) == "batch 2 x seq 16, 1 thread, 3 iterations: 12.3 ms per batch, 2592.0 tokens/s")
+        // A padded batch counts its real tokens only.
+        let padded = BenchmarkResult(batch: 2, seq: 16, threads: 1, iterations: 3, msPerBatch: 12.34567, lengths: [16, 4])
+        #expect(BenchmarkRenderer.json(padded)["tokens_per_second"] == .number("1620.0"))
+        #expect(BenchmarkRenderer.json(padded)["real_tokens"]?.integer == 20)
+        #expect(BenchmarkRenderer.text(padded)
+                == "batch 2 x seq 16 (20 real tokens, counted in tokens/s), 1 thread, 3 iterations: 12.3 ms per batch, 1620.0 tokens/s")
     }
 
     @Test func runReportJSONNestsOutputsAndNullsNonFiniteValues() throws {

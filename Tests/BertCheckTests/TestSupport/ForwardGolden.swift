@@ -21,8 +21,9 @@ struct ForwardGolden {
 
     var layerCount: Int { tensors.keys.filter { $0.hasPrefix("hidden_states.") }.count }
 
-    /// Max |actual − golden| over real tokens of a [B, S, H] tensor.
-    func maxError(hiddenTensor name: String, _ actual: [Float]) -> Float {
+    /// Max |actual − golden| over real tokens of a [B, S, H] tensor (every position with
+    /// `includePadding`).
+    func maxError(hiddenTensor name: String, _ actual: [Float], includePadding: Bool = false) -> Float {
         guard let golden = tensors[name] else {
             Issue.record("\(path) has no \(name)")
             return .infinity
@@ -32,7 +33,7 @@ struct ForwardGolden {
         guard expected.count == actual.count else { return .infinity }
         let hidden = expected.count / (batch.batch * batch.seq)
         var worst: Float = 0
-        for t in 0..<(batch.batch * batch.seq) where batch.attentionMask[t] == 1 {
+        for t in 0..<(batch.batch * batch.seq) where includePadding || batch.attentionMask[t] == 1 {
             for c in 0..<hidden {
                 let e = abs(actual[t * hidden + c] - expected[t * hidden + c])
                 worst = max(worst, e.isNaN ? .infinity : e)
@@ -53,20 +54,21 @@ struct ForwardGolden {
     /// Runs `model` on the golden's inputs and checks every recorded tensor within `tolerance`.
     /// Returns the largest error seen.
     @discardableResult
-    func check(_ model: BertModel, tolerance: Float = 1e-5, sourceLocation: SourceLocation = #_sourceLocation) throws -> Float {
+    func check(_ model: BertModel, tolerance: Float = 1e-5, includePadding: Bool = false,
+               sourceLocation: SourceLocation = #_sourceLocation) throws -> Float {
         let withStates = layerCount > 0
-        let output = try model.forward(batch, outputHiddenStates: withStates)
+        let output = try model.forward(batch, outputHiddenStates: withStates, computePadding: includePadding)
         var worst: Float = 0
         if withStates {
             #expect(layerCount == model.config.numHiddenLayers + 1, sourceLocation: sourceLocation)
             #expect(output.hiddenStates?.count == layerCount, sourceLocation: sourceLocation)
             for (n, state) in (output.hiddenStates ?? []).enumerated() {
-                let e = maxError(hiddenTensor: "hidden_states.\(n)", state)
+                let e = maxError(hiddenTensor: "hidden_states.\(n)", state, includePadding: includePadding)
                 #expect(e <= tolerance, "\(path): hidden_states.\(n) max abs error \(e)", sourceLocation: sourceLocation)
                 worst = max(worst, e)
             }
         }
-        let e = maxError(hiddenTensor: "last_hidden_state", output.lastHiddenState)
+        let e = maxError(hiddenTensor: "last_hidden_state", output.lastHiddenState, includePadding: includePadding)
         #expect(e <= tolerance, "\(path): last_hidden_state max abs error \(e)", sourceLocation: sourceLocation)
         let p = maxError(pooler: output.poolerOutput)
         #expect(p <= tolerance, "\(path): pooler_output max abs error \(p)", sourceLocation: sourceLocation)
