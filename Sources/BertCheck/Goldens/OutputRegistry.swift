@@ -227,6 +227,9 @@ public enum OutputRegistry {
 /// Output tensors by name: what a golden holds, or what a candidate produced.
 public struct ModelOutputs: Sendable {
     public var tensors: [String: FloatArray]
+    /// The dtype each tensor was stored as, when read from a file (an outputs file's F16 arrays
+    /// select the fp16 profile).
+    public var storedDTypes: [String: DType] = [:]
 
     public init(tensors: [String: FloatArray]) {
         self.tensors = tensors

@@ -89,6 +89,7 @@ public func readOutputsFile(_ path: String, for golden: GoldenFile, names: [Stri
             throw GoldenProblem.missingMappedTensor(golden: goldenName, theirs: theirs, held: held)
         }
         var outputs: [String: FloatArray] = [:]
+        var storedDTypes: [String: DType] = [:]
         var inputs: [String: Tensor] = [:]
         var source: [String: String] = [:]  // golden name → the file's
         var renamed: [String] = []
@@ -104,6 +105,7 @@ public func readOutputsFile(_ path: String, for golden: GoldenFile, names: [Stri
             case .output(let goldenName):
                 try take(goldenName, from: name)
                 outputs[goldenName] = try GoldenFile.floatOutput(tensor)
+                storedDTypes[goldenName] = tensor.dtype
                 if goldenName != name { renamed.append("\(name) as \(goldenName)") }
             case .stackedHiddenStates:
                 let states = try unstackedHiddenStates(tensor, golden: golden)
@@ -111,6 +113,7 @@ public func readOutputsFile(_ path: String, for golden: GoldenFile, names: [Stri
                     let goldenName = OutputRegistry.hiddenStates.tensorName(n)
                     try take(goldenName, from: name)
                     outputs[goldenName] = state
+                    storedDTypes[goldenName] = tensor.dtype
                 }
                 renamed.append("\(name) \(Tensor.describe(shape: tensor.shape)) as hidden_states.0…\(states.count - 1)")
             }
@@ -131,7 +134,9 @@ public func readOutputsFile(_ path: String, for golden: GoldenFile, names: [Stri
         }
         try checkSameInputs(inputs, golden: golden, idsDiffer: inputIds.map { $0 != goldenRealIds(golden) } ?? false)
         let unrecognised = held.filter { recognise($0, names: names).isEmpty }
-        return OutputsFile(outputs: ModelOutputs(tensors: outputs), unrecognised: unrecognised, inputIds: inputIds, renamed: renamed)
+        var read = ModelOutputs(tensors: outputs)
+        read.storedDTypes = storedDTypes
+        return OutputsFile(outputs: read, unrecognised: unrecognised, inputIds: inputIds, renamed: renamed)
     } catch let problem as GoldenProblem {
         throw FileError(path, problem)
     }

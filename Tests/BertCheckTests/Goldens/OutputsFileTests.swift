@@ -45,6 +45,19 @@ import Testing
         #expect(typo.stderr.contains("'output_1'"))
     }
 
+    /// The dtype each output was stored as is kept (F16 arrays select the fp16 profile), for
+    /// stacked and renamed tensors too.
+    @Test func storedDTypesFollowTheGoldenNames() throws {
+        let golden = try GoldenFile.read(Self.tinyGolden)
+        let stacked = try readOutputsFile(Self.fixture("tiny-bert.outputs-stacked.npz"), for: golden)
+        #expect(stacked.outputs.storedDTypes["hidden_states.3"] == .F32 && stacked.outputs.storedDTypes.count == 6)
+        let f64 = try readOutputsFile(Self.fixture("tiny-bert.outputs-f64.npz"), for: golden)
+        #expect(f64.outputs.storedDTypes == ["last_hidden_state": .F64, "pooler_output": .F64])
+        let renamed = try readOutputsFile(Self.fixture("tiny-bert.outputs-exporter-names.npz"), for: golden,
+                                          names: ["last_hidden_state": "output_0"])
+        #expect(renamed.outputs.storedDTypes["last_hidden_state"] == .F32 && renamed.outputs.storedDTypes["output_0"] == nil)
+    }
+
     @Test func mapValuesAreCheckedBeforeReading() throws {
         for (value, words) in [("last_hidden_state", "GOLDEN_NAME=THEIR_NAME"), ("=output_0", "GOLDEN_NAME=THEIR_NAME"),
                                ("last_hiden_state=output_0", "not a golden tensor name")] {
