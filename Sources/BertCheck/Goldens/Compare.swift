@@ -451,6 +451,13 @@ public func formatCosine(_ value: Double) -> String {
     return formatSignificant(value, digits: min(17, nines + 4))
 }
 
+/// A cosine in a table column: seven decimals, unless they would read 1.0000000 for a cosine
+/// under 1 (a floor of 0.99999999 must not look met); then `formatCosine`'s digits.
+public func formatCosineColumn(_ value: Double) -> String {
+    let fixed = String(format: "%.7f", value)
+    return fixed == "1.0000000" && value < 1 ? formatCosine(value) : fixed
+}
+
 /// Numbers as reports print them: four significant digits, exponent only when needed.
 public func formatNumber(_ value: Double) -> String { formatSignificant(value, digits: 4) }
 
