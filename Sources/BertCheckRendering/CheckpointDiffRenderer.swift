@@ -48,13 +48,7 @@ public enum CheckpointDiffRenderer {
                          (unlisted > 0 ? ", \(unlisted) more differ within tolerance" : "") + " (--all lists every tensor)")
         }
         lines.append("")
-        let failing = report.tensors.filter { $0.status == .fail }.count
-        if report.status == .pass {
-            lines.append("PASS: \(report.tensors.count) tensors within tolerance, none missing or extra")
-        } else {
-            lines.append("FAIL: \(report.missing.count) missing, \(report.extra.count) extra, \(failing) differing beyond tolerance or in shape"
-                         + (report.storedTwice.isEmpty ? "" : ", \(report.storedTwice.count) stored twice"))
-        }
+        lines.append(verdictLine(report))
         return lines.joined(separator: "\n") + "\n"
     }
 

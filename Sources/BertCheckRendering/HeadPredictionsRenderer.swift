@@ -37,20 +37,17 @@ enum HeadPredictionsRenderer {
         return lines
     }
 
-    static func json(_ report: RunReport) -> [(key: String, value: JSONValue)] {
-        guard let task = report.task, let rows = report.predictions else {
-            return report.output.headOutputs.sorted(by: { $0.key < $1.key }).map { name, value in
-                (name, .object([("shape", .array(value.shape.map { .int($0) })), ("values", .array(value.values, shape: value.shape))]))
-            }
+    static func json(_ report: RunReport) -> [(key: String, value: JSONStream)] {
+        // The head's tensors (a masked-LM head's logits are vocabulary-wide) stream from their buffers.
+        let tensors: [(key: String, value: JSONStream)] = report.output.headOutputs.sorted(by: { $0.key < $1.key }).map { name, value in
+            (name, .object([("shape", .value(.array(value.shape.map { .int($0) }))), ("values", .floats(value.values, shape: value.shape))]))
         }
+        guard let task = report.task, let rows = report.predictions else { return tensors }
         func label(_ l: PredictedLabel?) -> JSONValue {
             l.map { .object([("id", .int($0.id)), ("label", .string($0.name)), ("probability", .number($0.probability))]) } ?? .null
         }
-        var members: [(key: String, value: JSONValue)] = [("task", .string(task.rawValue))]
-        for (name, value) in report.output.headOutputs.sorted(by: { $0.key < $1.key }) {
-            members.append((name, .object([("shape", .array(value.shape.map { .int($0) })), ("values", .array(value.values, shape: value.shape))])))
-        }
-        members.append(("predictions", .array(rows.map { p in
+        var members: [(key: String, value: JSONStream)] = [("task", .value(.string(task.rawValue)))] + tensors
+        members.append(("predictions", .value(.array(rows.map { p in
             .object([
                 ("label", label(p.label)),
                 ("score", p.score.map { .number($0) } ?? .null),
@@ -62,7 +59,7 @@ enum HeadPredictionsRenderer {
                              ("top", .array(fill.candidates.map { .object([("token", .string($0.token)), ("probability", .number($0.probability))]) }))])
                 })),
             ])
-        })))
+        }))))
         return members
     }
 }

@@ -31,9 +31,11 @@ public enum ParamsReportRenderer {
         if inventory.hasPooler {
             section("Output Layer", inGroup(.pooler))
         } else {
-            out += report.checkpoint.format == .gguf
-                ? "\nOutput Layer\n\n(no pooler weights: not carried by GGUF, llama.cpp's converter drops pooler.dense)\n"
-                : "\nOutput Layer\n\n(no pooler weights: a model saved with add_pooling_layer=False)\n"
+            if let dropped = report.checkpoint.notCarried, dropped.dropsPooler {
+                out += "\nOutput Layer\n\n(no pooler weights: not carried by \(dropped.carrier), \(dropped.reason))\n"
+            } else {
+                out += "\nOutput Layer\n\n(no pooler weights: a model saved with add_pooling_layer=False)\n"
+            }
         }
         let others = inGroup(.other)
         if all && !others.isEmpty { section("Other", others) }

@@ -52,30 +52,32 @@ public enum RunReportRenderer {
 
     /// Everything: inputs as [B][S] arrays, outputs as nested [B][S][H] / [B][H] arrays (print it
     /// with the `.oneLine` layout, as `bertcheck run --json` does).
-    public static func json(_ report: RunReport) -> JSONValue {
+    public static func json(_ report: RunReport) -> JSONValue { jsonStream(report).materialized }
+
+    /// The same JSON, with the tensors written from their buffers: `bertcheck run --json` streams
+    /// it to stdout rather than building one string of every value.
+    public static func jsonStream(_ report: RunReport) -> JSONStream {
         let batch = report.batch, output = report.output
-        func ids(_ values: [Int]) -> JSONValue { .array(rows(values, of: batch).map { .array($0.map { .int($0) }) }) }
+        func ids(_ values: [Int]) -> JSONStream { .value(.array(rows(values, of: batch).map { .array($0.map { .int($0) }) })) }
+        func tensor(_ values: [Float], _ shape: [Int]) -> JSONStream {
+            .object([("shape", .value(.array(shape.map { .int($0) }))), ("values", .floats(values, shape: shape))])
+        }
         let states = [output.batch, output.seq, output.hidden]
-        var members: [(key: String, value: JSONValue)] = [
-            ("model", .string(report.model)),
+        var members: [(key: String, value: JSONStream)] = [
+            ("model", .value(.string(report.model))),
             ("input_ids", ids(batch.inputIds)),
             ("attention_mask", ids(batch.attentionMask)),
             ("token_type_ids", ids(batch.tokenTypeIds)),
         ]
         if let tokens = report.tokens {
-            members.append(("tokens", .array(tokens.map { .array($0.map { .string($0) }) })))
+            members.append(("tokens", .value(.array(tokens.map { .array($0.map { .string($0) }) }))))
         }
-        members.append((OutputRegistry.lastHiddenState.name, .object([
-            ("shape", .array(states.map { .int($0) })), ("values", .array(output.lastHiddenState, shape: states)),
-        ])))
-        let pooled = [output.batch, output.hidden]
-        members.append((OutputRegistry.poolerOutput.name, output.poolerOutput.map { values in
-            .object([("shape", .array(pooled.map { .int($0) })), ("values", .array(values, shape: pooled))])
-        } ?? .null))
+        members.append((OutputRegistry.lastHiddenState.name, tensor(output.lastHiddenState, states)))
+        members.append((OutputRegistry.poolerOutput.name, output.poolerOutput.map { tensor($0, [output.batch, output.hidden]) } ?? .value(.null)))
         if let hiddenStates = output.hiddenStates {
-            members.append((OutputRegistry.hiddenStates.name, .array(hiddenStates.map { .array($0, shape: states) })))
+            members.append((OutputRegistry.hiddenStates.name, .array(hiddenStates.map { .floats($0, shape: states) })))
         }
-        members.append(("pooler_check", report.poolerCheck.map { .bool($0) } ?? .null))
+        members.append(("pooler_check", .value(report.poolerCheck.map { .bool($0) } ?? .null)))
         members += HeadPredictionsRenderer.json(report)
         return .object(members)
     }

@@ -71,11 +71,7 @@ public enum VerifyReportRenderer {
         } else if report.precisionDrift {
             lines.append("Precision drift, no single layer. " + (VerifyVerdict(report).details.first ?? ""))
         }
-        let failed = failures.count
-        let ran = report.checks.filter { $0.status != .notProduced }.count
-        let notProduced = report.checks.count - ran
-        lines.append(failed == 0 ? "PASS: all \(ran) checks passed" + (notProduced > 0 ? " (\(notProduced) not produced by the model)" : "")
-                                 : "FAIL: \(failed) of \(report.checks.count) checks failed (\(failures.map(\.name).joined(separator: ", ")))")
+        lines.append(verdictLine(report))
         return lines.joined(separator: "\n") + "\n"
     }
 

@@ -14,10 +14,8 @@ struct VerifyVerdict {
         let failures = report.checks.filter { $0.status == .fail }
         passed = failures.isEmpty
         details = []
-        let ran = report.checks.filter { $0.status != .notProduced }.count
         if passed {
-            let notProduced = report.checks.count - ran
-            headline = "PASS: all \(ran) checks passed" + (notProduced > 0 ? " (\(notProduced) not produced by the model)" : "")
+            headline = VerifyReportRenderer.verdictLine(report)
             if let closest = report.stackChecks.filter({ $0.maxAbsErr != nil }).max(by: { Self.toleranceShare($0) < Self.toleranceShare($1) }),
                let err = closest.maxAbsErr {
                 details.append("Largest error: max abs \(formatNumber(err)) at \(Self.place(closest.name)), \(Self.percent(Self.toleranceShare(closest))) of its tolerance.")

@@ -27,25 +27,33 @@ struct BenchCommand: ParsableCommand {
     @Option(parsing: .unconditional, help: "Threads for sgemm and the element-wise work (default: all cores).")
     var threads: Int?
 
+    @OptionGroup var memory: MemoryOption
+
     @Option(parsing: .unconditional, help: "Timed forward passes.")
     var iterations: Int = 5
 
     @Flag(help: "Print {\"tokens_per_second\", \"ms_per_batch\", \"batch\", \"seq\", \"threads\", \"iterations\"}.")
     var json = false
 
+    @OptionGroup var terminal: ProgressOptions
+
     func run() throws {
         try checkThreads(threads)
+        try memory.apply()
         let bert = try BertModel(checkpoint: loadCheckpoint(model), threads: threads)
         let result: BenchmarkResult
+        let progress = terminal.progress()
+        defer { progress?.finish() }
         do {
             if let lengths {
-                result = try bert.benchmark(lengths: try parseLengths(lengths), iterations: iterations)
+                result = try bert.benchmark(lengths: try parseLengths(lengths), iterations: iterations, progress: progress)
             } else {
-                result = try bert.benchmark(batch: batch, seq: seq, iterations: iterations)
+                result = try bert.benchmark(batch: batch, seq: seq, iterations: iterations, progress: progress)
             }
         } catch let problem as BenchmarkProblem {
             throw UsageError(problem, lengths: lengths != nil)
         }
+        progress?.finish()
         try writeStdout(json ? BenchmarkRenderer.json(result).serialized(.oneLine) : BenchmarkRenderer.text(result))
     }
 

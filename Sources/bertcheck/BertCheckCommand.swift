@@ -30,11 +30,8 @@ struct BertCheckCommand: ParsableCommand {
         // A reader that closed the pipe must show up as a failed write (exit 2 with a message),
         // not as a silent death by SIGPIPE.
         signal(SIGPIPE, SIG_IGN)
-        if let (index, shown) = firstArgumentNotUTF8() {
-            fail("argument \(index) ('\(shown)') is not valid UTF-8: bertcheck cannot name that path byte for byte, so it refuses rather than read or write a different name")
-        }
         do {
-            var command = try parseAsRoot()
+            var command = try parseAsRoot(rawArguments())
             try command.run()
         } catch let failure as CheckFailure {
             writeStderr("bertcheck: \(failure.line)\n")
@@ -73,18 +70,14 @@ func checkThreads(_ threads: Int?) throws {
     }
 }
 
-/// Swift decodes argv with repair (an invalid byte becomes U+FFFD), so `--out $'g\xe9.x'` would
-/// write `g\xef\xbf\xbd.x`: the first argument whose bytes are not UTF-8, with the bytes shown
-/// as `\xNN` escapes.
-func firstArgumentNotUTF8() -> (Int, String)? {
-    for index in 1..<Int(CommandLine.argc) {
-        guard let raw = CommandLine.unsafeArgv[index] else { continue }
-        if String(validatingCString: raw) != nil { continue }
-        let bytes = UnsafeRawBufferPointer(start: raw, count: strlen(raw))
-        let shown = bytes.map { $0 >= 0x20 && $0 < 0x7F ? String(UnicodeScalar($0)) : "\\x" + String($0, radix: 16) }.joined()
-        return (index, shown)
+/// The arguments as paths (`PathBytes`): Swift's `CommandLine.arguments` repairs invalid UTF-8
+/// to U+FFFD, so `--out $'g\xe9.x'` would write `g\xef\xbf\xbd.x`; here each such byte is kept,
+/// escaped, and every file call turns it back into the same byte.
+func rawArguments() -> [String] {
+    (1..<Int(CommandLine.argc)).map { index in
+        guard let raw = CommandLine.unsafeArgv[index] else { return "" }
+        return PathBytes.decode(UnsafeRawBufferPointer(start: raw, count: strlen(raw)))
     }
-    return nil
 }
 
 /// Prints one line on stderr and exits 2 (unusable input or usage).
@@ -107,8 +100,10 @@ func failCheck(_ line: String) throws -> Never {
     throw CheckFailure(line: line)
 }
 
+/// Messages show a path's non-UTF-8 bytes as `\xNN`.
 func writeStderr(_ text: String) {
-    fputs(text, stderr)
+    let body = text.hasSuffix("\n") ? String(text.dropLast()) : text
+    fputs(PathBytes.display(body) + (text.hasSuffix("\n") ? "\n" : ""), stderr)
 }
 
 func Foundation_exit(_ code: Int32) -> Never {

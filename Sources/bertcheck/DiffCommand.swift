@@ -32,20 +32,28 @@ struct DiffCommand: ParsableCommand {
     @Option(help: "Also write the report as one self-contained HTML page (error by layer, tensors beyond tolerance first, missing, extra and reshaped ones) to this file.")
     var html: String?
 
+    @OptionGroup var terminal: VerdictOptions
+
     func run() throws {
         // Either checkpoint's directory holds inputs (config.json, shards) the page must not replace.
         for model in [a, b] {
             if let html { try refuseOverwritingInputs(output: html, option: "--html", inputs: [a, b], modelPath: model) }
         }
+        try terminal.checkNotJSON(json)
         let settings = try tolerances.settings { _ in true }
         let report: CheckpointDiffReport
+        let progress = terminal.progress()
+        defer { progress?.finish() }
         do {
-            report = try diffCheckpoints(a, b, settings: settings)
+            report = try diffCheckpoints(a, b, settings: settings, progress: progress)
         } catch let problem as ComparisonRequestProblem {
             throw UsageError(problem)
         }
+        progress?.finish()
         if let html { try CheckpointDiffRenderer.writeHTML(report, to: html) }
-        try writeStdout(json ? CheckpointDiffRenderer.json(report).serialized() : CheckpointDiffRenderer.table(report, all: all), terminator: json ? "\n" : "")
+        try writeStdout(json ? CheckpointDiffRenderer.json(report).serialized()
+                             : terminal.text(table: CheckpointDiffRenderer.table(report, all: all), verdict: CheckpointDiffRenderer.verdictLine(report)),
+                        terminator: json ? "\n" : "")
         if report.status == .fail { throw ExitCode(1) }
     }
 }

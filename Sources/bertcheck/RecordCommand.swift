@@ -23,13 +23,21 @@ struct RecordCommand: ParsableCommand {
     @Option(parsing: .unconditional, help: "Threads for the forward pass (default: all cores).")
     var threads: Int?
 
+    @OptionGroup var memory: MemoryOption
+
+    @OptionGroup var terminal: ProgressOptions
+
     func run() throws {
         try checkThreads(threads)
+        try memory.apply()
         try refuseOverwritingInputs(output: out, option: "--out", inputs: [textsFile], modelPath: model)
         let texts = try readTextsFile(textsFile)
-        let golden = try recordGolden(modelPath: model, texts: texts, hiddenStates: hiddenStates, threads: threads)
+        let progress = terminal.progress()
+        defer { progress?.finish() }
+        let golden = try recordGolden(modelPath: model, texts: texts, hiddenStates: hiddenStates, threads: threads, progress: progress)
+        progress?.finish()
         try golden.write(to: out)
         let states = golden.outputs.hiddenStates.isEmpty ? "" : ", \(golden.outputs.hiddenStates.count) hidden states"
-        try writeStdout("wrote \(out): \(golden.batch) rows × \(golden.seq) tokens, hidden \(golden.hidden)\(states)")
+        try writeStdout("wrote \(PathBytes.display(out)): \(golden.batch) rows × \(golden.seq) tokens, hidden \(golden.hidden)\(states)")
     }
 }

@@ -18,10 +18,10 @@ struct RunCommand: ParsableCommand {
     @Argument(help: "Model directory (weights, config.json, vocab.txt) or a GGUF file (config and vocabulary in its metadata).")
     var model: String
 
-    @Argument(help: "The text to run.")
+    @Argument(help: "The text to run.", transform: PathBytes.text)
     var text: String?
 
-    @Option(help: "A second segment for TEXT (token type 1).")
+    @Option(help: "A second segment for TEXT (token type 1).", transform: PathBytes.text)
     var pair: String?
 
     @Option(name: .customLong("texts-file"), help: "A JSON array whose items are a text or a [text, pair] array: run as one padded batch. Texts longer than the model's position table are truncated (longest_first), as transformers' truncation=True does.")
@@ -36,8 +36,12 @@ struct RunCommand: ParsableCommand {
     @Option(parsing: .unconditional, help: "Threads for the forward pass (default: all cores).")
     var threads: Int?
 
+    @OptionGroup var memory: MemoryOption
+
     @Flag(help: "Print inputs and outputs as JSON (nested arrays).")
     var json = false
+
+    @OptionGroup var terminal: ProgressOptions
 
     func items() throws -> [TextItem] {
         switch (text, textsFile) {
@@ -55,6 +59,7 @@ struct RunCommand: ParsableCommand {
 
     func run() throws {
         try checkThreads(threads)
+        try memory.apply()
         if let out { try refuseOverwritingInputs(output: out, option: "--out", inputs: textsFile.map { [$0] } ?? [], modelPath: model) }
         // sentence_bert_config.json do_lower_case: sentence-transformers lowercases before tokenizing.
         var items = try items()
@@ -66,8 +71,12 @@ struct RunCommand: ParsableCommand {
         if bert.sentencePipeline?.doLowerCase == true { items = items.map { TextItem($0.text.lowercased(), pair: $0.pair?.lowercased()) } }
         let encodings = items.map { tokenizer.encode($0.text, pair: $0.pair, maxLength: maxLength) }
         let batch = tokenizer.batch(items.map { ($0.text, $0.pair) }, maxLength: maxLength)
+        // Progress for a --texts-file batch; one TEXT is quick.
+        let progress = textsFile == nil ? nil : terminal.progress()
+        defer { progress?.finish() }
         // A golden written with --out holds the padded positions too (verify --include-padding).
-        let output = try bert.forward(batch, outputHiddenStates: hiddenStates, computePadding: out != nil)
+        let output = try bert.forwardInChunks(batch, outputHiddenStates: hiddenStates, computePadding: out != nil, progress: progress)
+        progress?.finish()
         let nonFinite = firstNonFiniteOutput(output)
         if let out, nonFinite == nil {
             let golden = GoldenFile(path: out, batch: batch.batch, seq: batch.seq, hidden: output.hidden,
@@ -77,7 +86,15 @@ struct RunCommand: ParsableCommand {
             try golden.write(to: out)
         }
         let report = RunReport(model: model, batch: batch, tokens: encodings.map(\.tokens), output: output, bert: bert, tokenizer: tokenizer)
-        try writeStdout(json ? RunReportRenderer.json(report).serialized(.oneLine) : RunReportRenderer.text(report))
+        if json {
+            // Streamed in pieces: the whole text of a large batch would be several times its floats.
+            var piece: [UInt8] = []
+            try RunReportRenderer.jsonStream(report).write(to: &piece, layout: .oneLine) { try StandardOutput.write(&$0) }
+            piece.append(UInt8(ascii: "\n"))
+            try StandardOutput.write(&piece)
+        } else {
+            try writeStdout(RunReportRenderer.text(report))
+        }
         // The report shows the values; the verdict is a failure, and --out wrote nothing.
         if let nonFinite { try failCheck("\(model): \(nonFinite)" + (out == nil ? "" : " (nothing written to \(out!))")) }
     }

@@ -14,10 +14,10 @@ struct SimilarityCommand: ParsableCommand {
     @Argument(help: "Model directory (weights, config.json, vocab.txt) or a GGUF file (config and vocabulary in its metadata).")
     var model: String
 
-    @Argument(help: "The first text.")
+    @Argument(help: "The first text.", transform: PathBytes.text)
     var textA: String
 
-    @Argument(help: "The second text.")
+    @Argument(help: "The second text.", transform: PathBytes.text)
     var textB: String
 
     @Option(help: "Sentence vector: cls (the [CLS] row), mean (attention-masked mean, as sentence-transformers), pooler (pooler_output). Default: a sentence-transformers folder's own modules (modules.json: pooling, Dense, Normalize, max_seq_length), else mean.")
@@ -26,11 +26,14 @@ struct SimilarityCommand: ParsableCommand {
     @Option(parsing: .unconditional, help: "Threads for the forward pass (default: all cores).")
     var threads: Int?
 
+    @OptionGroup var memory: MemoryOption
+
     @Flag(help: "Print {\"similarity\", \"pooling\"}.")
     var json = false
 
     func run() throws {
         try checkThreads(threads)
+        try memory.apply()
         let checkpoint = try loadCheckpoint(model)
         let tokenizer = try BertTokenizer.load(checkpoint.tokenizer ?? .directory(model))
         let bert = try BertModel(checkpoint: checkpoint, threads: threads)

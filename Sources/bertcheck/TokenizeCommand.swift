@@ -19,10 +19,10 @@ struct TokenizeCommand: ParsableCommand {
     @Argument(help: "A model directory (vocab.txt or else tokenizer.json; tokenizer_config.json and config.json when present), a GGUF file (its tokenizer.ggml.* vocabulary) or a bare vocab.txt.")
     var modelOrVocab: String
 
-    @Argument(help: "The text to tokenize.")
+    @Argument(help: "The text to tokenize.", transform: PathBytes.text)
     var text: String?
 
-    @Option(help: "A second text, for a pair: [CLS] TEXT [SEP] PAIR [SEP] with token type 1 on PAIR.")
+    @Option(help: "A second text, for a pair: [CLS] TEXT [SEP] PAIR [SEP] with token type 1 on PAIR.", transform: PathBytes.text)
     var pair: String?
 
     @Option(help: "A UTF-8 file with one text per line (split on \\n only); prints JSON Lines.")
@@ -33,6 +33,8 @@ struct TokenizeCommand: ParsableCommand {
 
     @Flag(help: "Print one JSON object {\"input_ids\", \"tokens\", \"token_type_ids\"}.")
     var json = false
+
+    @OptionGroup var terminal: ProgressOptions
 
     func run() throws {
         switch (text, file) {
@@ -49,10 +51,21 @@ struct TokenizeCommand: ParsableCommand {
             let lines = try TextLines.read(file)
             var out: [UInt8] = []
             out.reserveCapacity(1 << 20)
+            let progress = terminal.progress()
+            defer { progress?.finish() }
+            var step = ProgressStep(activity: "tokenizing \(file)", unit: "lines", completed: 0, total: lines.count)
+            progress?.update(step)
             for line in lines {
                 EncodingRenderer.appendJSONLine(tokenizer.encode(line, maxLength: maxLength), to: &out)
-                if out.count >= 1 << 20 { try StandardOutput.write(&out) }
+                step.completed += 1
+                progress?.update(step)
+                if out.count >= 1 << 20 {
+                    // stdout may be the same terminal: the JSON must not land on the progress line.
+                    progress?.clear()
+                    try StandardOutput.write(&out)
+                }
             }
+            progress?.finish()
             try StandardOutput.write(&out)
             return
         }

@@ -50,6 +50,10 @@ struct VerifyCommand: ParsableCommand {
     @Option(parsing: .unconditional, help: "Threads for the forward pass (default: all cores).")
     var threads: Int?
 
+    @OptionGroup var memory: MemoryOption
+
+    @OptionGroup var terminal: VerdictOptions
+
     func run() throws {
         guard model != nil || outputs != nil else { throw UsageError("verify needs --model MODEL or --outputs FILE") }
         if outputs == nil {
@@ -64,6 +68,8 @@ struct VerifyCommand: ParsableCommand {
             throw UsageError(problem)
         }
         try checkThreads(threads)
+        try memory.apply()
+        try terminal.checkNotJSON(json)
         let inputs = [golden] + [outputs, vocab].compactMap { $0 }
         let reportFiles = [("--junit", junit), ("--html", html), ("--markdown", markdown)].compactMap { option, path in path.map { (option, $0) } }
         for (option, path) in reportFiles {
@@ -72,17 +78,22 @@ struct VerifyCommand: ParsableCommand {
         try refuseSamePath(reportFiles)
         let settings = try tolerances.settings(allowedName: OutputRegistry.acceptsToleranceOverride)
         let report: VerifyReport
+        let progress = terminal.progress()
+        defer { progress?.finish() }
         do {
             report = try verifyGolden(VerifyOptions(goldenPath: golden, modelPath: model, outputsPath: outputs, vocabPath: vocab,
                                                     outputNames: names, tolerances: settings,
-                                                    includePadding: includePadding, threads: threads))
+                                                    includePadding: includePadding, threads: threads), progress: progress)
         } catch let problem as ComparisonRequestProblem {
             throw UsageError(problem)
         }
+        progress?.finish()
         if let junit { try VerifyReportRenderer.writeJUnit(report, to: junit) }
         if let html { try VerifyReportRenderer.writeHTML(report, to: html) }
         if let markdown { try VerifyReportRenderer.writeMarkdown(report, to: markdown) }
-        try writeStdout(json ? VerifyReportRenderer.json(report).serialized() : VerifyReportRenderer.table(report), terminator: json ? "\n" : "")
+        try writeStdout(json ? VerifyReportRenderer.json(report).serialized()
+                             : terminal.text(table: VerifyReportRenderer.table(report), verdict: VerifyReportRenderer.verdictLine(report)),
+                        terminator: json ? "\n" : "")
         if report.status == .fail { throw ExitCode(1) }
     }
 }

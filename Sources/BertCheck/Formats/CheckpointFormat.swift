@@ -48,6 +48,30 @@ public struct EmbeddedVocabulary: Sendable, Equatable {
     }
 }
 
+/// Parameters a format's converter leaves out by design (llama.cpp's drops the pooler): generic
+/// code lists them as not carried, never as missing, and words its notes with `carrier` and
+/// `reason` instead of knowing the format.
+public struct NotCarriedByDesign: Sendable, Equatable {
+    /// Who lacks them, for messages ("GGUF").
+    public var carrier: String
+    /// Why, for messages ("llama.cpp's converter drops pooler.dense").
+    public var reason: String
+    /// Canonical name prefixes of what is left out ("pooler.").
+    public var prefixes: [String]
+
+    public init(carrier: String, reason: String, prefixes: [String]) {
+        self.carrier = carrier
+        self.reason = reason
+        self.prefixes = prefixes
+    }
+
+    /// Whether the canonical parameter `name` is left out by design.
+    public func covers(_ name: String) -> Bool { prefixes.contains { name.hasPrefix($0) } }
+
+    /// Whether the pooler is among what is left out.
+    public var dropsPooler: Bool { covers(ParameterName(.poolerDense, leaf: "weight").description) }
+}
+
 /// What a format reader makes of a weights file: named tensors, and the config and tokenizer
 /// when the format itself carries them (GGUF metadata does; safetensors does not).
 public struct CheckpointContents: @unchecked Sendable {
@@ -60,9 +84,13 @@ public struct CheckpointContents: @unchecked Sendable {
     public var details: [(key: String, value: String)]
     /// Tensors the reader decoded from a quantized form (by tensor name).
     public var dequantized: [String: DequantizedWeight]
+    /// What the format leaves out by design (nil: nothing).
+    public var notCarried: NotCarriedByDesign?
 
     public init(tensors: [Tensor], files: [String], config: BertConfig? = nil, tokenizer: TokenizerSource? = nil,
-                details: [(key: String, value: String)] = [], dequantized: [String: DequantizedWeight] = [:]) {
+                details: [(key: String, value: String)] = [], dequantized: [String: DequantizedWeight] = [:],
+                notCarried: NotCarriedByDesign? = nil) {
+        self.notCarried = notCarried
         self.tensors = tensors
         self.files = files
         self.config = config
@@ -114,7 +142,7 @@ extension CheckpointFormatReader {
     public static var directoryFileNames: [String] { [] }
 
     public static func weightsFile(in directory: String) -> String? {
-        directoryFileNames.lazy.map { joinPath(directory, $0) }.first { access($0, F_OK) == 0 }
+        directoryFileNames.lazy.map { joinPath(directory, $0) }.first { pathExists($0) }
     }
 }
 
@@ -222,10 +250,13 @@ public struct Checkpoint: @unchecked Sendable {
     public let details: [(key: String, value: String)]
     /// Tensors decoded from a quantized form by the reader (by tensor name).
     public let dequantized: [String: DequantizedWeight]
+    /// What the format leaves out by design (nil: nothing).
+    public let notCarried: NotCarriedByDesign?
 
     public init(path: String, format: CheckpointFormat, files: [String], tensors: [Tensor], config: BertConfig?,
                 configPath: String?, tokenizer: TokenizerSource? = nil, details: [(key: String, value: String)] = [],
-                dequantized: [String: DequantizedWeight] = [:]) {
+                dequantized: [String: DequantizedWeight] = [:], notCarried: NotCarriedByDesign? = nil) {
+        self.notCarried = notCarried
         self.dequantized = dequantized
         self.path = path
         self.format = format
@@ -250,8 +281,7 @@ public enum CheckpointFileName {
 public func loadCheckpoint(_ userPath: String) throws -> Checkpoint {
     var path = userPath
     while path.count > 1 && path.hasSuffix("/") { path.removeLast() }
-    var info = stat()
-    guard stat(path, &info) == 0 else {
+    guard let info = fileStatus(path) else {
         throw FileError(path, Problem("cannot open: \(String(cString: strerror(errno)))"))
     }
     let isDirectory = (info.st_mode & S_IFMT) == S_IFDIR
@@ -278,7 +308,7 @@ public func loadCheckpoint(_ userPath: String) throws -> Checkpoint {
     let tokenizer = contents.tokenizer ?? .directory(directory)
     return Checkpoint(path: userPath, format: reader.format, files: contents.files, tensors: contents.tensors,
                       config: config, configPath: configSource, tokenizer: tokenizer, details: contents.details,
-                      dequantized: contents.dequantized)
+                      dequantized: contents.dequantized, notCarried: contents.notCarried)
 }
 
 extension BertConfig {

@@ -12,6 +12,9 @@ public enum GGUFFormat: CheckpointFormatReader {
     public static let displayName = "a GGUF file"
     /// For messages only: `weightsFile(in:)` finds any `*.gguf`.
     public static let directoryFileNames = ["*.gguf"]
+    /// llama.cpp's converter drops the pooler.
+    public static let notCarried = NotCarriedByDesign(carrier: "GGUF", reason: "llama.cpp's converter drops pooler.dense",
+                                                      prefixes: ["pooler."])
 
     public static func match(path: String, head: [UInt8]) -> FormatMatch? {
         if head.count >= 4, Array(head.prefix(4)) == Array("GGUF".utf8) { return .byMagic }
@@ -21,16 +24,8 @@ public enum GGUFFormat: CheckpointFormatReader {
     /// The one `.gguf` file of a directory, or the first shard of a split one; nil when there
     /// is none or when several unrelated ones make the choice ambiguous.
     public static func weightsFile(in directory: String) -> String? {
-        guard let dir = opendir(directory) else { return nil }
-        defer { closedir(dir) }
-        var names: [String] = []
-        while let entry = readdir(dir) {
-            let name = withUnsafeBytes(of: entry.pointee.d_name) { raw in
-                String(decoding: raw.prefix(while: { $0 != 0 }), as: UTF8.self)
-            }
-            if name.hasSuffix(".gguf"), !name.hasPrefix(".") { names.append(name) }
-        }
-        names.sort()
+        guard let entries = directoryEntries(directory) else { return nil }
+        let names = entries.filter { $0.hasSuffix(".gguf") && !$0.hasPrefix(".") }.sorted()
         let firstShards = names.filter { GGUFSplit.shardNumber(of: $0) == 1 }
         let whole = names.filter { GGUFSplit.shardNumber(of: $0) == nil }
         if whole.count + firstShards.count == 1 { return joinPath(directory, (whole + firstShards)[0]) }
@@ -74,7 +69,7 @@ public enum GGUFFormat: CheckpointFormatReader {
             if let type = try header.metadata.integer("general.file_type") { details.append(("file_type", "\(type)")) }
             if shards.count > 1 { details.append(("shards", "\(shards.count)")) }
             return CheckpointContents(tensors: tensors, files: shards, config: config,
-                                      tokenizer: tokenizer.map { .embedded($0) }, details: details)
+                                      tokenizer: tokenizer.map { .embedded($0) }, details: details, notCarried: notCarried)
         } catch let problem as GGUFProblem {
             throw FileError(path, problem)
         }

@@ -248,7 +248,7 @@ struct InitializerLoader {
                 throw ONNXProblem.externalDataOutsideDirectory(tensor: name, location: location)
             }
             let path = joinPath(directory, location)
-            guard access(path, F_OK) == 0 else { throw ONNXProblem.externalDataMissing(tensor: name, location: location) }
+            guard pathExists(path) else { throw ONNXProblem.externalDataMissing(tensor: name, location: location) }
             mapped = try MappedFile(path: path)
             external[location] = mapped
             externalPaths.append(path)

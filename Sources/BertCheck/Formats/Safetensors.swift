@@ -379,11 +379,10 @@ public enum AtomicFile {
     }
 
     public static func write(to path: String, _ body: (Sink) throws -> Void) throws {
-        var existing = stat()
-        if stat(path, &existing) == 0, (existing.st_mode & S_IFMT) != S_IFREG {
+        if let existing = fileStatus(path), (existing.st_mode & S_IFMT) != S_IFREG {
             // /dev/null, /dev/stdout, a FIFO: a rename would replace the device node itself, so
             // write through it (a directory fails to open and is reported).
-            let fd = open(path, O_WRONLY | O_CLOEXEC)
+            let fd = withPathBytes(path) { open($0, O_WRONLY | O_CLOEXEC) }
             guard fd >= 0 else { throw FileError(path, Problem("cannot write: \(String(cString: strerror(errno)))")) }
             defer { close(fd) }
             try body(Sink(fd: fd, path: path))
@@ -396,7 +395,7 @@ public enum AtomicFile {
         guard fd >= 0 else { throw FileError(path, Problem("cannot create a temporary file in \(directory.isEmpty ? "/" : directory): \(String(cString: strerror(errno)))")) }
         var renamed = false
         defer {
-            if !renamed { unlink(temporary) }
+            if !renamed { _ = withPathBytes(temporary) { unlink($0) } }
             TemporaryFileCleanup.remove(slot: cleanupSlot)
         }
         do {
@@ -405,7 +404,7 @@ public enum AtomicFile {
             fchmod(fd, 0o644)
             guard fsync(fd) == 0 else { throw FileError(path, Problem("cannot write: \(String(cString: strerror(errno)))")) }
         }
-        guard rename(temporary, path) == 0 else {
+        guard withPathBytes(temporary, { from in withPathBytes(path) { rename(from, $0) } }) == 0 else {
             throw FileError(path, Problem("cannot write: \(String(cString: strerror(errno)))"))
         }
         renamed = true

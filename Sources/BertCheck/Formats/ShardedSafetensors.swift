@@ -83,7 +83,7 @@ public enum ShardedSafetensors {
                     guard isInside(directory: directory, name: shard) else {
                         throw ShardedIndexProblem.shardOutsideModelDirectory(tensor: tensor, shard: shard)
                     }
-                    guard access(directory + "/" + shard, F_OK) == 0 else { throw ShardedIndexProblem.missingShard(shard: shard) }
+                    guard pathExists(directory + "/" + shard) else { throw ShardedIndexProblem.missingShard(shard: shard) }
                     checked[shard] = true
                     shards.append(shard)
                 }
@@ -147,11 +147,7 @@ public enum ShardedSafetensors {
         return target.hasPrefix(root.hasSuffix("/") ? root : root + "/")
     }
 
-    static func realPath(_ path: String) -> String? {
-        guard let resolved = realpath(path, nil) else { return nil }
-        defer { free(resolved) }
-        return String(cString: resolved)
-    }
+    static func realPath(_ path: String) -> String? { resolvedPath(path) }
 }
 
 /// `model.safetensors.index.json` and the shards it names.

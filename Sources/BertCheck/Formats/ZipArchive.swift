@@ -174,7 +174,14 @@ public final class ZipArchive: @unchecked Sendable {
         if entry.isStored {
             return Contents(bytes: UnsafeRawBufferPointer(rebasing: bytes[raw]), storage: storage)
         }
-        // Refused before the buffer exists: a small deflated member can declare gigabytes.
+        // Refused before the buffer exists: a small deflated member can declare gigabytes. Deflate
+        // expands at most 1032:1 (a 258-byte match per 2 bits), so a declared size beyond that
+        // ratio is a lie whatever memory there is (issue 18: 1.9 MB declaring 4×10⁸ int64 ids).
+        let mostInflated = entry.compressedSize.multipliedReportingOverflow(by: ZipArchive.maximumDeflateRatio)
+        if !mostInflated.overflow, entry.uncompressedSize > mostInflated.partialValue + 64 {
+            throw FileError(path, ZipProblem.declaredSizeTooLarge(name: entry.name, size: entry.uncompressedSize,
+                                                                  limit: mostInflated.partialValue + 64))
+        }
         if let (available, source) = MemoryBudget.available(), entry.uncompressedSize > UInt64(available) {
             throw FileError(path, ZipProblem.inflatedSizeBeyondMemory(name: entry.name, size: entry.uncompressedSize,
                                                                      available: available, source: source))
@@ -234,6 +241,9 @@ public final class ZipArchive: @unchecked Sendable {
         }
         return dataStart..<dataStart + size
     }
+
+    /// The most deflate can expand its input (zlib's technical notes: 1032:1).
+    static let maximumDeflateRatio: UInt64 = 1032
 
     public static func crc32(_ bytes: UnsafeRawBufferPointer) -> UInt32 {
         var crc: UInt = CZlib.crc32(0, nil, 0)

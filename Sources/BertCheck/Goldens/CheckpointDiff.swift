@@ -32,7 +32,7 @@ public struct CheckpointDiffReport: Sendable {
     /// In one checkpoint only because the other's format drops it by design (a GGUF carries no
     /// pooler): listed, not a failure.
     public var notCarried: [String] = []
-    /// The format that drops `notCarried` ("gguf").
+    /// The format that drops `notCarried` ("gguf"), which declares it (`NotCarriedByDesign`).
     public var notCarriedBy: String?
     public var profile: ToleranceProfile
     public var tolerance: Tolerance
@@ -52,7 +52,9 @@ public struct CheckpointDiffReport: Sendable {
 /// Names are compared canonically (a `bert.` prefix and `LayerNorm.gamma/beta` do not make a
 /// difference); values elementwise with `|b − a| ≤ atol + rtol·|a|`. The default profile is the one
 /// of the less precise of the two checkpoints' dominant float dtypes.
-public func diffCheckpoints(_ pathA: String, _ pathB: String, settings: ToleranceSettings) throws -> CheckpointDiffReport {
+/// `progress` hears of each tensor of A as it is compared.
+public func diffCheckpoints(_ pathA: String, _ pathB: String, settings: ToleranceSettings,
+                            progress: ProgressObserver? = nil) throws -> CheckpointDiffReport {
     let a = try loadCheckpoint(pathA), b = try loadCheckpoint(pathB)
     func canonical(_ t: Tensor) -> String {
         if let head = HeadParameterName(storedName: t.name) { return head.description }
@@ -87,12 +89,14 @@ public func diffCheckpoints(_ pathA: String, _ pathB: String, settings: Toleranc
             report.storedTwice.append((path, name, stored.map(\.name)))
         }
     }
-    // llama.cpp's converter drops the pooler.
-    let dropping = [a, b].first { $0.format == .gguf }.map { $0.format.rawValue }
-    func droppedByDesign(_ name: String) -> Bool { dropping != nil && name.hasPrefix("pooler.") }
-    report.notCarriedBy = dropping
+    // What a format leaves out by design (a GGUF the pooler), as the format declares it.
+    let dropping = [a, b].first { $0.notCarried != nil }
+    func droppedByDesign(_ name: String) -> Bool { dropping?.notCarried?.covers(name) == true }
+    report.notCarriedBy = dropping?.format.rawValue
     var seen = Set<String>()
-    for ta in a.tensors {
+    progress?.update("comparing tensors", unit: "tensors", 0, of: a.tensors.count)
+    for (index, ta) in a.tensors.enumerated() {
+        defer { progress?.update("comparing tensors", unit: "tensors", index + 1, of: a.tensors.count) }
         let name = canonical(ta)
         guard seen.insert(name).inserted else { continue }
         guard let tb = namedB[name] else {

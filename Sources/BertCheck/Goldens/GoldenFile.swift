@@ -163,6 +163,10 @@ public func readTextsFile(_ path: String) throws -> [TextItem] {
     switch TextItem.parseList([UInt8](file.bytes)) {
     case .success(let items):
         if items.isEmpty { throw FileError(path, Problem("the texts file is an empty array")) }
+        let needed = MemoryBudget.estimatedTokenizationBytes(items)
+        if let (available, source) = MemoryBudget.available(), needed > available {
+            throw FileError(path, Problem("\(items.count) texts need about \(MemoryBudget.describe(needed)) of memory to tokenize, more than the \(MemoryBudget.describe(available)) available (\(source)); use fewer texts"))
+        }
         return items
     case .failure(let problem):
         throw FileError(path, Problem("a texts file must be a JSON array of texts or [text, pair] arrays: \(problem)"))

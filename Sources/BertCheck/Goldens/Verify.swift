@@ -77,11 +77,12 @@ public struct VerifyReport {
 }
 
 /// Runs every check of `verify`. Throws `FileError` for unusable input (exit 2); a failing check
-/// is a report with status `.fail` (exit 1).
-public func verifyGolden(_ options: VerifyOptions) throws -> VerifyReport {
+/// is a report with status `.fail` (exit 1). `progress` hears of the forward pass's layers, then
+/// of the outputs compared.
+public func verifyGolden(_ options: VerifyOptions, progress: ProgressObserver? = nil) throws -> VerifyReport {
     let golden = try GoldenFile.read(options.goldenPath)
     if let outputsPath = options.outputsPath {
-        return try verifyOutputsFile(outputsPath, golden: golden, options: options)
+        return try verifyOutputsFile(outputsPath, golden: golden, options: options, progress: progress)
     } else if let modelPath = options.modelPath {
         let checkpoint = try loadCheckpoint(modelPath)
         let model = try BertModel(checkpoint: checkpoint, threads: options.threads)
@@ -93,12 +94,12 @@ public func verifyGolden(_ options: VerifyOptions) throws -> VerifyReport {
         } else {
             notes.append("no vocab.txt or tokenizer.json beside the model: the tokenizer check (input_ids) and token texts are skipped")
         }
-        if checkpoint.format == .gguf && !model.hasPooler && golden.outputs.poolerOutput != nil {
-            notes.append("the GGUF carries no pooler (llama.cpp's converter drops pooler.dense): the pooler checks are skipped")
+        if let dropped = checkpoint.notCarried, dropped.dropsPooler, !model.hasPooler, golden.outputs.poolerOutput != nil {
+            notes.append("the \(dropped.carrier) carries no pooler (\(dropped.reason)): the pooler checks are skipped")
         }
         var report = try verifyGolden(golden, model: model, tokenizer: tokenizer,
                                       label: "model \(modelPath) (\(model.weightDType.rawValue) weights)",
-                                      tolerances: options.tolerances, includePadding: options.includePadding)
+                                      tolerances: options.tolerances, includePadding: options.includePadding, progress: progress)
         report.goldenPath = options.goldenPath
         report.notes.insert(contentsOf: notes, at: 0)
         return report
@@ -110,7 +111,8 @@ public func verifyGolden(_ options: VerifyOptions) throws -> VerifyReport {
 /// `verify --outputs`: the file's outputs against the golden's; with a model, its vocabulary
 /// gives token texts and its pooler weights check `pooler_invariant` on the runtime's own
 /// pooler output; with a vocabulary alone, token texts.
-func verifyOutputsFile(_ outputsPath: String, golden: GoldenFile, options: VerifyOptions) throws -> VerifyReport {
+func verifyOutputsFile(_ outputsPath: String, golden: GoldenFile, options: VerifyOptions,
+                       progress: ProgressObserver? = nil) throws -> VerifyReport {
     let file = try readOutputsFile(outputsPath, for: golden, names: options.outputNames)
     var candidate = Candidate(outputs: file.outputs, label: "outputs \(outputsPath)", fromFile: true)
     candidate.runtimeInputIds = file.inputIds
@@ -139,7 +141,7 @@ func verifyOutputsFile(_ outputsPath: String, golden: GoldenFile, options: Verif
     if candidate.pool == nil && options.modelPath == nil && golden.outputs.poolerOutput != nil && file.outputs.poolerOutput != nil {
         candidate.notes.append("pooler_invariant needs the model's pooler weights: give --model MODEL beside --outputs to check it")
     }
-    var report = compare(golden, candidate, tolerances: options.tolerances, includePadding: options.includePadding)
+    var report = compare(golden, candidate, tolerances: options.tolerances, includePadding: options.includePadding, progress: progress)
     report.goldenPath = options.goldenPath
     return report
 }
@@ -156,10 +158,11 @@ public func verifyGolden(_ golden: GoldenFile, outputs: ModelOutputs, label: Str
 /// model's tokenizer, the golden's texts must tokenize to its ids. Throws `InputProblem` when the
 /// golden's inputs do not fit the model.
 public func verifyGolden(_ golden: GoldenFile, model: BertModel, tokenizer: BertTokenizer? = nil, label: String = "model in memory",
-                         tolerances: ToleranceSettings = ToleranceSettings(), includePadding: Bool = false) throws -> VerifyReport {
+                         tolerances: ToleranceSettings = ToleranceSettings(), includePadding: Bool = false,
+                         progress: ProgressObserver? = nil) throws -> VerifyReport {
     // Padded positions are computed only when they are compared.
     let output = try model.forward(golden.inputBatch, outputHiddenStates: !golden.outputs.hiddenStates.isEmpty,
-                                   computePadding: includePadding)
+                                   computePadding: includePadding, progress: progress)
     var candidate = Candidate(outputs: ModelOutputs(output), label: label, fromFile: false)
     candidate.weightDType = model.weightDType
     candidate.tokenizer = tokenizer
@@ -173,7 +176,7 @@ public func verifyGolden(_ golden: GoldenFile, model: BertModel, tokenizer: Bert
     } else if golden.outputs.poolerOutput != nil {
         candidate.notes.append("the model has no pooler weights: pooler_invariant is not checked")
     }
-    return compare(golden, candidate, tolerances: tolerances, includePadding: includePadding)
+    return compare(golden, candidate, tolerances: tolerances, includePadding: includePadding, progress: progress)
 }
 
 /// What a candidate brings to the comparison besides its outputs.
@@ -210,7 +213,8 @@ struct Candidate {
 }
 
 /// Every check of `verify` on a golden and a candidate in memory.
-func compare(_ golden: GoldenFile, _ candidate: Candidate, tolerances: ToleranceSettings, includePadding: Bool) -> VerifyReport {
+func compare(_ golden: GoldenFile, _ candidate: Candidate, tolerances: ToleranceSettings, includePadding: Bool,
+             progress: ProgressObserver? = nil) -> VerifyReport {
     var checks: [CheckResult] = []
     var notes = candidate.notes
     let weightDType = candidate.weightDType
@@ -238,7 +242,10 @@ func compare(_ golden: GoldenFile, _ candidate: Candidate, tolerances: Tolerance
     }
     // Every output the golden holds, in stack order, against the candidate's.
     var absentFromFile: [String] = []
-    for name in golden.outputs.namesInStackOrder {
+    let outputNames = golden.outputs.namesInStackOrder
+    progress?.update("comparing outputs", unit: "tensors", 0, of: outputNames.count)
+    for (index, name) in outputNames.enumerated() {
+        defer { progress?.update("comparing outputs", unit: "tensors", index + 1, of: outputNames.count) }
         guard let expected = golden.outputs[name], let (spec, _) = OutputRegistry.lookup(name) else { continue }
         let actual = candidate.outputs[name]
         if actual == nil, let produces = candidate.produces, !produces(spec) {

@@ -82,23 +82,29 @@ extension BertModel {
         return padded
     }
 
-    /// Runs one untimed warm-up pass, then `iterations` timed passes.
-    public func benchmark(batch: Int, seq: Int, iterations: Int) throws -> BenchmarkResult {
-        try benchmark(input: benchmarkBatch(batch: batch, seq: seq), iterations: iterations)
+    /// Runs one untimed warm-up pass, then `iterations` timed passes; `progress` hears of each pass.
+    public func benchmark(batch: Int, seq: Int, iterations: Int, progress: ProgressObserver? = nil) throws -> BenchmarkResult {
+        try benchmark(input: benchmarkBatch(batch: batch, seq: seq), iterations: iterations, progress: progress)
     }
 
     /// The same over a padded batch of rows with `lengths` real tokens each (`tokensPerSecond`
     /// counts the real ones).
-    public func benchmark(lengths: [Int], iterations: Int) throws -> BenchmarkResult {
-        try benchmark(input: benchmarkBatch(lengths: lengths), iterations: iterations, lengths: lengths)
+    public func benchmark(lengths: [Int], iterations: Int, progress: ProgressObserver? = nil) throws -> BenchmarkResult {
+        try benchmark(input: benchmarkBatch(lengths: lengths), iterations: iterations, lengths: lengths, progress: progress)
     }
 
-    private func benchmark(input: Batch, iterations: Int, lengths: [Int]? = nil) throws -> BenchmarkResult {
+    private func benchmark(input: Batch, iterations: Int, lengths: [Int]? = nil, progress: ProgressObserver?) throws -> BenchmarkResult {
         guard iterations > 0 else { throw BenchmarkProblem.noIterations }
         let batch = input.batch, seq = input.seq
+        let activity = "timing forward passes of \(batch) × \(seq) tokens"
+        progress?.update(activity, unit: "passes", 0, of: iterations + 1)
         _ = try forward(input)
+        progress?.update(activity, unit: "passes", 1, of: iterations + 1)
         let start = DispatchTime.now().uptimeNanoseconds
-        for _ in 0..<iterations { _ = try forward(input) }
+        for pass in 0..<iterations {
+            _ = try forward(input)
+            progress?.update(activity, unit: "passes", pass + 2, of: iterations + 1)
+        }
         let elapsed = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e6
         return BenchmarkResult(batch: batch, seq: seq, threads: threads, iterations: iterations,
                                msPerBatch: elapsed / Double(iterations), lengths: lengths)

@@ -95,8 +95,7 @@ public final class BertModel: @unchecked Sendable {
         } else {
             head = nil
         }
-        var isDirectory: ObjCBool = false
-        let directory = FileManager.default.fileExists(atPath: checkpoint.path, isDirectory: &isDirectory) && isDirectory.boolValue
+        let directory = isDirectory(checkpoint.path)
             ? checkpoint.path : (checkpoint.path as NSString).deletingLastPathComponent
         sentencePipeline = try SentenceTransformerPipeline.load(directory: directory.isEmpty ? "." : directory, hidden: config.hiddenSize)
         weightDType = table.dominantDType
@@ -202,7 +201,11 @@ public final class BertModel: @unchecked Sendable {
 
     /// Refuses a pass whose estimated memory exceeds what the process may still allocate.
     private func checkMemory(for batch: Batch, hiddenStates: Bool) throws {
-        let needed = estimatedPassBytes(batch, attentionBuffers: attentionBuffers(for: batch), hiddenStates: hiddenStates)
+        var needed = estimatedPassBytes(batch, attentionBuffers: attentionBuffers(for: batch), hiddenStates: hiddenStates)
+        // A cached workspace of this shape is reused, and already counted as memory in use.
+        if let cached = cachedWorkspace, cached.tokens == batch.batch * batch.seq, cached.seq == batch.seq {
+            needed = estimatedOutputBytes(batch, hiddenStates: hiddenStates)
+        }
         if let (available, source) = MemoryBudget.available(), needed > available {
             throw InputProblem.exceedsMemory(tokens: "\(batch.batch) × \(batch.seq)", needed: needed, available: available, source: source)
         }
@@ -227,7 +230,9 @@ public final class BertModel: @unchecked Sendable {
     /// Only the real tokens (attention mask 1) are computed, packed (`PackedRows`), and position 0
     /// of every row; the other padded positions of every output hold 0 unless `computePadding`,
     /// which gives them transformers' values (their queries attending to the row's real tokens).
-    public func forward(_ batch: Batch, outputHiddenStates: Bool = false, computePadding: Bool = false) throws -> BertOutput {
+    /// `progress` hears of each step of each encoder layer (attention, intermediate, output) as it completes.
+    public func forward(_ batch: Batch, outputHiddenStates: Bool = false, computePadding: Bool = false,
+                        progress: ProgressObserver? = nil) throws -> BertOutput {
         try validate(batch)
         lock.lock()
         defer { lock.unlock() }
@@ -240,8 +245,15 @@ public final class BertModel: @unchecked Sendable {
         embeddings.forward(hidden, batch: batch, tokens: tokens, hidden: hiddenSize, workers: threads,
                            packed: workspace.chainsPacked ? workspace.packedInput : nil)
         var states: [[Float]]? = outputHiddenStates ? [snapshot()] : nil
+        let layerCount = encoder.layers.count, stepCount = layerCount * BertLayer.steps
+        let activity = "forward pass over \(batch.batch) rows × \(batch.seq) tokens, \(layerCount) layers of \(BertLayer.steps) steps"
+        var stepsDone = 0
+        progress?.update(activity, unit: "steps", 0, of: stepCount)
         encoder.forward(hidden, workspace: workspace, tokens: tokens, workers: threads,
-                        residentBudget: residentWeightBudget(tokens: tokens.tokens)) {
+                        residentBudget: residentWeightBudget(tokens: tokens.tokens), afterStep: {
+            stepsDone += 1
+            progress?.update(activity, unit: "steps", stepsDone, of: stepCount)
+        }) {
             if outputHiddenStates { states?.append(snapshot()) }
         }
         var pooled: [Float]?

@@ -69,12 +69,13 @@ struct BertEmbeddings {
     /// ids already validated.
     func forward(_ out: FloatPointer, batch: Batch, tokens: PackedRows, hidden: Int, workers: Int, packed: FloatPointer?) {
         for (i, t) in tokens.positions.enumerated() {
-            let word = wordEmbeddings.pointer + batch.inputIds[t] * hidden
             let type = tokenTypeEmbeddings.pointer + batch.tokenTypeIds[t] * hidden
             let pos = positionEmbeddings.pointer + (t % batch.seq) * hidden
             let o = out + i * hidden
+            // The word row alone (decoded when not F32: no F32 copy of the vocabulary).
+            wordEmbeddings.copyRow(batch.inputIds[t], into: o)
             // transformers' order: (inputs_embeds + token_type_embeddings) + position_embeddings.
-            for c in 0..<hidden { o[c] = (word[c] + type[c]) + pos[c] }
+            for c in 0..<hidden { o[c] = (o[c] + type[c]) + pos[c] }
         }
         residualLayerNorm(out, out, residual: nil, weight: layerNorm.weight.pointer, shift: layerNorm.bias.pointer,
                           eps: layerNorm.eps, rows: tokens.tokens, columns: hidden, workers: workers, packed: packed)
@@ -243,14 +244,21 @@ struct BertLayer {
         output = try BertLayerOutput(table, layer: layer)
     }
 
+    /// The parts `forward` reports to `afterStep`: attention, intermediate, output (each about a
+    /// third of the layer's arithmetic), so progress moves within a long layer.
+    static let steps = 3
+
     /// `hidden` [T, H] (the packed tokens) in, the layer's output written back into it. When the workspace chains
     /// packed inputs, `workspace.packedInput` holds `hidden` packed on the way in and on the way out.
-    func forward(_ hidden: FloatPointer, workspace: Workspace, tokens: PackedRows, workers: Int) {
+    func forward(_ hidden: FloatPointer, workspace: Workspace, tokens: PackedRows, workers: Int, afterStep: () -> Void = {}) {
         let attended = workspace.attended
         attention.forward(attended, hidden: hidden, workspace: workspace, tokens: tokens, workers: workers)
+        afterStep()
         intermediate.forward(workspace.intermediate, attended: attended, workspace: workspace, rows: tokens.tokens, workers: workers)
+        afterStep()
         output.forward(hidden, intermediate: workspace.intermediate, attended: attended, workspace: workspace,
                        rows: tokens.tokens, workers: workers)
+        afterStep()
     }
 
     /// The mapped bytes of the layer's dense weights (what `releasePages` drops).
@@ -276,12 +284,13 @@ struct BertEncoder {
         layers = try (0..<table.config.numHiddenLayers).map { try BertLayer(table, layer: $0, activation: activation) }
     }
 
-    /// Runs every layer over `hidden` in place; `afterLayer` sees the stream after each one.
+    /// Runs every layer over `hidden` in place; `afterLayer` sees the stream after each one,
+    /// `afterStep` hears of each of a layer's `BertLayer.steps`.
     func forward(_ hidden: FloatPointer, workspace: Workspace, tokens: PackedRows, workers: Int, residentBudget: Int,
-                 afterLayer: () -> Void) {
+                 afterStep: () -> Void = {}, afterLayer: () -> Void) {
         var residentBytes = 0
         for layer in layers {
-            layer.forward(hidden, workspace: workspace, tokens: tokens, workers: workers)
+            layer.forward(hidden, workspace: workspace, tokens: tokens, workers: workers, afterStep: afterStep)
             residentBytes += layer.mappedBytes
             if residentBytes > residentBudget { layer.releasePages() }
             afterLayer()

@@ -1,3 +1,5 @@
+import Foundation
+
 /// What can be wrong with a checkpoint's weights for a `BertModel` of its config (one case per
 /// rule). Thrown wrapped in a `FileError` naming the weight file (or config.json).
 public enum WeightProblem: Error, CustomStringConvertible, Equatable {
@@ -40,48 +42,145 @@ public enum WeightProblem: Error, CustomStringConvertible, Equatable {
 }
 
 /// A parameter as flat Float. F32 tensors are used straight from the checkpoint's mapping (the
-/// `Tensor` keeps it alive); other dtypes are converted once, at load.
+/// `Tensor` keeps it alive). Vectors of other dtypes (biases, LayerNorm) are converted once, at
+/// load; matrices of other dtypes (F16, BF16, GGML quants) are decoded when `pointer` is read,
+/// into the `WeightScratch` slot of their role, which the same role of the next layer reuses:
+/// a quantized model holds one layer's matrices in F32, not a whole F32 copy.
 struct FloatWeight: @unchecked Sendable {
-    let pointer: UnsafePointer<Float>
     let shape: [Int]
-    /// Keeps `pointer` valid: the tensor's storage, or the converted copy.
-    let owner: ByteStorage
-    /// Where the weight lies in a mapped file, so its pages can be dropped after use.
+    /// Where the stored bytes lie in a mapped file, so their pages can be dropped after use.
     let mapped: (file: MappedFile, range: Range<Int>)?
+    /// The scratch of the weights of one model (shared by all of them; tells what they hold).
+    let scratch: WeightScratch
+    private let storage: Storage
+
+    private enum Storage {
+        /// Floats in place: the mapped F32 tensor, or the copy converted at load (`owner` keeps
+        /// either alive).
+        case floats(UnsafePointer<Float>, owner: ByteStorage)
+        /// Decoded on use into the scratch slot `slot`.
+        case decodedOnUse(Tensor, slot: String)
+    }
 
     var count: Int { shape.reduce(1, *) }
 
-    init(tensor: Tensor) {
+    /// `tensor` as Float; `slot` names the role a decoded matrix shares with other layers'
+    /// (one buffer per slot).
+    init(tensor: Tensor, scratch: WeightScratch, slot: String) {
         shape = tensor.shape
+        self.scratch = scratch
+        if let file = tensor.storage as? MappedFile, let base = tensor.data.baseAddress, let fileBase = file.bytes.baseAddress {
+            let start = base - fileBase
+            mapped = (file, start..<(start + tensor.byteCount))
+        } else {
+            mapped = nil
+        }
         if tensor.dtype == .F32, let base = tensor.data.baseAddress,
            Int(bitPattern: base) % MemoryLayout<Float>.alignment == 0 {
-            pointer = base.assumingMemoryBound(to: Float.self)
-            owner = tensor.storage
-            if let file = tensor.storage as? MappedFile, let fileBase = file.bytes.baseAddress {
-                let start = base - fileBase
-                mapped = (file, start..<(start + tensor.byteCount))
-            } else {
-                mapped = nil
-            }
+            storage = .floats(base.assumingMemoryBound(to: Float.self), owner: tensor.storage)
+        } else if tensor.shape.count >= 2 {
+            storage = .decodedOnUse(tensor, slot: slot)
         } else {
-            let n = tensor.elementCount
-            let copy = OwnedBytes(count: n * MemoryLayout<Float>.stride)
-            let out = copy.pointer.bindMemory(to: Float.self, capacity: n)
-            tensor.dtype.decode(tensor.data, into: UnsafeMutableBufferPointer(start: out, count: n))
-            pointer = UnsafePointer(out)
-            owner = copy
-            mapped = nil
+            let copy = scratch.converted(tensor)
+            storage = .floats(UnsafePointer(copy.pointer.assumingMemoryBound(to: Float.self)), owner: copy)
         }
     }
 
-    /// Bytes of the mapped file this weight uses in place (0 for converted copies).
+    /// The weight as Float. For a matrix decoded on use, valid until the next weight of the same
+    /// slot is read (the same matrix of another layer): read it just before the product uses it.
+    var pointer: UnsafePointer<Float> {
+        switch storage {
+        case .floats(let pointer, _): return pointer
+        case .decodedOnUse(let tensor, let slot): return scratch.decoded(tensor, slot: slot)
+        }
+    }
+
+    /// Writes row `row` of this [rows, columns] matrix into `out` (`columns` floats), decoding
+    /// that row alone when it is not F32 (a GGML block never spans two rows), so gathering rows
+    /// (the word embeddings) needs no F32 copy of the matrix.
+    func copyRow(_ row: Int, into out: UnsafeMutablePointer<Float>) {
+        let columns = shape.count >= 2 ? shape[shape.count - 1] : count
+        switch storage {
+        case .floats(let pointer, _):
+            out.update(from: pointer + row * columns, count: columns)
+        case .decodedOnUse(let tensor, _):
+            guard let rowBytes = tensor.dtype.byteCount(elements: columns) else {
+                // Rows that split a block (no reader hands these out): decode the whole matrix.
+                out.update(from: pointer + row * columns, count: columns)
+                return
+            }
+            let start = row * rowBytes
+            tensor.dtype.decode(UnsafeRawBufferPointer(rebasing: tensor.data[start..<(start + rowBytes)]),
+                                into: UnsafeMutableBufferPointer(start: out, count: columns))
+        }
+    }
+
+    /// Bytes of the mapped file this weight reads (its stored bytes, whatever their dtype).
     var mappedBytes: Int { mapped?.range.count ?? 0 }
 
-    /// Drops this weight's pages from the process (they stay in the page cache and fault back
-    /// in on the next use). No-op for converted copies.
+    /// Drops this weight's stored pages from the process (they stay in the page cache and fault
+    /// back in on the next use). No-op for weights not read from a mapped file.
     func releasePages() {
         if let mapped { mapped.file.release(mapped.range) }
     }
+}
+
+/// The F32 memory a model's non-F32 weights use: the vectors converted at load, and one buffer
+/// per slot (a matrix role, e.g. every layer's query weight) holding the matrix decoded last.
+/// Decoding takes a lock, so the pooler or a head read outside a pass stays safe; the layers'
+/// slots are read only by the forward pass, which runs one at a time.
+final class WeightScratch: @unchecked Sendable {
+    private final class Slot {
+        var buffer: OwnedBytes
+        /// The data address of the tensor the buffer holds (nil: none yet).
+        var holding: UnsafeRawPointer?
+        init(count: Int) { buffer = OwnedBytes(count: count * MemoryLayout<Float>.stride) }
+    }
+
+    private let lock = NSLock()
+    private var slots: [String: Slot] = [:]
+    private var convertedBytes = 0
+
+    /// `tensor` converted to a new F32 buffer, counted as held.
+    func converted(_ tensor: Tensor) -> OwnedBytes {
+        let n = tensor.elementCount
+        let copy = OwnedBytes(count: n * MemoryLayout<Float>.stride)
+        tensor.dtype.decode(tensor.data, into: UnsafeMutableBufferPointer(start: copy.pointer.bindMemory(to: Float.self, capacity: n), count: n))
+        lock.withLock { convertedBytes += copy.count }
+        return copy
+    }
+
+    /// `tensor` decoded into slot `slot`, unless that slot holds it already.
+    func decoded(_ tensor: Tensor, slot key: String) -> UnsafePointer<Float> {
+        lock.withLock {
+            let n = tensor.elementCount
+            let slot: Slot
+            if let existing = slots[key], existing.buffer.count >= n * MemoryLayout<Float>.stride {
+                slot = existing
+            } else {
+                slot = Slot(count: n)
+                slots[key] = slot
+            }
+            let out = slot.buffer.pointer.bindMemory(to: Float.self, capacity: n)
+            if slot.holding != tensor.data.baseAddress {
+                tensor.dtype.decode(tensor.data, into: UnsafeMutableBufferPointer(start: out, count: n))
+                slot.holding = tensor.data.baseAddress
+            }
+            return UnsafePointer(out)
+        }
+    }
+
+    /// Bytes of F32 held for non-F32 weights: converted vectors and decoded-matrix slots.
+    var heldBytes: Int {
+        lock.withLock { convertedBytes + slots.values.reduce(0) { $0 + $1.buffer.count } }
+    }
+}
+
+extension BertModel {
+    /// Bytes of F32 the model holds for weights stored in other dtypes (0 for an F32
+    /// checkpoint, whose weights are used in place): about one layer's matrices plus the vectors,
+    /// never a whole F32 copy (`FloatWeight`).
+    public var convertedWeightBytes: Int { embeddings.layerNorm.weight.scratch.heldBytes }
 }
 
 /// The checkpoint's `BertModel` parameters by canonical name, handed out once each with their
@@ -93,6 +192,8 @@ struct WeightTable {
     /// Task-head parameters (HeadSpec.swift) by canonical name.
     private var headTensors: [String: Tensor] = [:]
     let defaultFile: String
+    /// Where the weights handed out decode when they are not F32.
+    let scratch = WeightScratch()
 
     init(checkpoint: Checkpoint, config: BertConfig) throws {
         self.config = config
@@ -119,11 +220,12 @@ struct WeightTable {
     /// `module`'s `leaf` parameter (of encoder layer `layer` for a per-layer module), as Float.
     func weight(_ module: BertModule, layer: Int? = nil, leaf: String) throws -> FloatWeight {
         let name = ParameterName(module, layer: layer, leaf: leaf).description
-        return try checked(name, tensors[name], shape: module.shape(of: leaf, config: config))
+        // Every layer's matrix of one role shares a scratch slot: one layer's worth is decoded at a time.
+        return try checked(name, tensors[name], shape: module.shape(of: leaf, config: config), slot: module.rawValue + "." + leaf)
     }
 
     /// The tensor stored as `name` as Float, once it is there, real-valued and of `shape`.
-    private func checked(_ name: String, _ tensor: Tensor?, shape: [Int]) throws -> FloatWeight {
+    private func checked(_ name: String, _ tensor: Tensor?, shape: [Int], slot: String) throws -> FloatWeight {
         guard let tensor else { throw FileError(defaultFile, WeightProblem.missing(name)) }
         guard tensor.dtype.isRealValued else {
             throw FileError(file(of: name), WeightProblem.notFloatingPoint(name: name, dtype: tensor.dtype))
@@ -131,7 +233,7 @@ struct WeightTable {
         guard tensor.shape == shape else {
             throw FileError(file(of: name), WeightProblem.wrongShape(name: name, expected: shape, actual: tensor.shape))
         }
-        return FloatWeight(tensor: tensor)
+        return FloatWeight(tensor: tensor, scratch: scratch, slot: slot)
     }
 
     func contains(_ name: HeadParameterName) -> Bool { headTensors[name.description] != nil }
@@ -143,7 +245,7 @@ struct WeightTable {
 
     /// A task head's parameter, its shape checked against `shape`.
     func weight(_ name: HeadParameterName, shape: [Int]) throws -> FloatWeight {
-        try checked(name.description, headTensors[name.description], shape: shape)
+        try checked(name.description, headTensors[name.description], shape: shape, slot: name.description)
     }
 
     /// The stored shape of a head parameter (nil when absent).

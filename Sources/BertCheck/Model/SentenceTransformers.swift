@@ -75,7 +75,7 @@ public struct SentenceTransformerPipeline: Sendable {
     /// The pipeline of the folder `directory`, nil when it has no modules.json.
     public static func load(directory: String, hidden: Int) throws -> SentenceTransformerPipeline? {
         let modulesPath = directory + "/modules.json"
-        guard FileManager.default.fileExists(atPath: modulesPath) else { return nil }
+        guard pathExists(modulesPath) else { return nil }
         let list = try readJSON(modulesPath)
         guard let items = list.elements else { throw FileError(modulesPath, SentenceTransformerProblem.notAList("a JSON \(list.kind)")) }
         var modes: [SentencePoolingMode] = []
@@ -108,7 +108,7 @@ public struct SentenceTransformerPipeline: Sendable {
         }
         var maxSeqLength: Int?, doLowerCase = false
         let configPath = directory + "/sentence_bert_config.json"
-        if FileManager.default.fileExists(atPath: configPath) {
+        if pathExists(configPath) {
             let config = try readJSON(configPath)
             maxSeqLength = config["max_seq_length"]?.integer
             doLowerCase = config["do_lower_case"] == .bool(true)

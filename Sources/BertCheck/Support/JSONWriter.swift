@@ -155,3 +155,76 @@ extension StrictJSON {
         out.append(quote)
     }
 }
+
+/// A JSON text too large to hold as one string (issue 18 #2: `run --json` of 300 texts × 512
+/// tokens is tens of millions of numbers): small parts are `JSONValue`s, float tensors are written
+/// straight from their buffers, and the text goes out in pieces of about a megabyte. One line
+/// (`.oneLine` or `.compact`); `materialized` is the same text as a `JSONValue`.
+public indirect enum JSONStream {
+    case value(JSONValue)
+    /// Row-major values of `shape`, as `JSONValue.array(_:shape:)` nests them.
+    case floats([Float], shape: [Int])
+    case array([JSONStream])
+    case object([(key: String, value: JSONStream)])
+
+    /// Bytes gathered before `flush` is called.
+    public static let pieceSize = 1 << 20
+
+    /// Appends the text to `out`, calling `flush` (which should empty `out`) whenever it holds
+    /// `pieceSize` bytes or more. The caller flushes what remains.
+    public func write(to out: inout [UInt8], layout: JSONLayout, flush: (inout [UInt8]) throws -> Void) throws {
+        precondition(layout != .pretty, "JSONStream writes one line")
+        let separator: [UInt8] = layout == .oneLine ? Array(", ".utf8) : [UInt8(ascii: ",")]
+        switch self {
+        case .value(let value):
+            value.write(to: &out, layout: layout)
+        case .floats(let values, let shape):
+            try Self.writeNested(values, shape: shape[...], offset: 0, separator: separator, to: &out, flush: flush)
+        case .array(let items):
+            out.append(UInt8(ascii: "["))
+            for (i, item) in items.enumerated() {
+                if i > 0 { out.append(contentsOf: separator) }
+                try item.write(to: &out, layout: layout, flush: flush)
+            }
+            out.append(UInt8(ascii: "]"))
+        case .object(let members):
+            out.append(UInt8(ascii: "{"))
+            for (i, member) in members.enumerated() {
+                if i > 0 { out.append(contentsOf: separator) }
+                StrictJSON.appendQuoted(member.key, to: &out)
+                out.append(UInt8(ascii: ":"))
+                if layout == .oneLine { out.append(UInt8(ascii: " ")) }
+                try member.value.write(to: &out, layout: layout, flush: flush)
+            }
+            out.append(UInt8(ascii: "}"))
+        }
+        if out.count >= Self.pieceSize { try flush(&out) }
+    }
+
+    private static func writeNested(_ values: [Float], shape: ArraySlice<Int>, offset: Int, separator: [UInt8],
+                                    to out: inout [UInt8], flush: (inout [UInt8]) throws -> Void) throws {
+        guard let length = shape.first else {
+            JSONValue.number(values[offset]).write(to: &out, layout: .compact)
+            return
+        }
+        let inner = shape.dropFirst()
+        let stride = inner.reduce(1, *)
+        out.append(UInt8(ascii: "["))
+        for i in 0..<length {
+            if i > 0 { out.append(contentsOf: separator) }
+            try writeNested(values, shape: inner, offset: offset + i * stride, separator: separator, to: &out, flush: flush)
+        }
+        out.append(UInt8(ascii: "]"))
+        if out.count >= pieceSize { try flush(&out) }
+    }
+
+    /// The same JSON as one value (small reports, tests).
+    public var materialized: JSONValue {
+        switch self {
+        case .value(let value): return value
+        case .floats(let values, let shape): return .array(values, shape: shape)
+        case .array(let items): return .array(items.map(\.materialized))
+        case .object(let members): return .object(members.map { ($0.key, $0.value.materialized) })
+        }
+    }
+}

@@ -54,7 +54,7 @@ public final class MappedFile: ByteStorage, @unchecked Sendable {
 /// plain `open` of a FIFO waits forever for a writer; the flag is cleared once the file is known
 /// to be regular (it has no effect on regular files anyway).
 public func openRegularFile(_ path: String) throws -> (fd: Int32, size: Int) {
-    let fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK)
+    let fd = withPathBytes(path) { open($0, O_RDONLY | O_CLOEXEC | O_NONBLOCK) }
     guard fd >= 0 else { throw FileError(path, Problem("cannot open: \(String(cString: strerror(errno)))")) }
     var info = stat()
     guard fstat(fd, &info) == 0 else {

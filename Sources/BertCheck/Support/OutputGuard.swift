@@ -31,8 +31,7 @@ func modelDirectoryInputNames() -> Set<String> {
 func wouldBecomeModelInput(output: String, directory: String) -> Bool {
     let name = output.split(separator: "/").last.map(String.init) ?? output
     guard modelDirectoryInputNames().contains(name) else { return false }
-    var outputParent = stat(), model = stat()
-    guard stat(parentDirectory(of: output), &outputParent) == 0, stat(directory, &model) == 0 else { return false }
+    guard let outputParent = fileStatus(parentDirectory(of: output)), let model = fileStatus(directory) else { return false }
     return outputParent.st_dev == model.st_dev && outputParent.st_ino == model.st_ino
 }
 
@@ -42,8 +41,7 @@ func wouldBecomeModelInput(output: String, directory: String) -> Bool {
 public func refuseOverwritingInputs(output: String, inputs: [String], modelPath: String? = nil) throws {
     try refuseReplacingAnInput(output: output, inputs: inputs, modelPath: modelPath)
     guard let modelPath else { return }
-    var model = stat()
-    guard stat(modelPath, &model) == 0 else { return }
+    guard let model = fileStatus(modelPath) else { return }
     let directory = (model.st_mode & S_IFMT) == S_IFDIR ? modelPath : parentDirectory(of: modelPath)
     if wouldBecomeModelInput(output: output, directory: directory) {
         throw OutputProblem.becomesModelInput(output: output, directory: directory)
@@ -51,33 +49,21 @@ public func refuseOverwritingInputs(output: String, inputs: [String], modelPath:
 }
 
 private func refuseReplacingAnInput(output: String, inputs: [String], modelPath: String?) throws {
-    var out = stat()
-    guard stat(output, &out) == 0, (out.st_mode & S_IFMT) == S_IFREG else { return }
+    guard let out = fileStatus(output), (out.st_mode & S_IFMT) == S_IFREG else { return }
     var candidates = inputs
     if let modelPath {
-        var model = stat()
-        if stat(modelPath, &model) == 0 {
+        if let model = fileStatus(modelPath) {
             let directory = (model.st_mode & S_IFMT) == S_IFDIR ? modelPath : parentDirectory(of: modelPath)
             candidates.append(contentsOf: filesIn(directory))
         }
     }
     for input in candidates {
-        var other = stat()
-        if stat(input, &other) == 0, other.st_dev == out.st_dev, other.st_ino == out.st_ino {
+        if let other = fileStatus(input), other.st_dev == out.st_dev, other.st_ino == out.st_ino {
             throw OutputProblem.overwritesInput(output: output, input: input)
         }
     }
 }
 
 private func filesIn(_ directory: String) -> [String] {
-    guard let dir = opendir(directory) else { return [] }
-    defer { closedir(dir) }
-    var names: [String] = []
-    while let entry = readdir(dir) {
-        let name = withUnsafeBytes(of: entry.pointee.d_name) { raw in
-            String(decoding: raw.prefix(while: { $0 != 0 }), as: UTF8.self)
-        }
-        if name != "." && name != ".." { names.append(directory + "/" + name) }
-    }
-    return names
+    (directoryEntries(directory) ?? []).map { joinPath(directory, $0) }
 }

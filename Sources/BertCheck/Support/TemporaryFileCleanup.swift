@@ -23,7 +23,7 @@ public enum TemporaryFileCleanup {
         for _ in 0..<100 {
             let path = prefix + String((0..<6).map { _ in letters[Int(generator.next() % UInt64(letters.count))] })
             let slot = register(path)
-            let fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0o600)
+            let fd = withPathBytes(path) { open($0, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0o600) }
             if fd >= 0 { return (fd, path, slot) }
             let reason = errno
             remove(slot: slot)
@@ -40,7 +40,7 @@ public enum TemporaryFileCleanup {
         let slots = cleanupSlots
         guard cleanupSlotCount * cleanupSlotSize > 0 else { return nil }
         installHandlersOnce()
-        let bytes = Array(path.utf8)
+        let bytes = PathBytes.encode(path).dropLast().map { UInt8(bitPattern: $0) }
         guard !bytes.isEmpty, bytes.count < slotSize, !bytes.contains(0) else { return nil }
         for slot in 0..<slotCount {
             let base = slots + slot * slotSize

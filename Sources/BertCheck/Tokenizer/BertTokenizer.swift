@@ -78,8 +78,7 @@ public final class BertTokenizer: @unchecked Sendable {
     /// options: lower-casing, no length limit).
     public static func load(_ modelOrVocab: String) throws -> BertTokenizer {
         var isDirectory = false
-        var info = stat()
-        guard stat(modelOrVocab, &info) == 0 else {
+        guard let info = fileStatus(modelOrVocab) else {
             throw FileError(modelOrVocab, Problem("cannot open: \(String(cString: strerror(errno)))"))
         }
         isDirectory = (info.st_mode & S_IFMT) == S_IFDIR

@@ -17,7 +17,7 @@ public struct VocabularyFilesDisagree: Error, CustomStringConvertible, Equatable
 func checkVocabularyFilesAgree(directory: String) throws -> Vocabulary? {
     let text = (directory as NSString).appendingPathComponent("vocab.txt")
     let json = (directory as NSString).appendingPathComponent("tokenizer.json")
-    guard FileManager.default.fileExists(atPath: text), FileManager.default.fileExists(atPath: json) else { return nil }
+    guard pathExists(text), pathExists(json) else { return nil }
     let fromText = try Vocabulary(contentsOf: text), fromJSON = try Vocabulary(tokenizerJSON: json)
     func fail(_ detail: String) -> FileError { FileError(text, VocabularyFilesDisagree(vocabTxt: text, tokenizerJSON: json, detail: detail)) }
     for id in 0..<min(fromText.tokens.count, fromJSON.tokens.count) where fromText.tokens[id] != fromJSON.tokens[id] {
@@ -33,11 +33,10 @@ func checkVocabularyFilesAgree(directory: String) throws -> Vocabulary? {
 /// tokenizer.json: the tokenizer loads from there with tokenizer_config.json and config.json, as
 /// `from_pretrained` does.
 func tokenizerDirectory(near checkpoint: Checkpoint) -> String? {
-    var isDirectory: ObjCBool = false
     let path = checkpoint.path
-    let dir = FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) && isDirectory.boolValue
+    let dir = isDirectory(path)
         ? path : (path as NSString).deletingLastPathComponent
     let directory = dir.isEmpty ? "." : dir
-    let found = ["vocab.txt", "tokenizer.json"].contains { FileManager.default.fileExists(atPath: directory + "/" + $0) }
+    let found = ["vocab.txt", "tokenizer.json"].contains { pathExists(directory + "/" + $0) }
     return found ? directory : nil
 }

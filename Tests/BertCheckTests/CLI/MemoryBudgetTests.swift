@@ -35,12 +35,13 @@ func underFourGiB(_ arguments: [String]) throws -> CLIResult {
         defer { try? FileManager.default.removeItem(at: root) }
         let long = Array(repeating: "the quick brown fox jumps over the lazy dog", count: 60).joined(separator: " ")
         let texts = root.appendingPathComponent("texts.json").path
-        try Data(("[" + Array(repeating: "\"\(long)\"", count: 3000).joined(separator: ",") + "]").utf8).write(to: URL(fileURLWithPath: texts))
+        try Data(("[" + Array(repeating: "\"\(long)\"", count: 11000).joined(separator: ",") + "]").utf8).write(to: URL(fileURLWithPath: texts))
         let out = root.appendingPathComponent("g.safetensors").path
         let result = try underFourGiB(["record", TestPaths.miniLM, "--texts-file", texts, "--out", out])
         #expect(!result.signaled && result.status == 2, "\(result.status) \(result.stderr.prefix(300))")
-        // MiniLM's sentence_bert_config.json max_seq_length (256) bounds the texts before the position table does.
-        #expect(result.stderr.contains("3000 × 256 tokens need about"), "\(result.stderr.prefix(300))")
+        // MiniLM's sentence_bert_config.json max_seq_length (256) bounds the texts before the position
+        // table does. The workspace is sized per chunk of rows; the outputs (4.3 GB) cannot be.
+        #expect(result.stderr.contains("11000 × 256 tokens need about 4.0 GiB"), "\(result.stderr.prefix(300))")
         #expect(!FileManager.default.fileExists(atPath: out))
     }
 
@@ -66,5 +67,24 @@ func underFourGiB(_ arguments: [String]) throws -> CLIResult {
         let result = try underFourGiB(["verify", "--golden", golden, "--model", TestPaths.goldens.appendingPathComponent("models/tiny-bert").path])
         expectInputError(result, naming: golden, containing: "zip entry 'input_ids.npy' inflates to 4290000000 bytes, more than the")
         #expect(result.stderr.contains("of memory available (the address-space limit)"), "\(result.stderr)")
+    }
+
+    /// The case: 1.9 MB of deflated bytes declaring 4×10⁸ int64 ids (3.2 GB). Deflate
+    /// cannot expand that far (1032:1), so the member is refused unread even where 3.2 GB of
+    /// memory is available (no prlimit here), and at once.
+    @Test func aMemberDeclaringMoreThanDeflateCanHoldIsRefusedUnread() throws {
+        let root = TestPaths.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: root) }
+        var zip = ZipBuilder()
+        var entry = ZipBuilder.Entry(name: "input_ids.npy", data: [UInt8](repeating: 0, count: 1_900_000))
+        entry.method = 8
+        entry.uncompressedSize = 3_200_000_128
+        zip.entries.append(entry)
+        let golden = root.appendingPathComponent("golden.npz").path
+        try Data(zip.build()).write(to: URL(fileURLWithPath: golden))
+        let started = Date()
+        let result = try CLI.run(["verify", "--golden", golden, "--model", TestPaths.goldens.appendingPathComponent("models/tiny-bert").path])
+        expectInputError(result, naming: golden, containing: "zip entry 'input_ids.npy' declares 3200000128 uncompressed bytes, more than its data can hold (limit 1960800064)")
+        #expect(Date().timeIntervalSince(started) < 20)
     }
 }

@@ -98,3 +98,26 @@ struct OversizedCase: Sendable, CustomTestStringConvertible {
         #expect(result.status == 0, "\(result.stdout)\(result.stderr)")
     }
 }
+
+/// Issue 18 #2: the small entries of a `.bin` are bounded by what they declare, before anything
+/// is inflated (the body need not be valid deflate: it is never read).
+@Suite struct DeclaredEntrySizeTests {
+    @Test(arguments: [("archive/byteorder", UInt32(3 << 30), "limit 16"), ("archive/data.pkl", UInt32(300 << 20), "limit 268435456")])
+    func aSmallEntryDeclaringGigabytesIsRefusedUninflated(_ name: String, _ declared: UInt32, _ limit: String) throws {
+        let root = TestPaths.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: root) }
+        var zip = ZipBuilder()
+        var pickle = PickleBuilder()
+        pickle.op(0x7D); pickle.stop()  // {}
+        zip.add("archive/data.pkl", pickle.bytes)
+        zip.add("archive/byteorder", Array("little".utf8))
+        let index = zip.entries.firstIndex { $0.name == name }!
+        zip.entries[index].data = [UInt8](repeating: 0, count: 3_000_000)
+        zip.entries[index].method = 8
+        zip.entries[index].uncompressedSize = declared
+        let path = root.appendingPathComponent("pytorch_model.bin").path
+        try Data(zip.build()).write(to: URL(fileURLWithPath: path))
+        let result = try underFourGiB(["params", path])
+        expectInputError(result, naming: path, containing: "zip entry '\(name)' declares \(declared) uncompressed bytes, more than its data can hold (\(limit))")
+    }
+}

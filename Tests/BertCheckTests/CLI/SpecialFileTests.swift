@@ -7,9 +7,11 @@ import Testing
 // of stalling the suite.
 
 /// Runs `bertcheck`, killing it after `seconds`; `timedOut` says it had to be killed.
-func runBounded(_ arguments: [String], seconds: Double = 30) throws -> (result: CLIResult, timedOut: Bool) {
+func runBounded(_ arguments: [String], seconds: Double = 30, executable: URL = CLI.executable,
+                in directory: URL? = nil) throws -> (result: CLIResult, timedOut: Bool) {
     let process = Process()
-    process.executableURL = CLI.executable
+    process.executableURL = executable
+    if let directory { process.currentDirectoryURL = directory }
     process.arguments = arguments
     let out = Pipe(), err = Pipe()
     process.standardOutput = out

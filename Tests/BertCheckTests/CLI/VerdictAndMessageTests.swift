@@ -250,25 +250,3 @@ func writeTexts(_ root: URL, _ json: String = #"["a tiny text", ["a pair", "of t
         #expect(run.status == 2 && run.stderr.contains("would become an input of the model"), "\(run.stderr)")
     }
 }
-
-@Suite struct NonUTF8PathTests {
-    /// `--out $'g\xe9.safetensors'` must not write `g\xef\xbf\xbd.safetensors`: refused, nothing written.
-    @Test func aNonUTF8OutputPathIsRefusedNotRewritten() throws {
-        let root = TestPaths.temporaryDirectory()
-        defer { try? FileManager.default.removeItem(at: root) }
-        let model = TestPaths.goldens.appendingPathComponent("models/tiny-bert").path
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/bin/bash")
-        process.currentDirectoryURL = root
-        process.arguments = ["-c", "exec \"$0\" run \"$1\" hi --out $'g\\xe9.safetensors'", CLI.executable.path, model]
-        let err = Pipe()
-        process.standardError = err
-        process.standardOutput = FileHandle.nullDevice
-        try process.run()
-        let stderr = String(decoding: err.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        process.waitUntilExit()
-        #expect(process.terminationStatus == 2, "\(stderr)")
-        #expect(stderr.contains("argument 5 ('g\\xe9.safetensors') is not valid UTF-8"), "\(stderr)")
-        #expect(try FileManager.default.contentsOfDirectory(atPath: root.path).isEmpty)
-    }
-}

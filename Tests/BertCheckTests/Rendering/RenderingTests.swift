@@ -132,6 +132,23 @@ import Testing
         #expect(RunReportRenderer.text(report).contains("pooler_output: none (the checkpoint has no pooler weights)"))
     }
 
+    /// `run --json` streams the report in pieces (issue 18 #2); the pieces join to exactly the
+    /// text of the materialized value, whatever the piece boundaries.
+    @Test func streamedRunJSONIsTheSerializedText() throws {
+        let bert = try BertModel(checkpoint: loadCheckpoint(TinyCheckpoints.path("tiny-bert")), threads: 1)
+        let hidden = bert.config.hiddenSize
+        let values = (0..<(3 * hidden * 2)).map { Float($0) / 7 - 20 }
+        let output = BertOutput(batch: 2, seq: 3, hidden: hidden, lastHiddenState: values, poolerOutput: Array(values.prefix(2 * hidden)),
+                                hiddenStates: [values, values.map { -$0 }])
+        let batch = Batch(batch: 2, seq: 3, inputIds: [2, 5, 3, 2, 6, 3], attentionMask: [1, 1, 1, 1, 1, 1], tokenTypeIds: [0, 0, 0, 0, 0, 0])
+        let report = RunReport(model: "m", batch: batch, tokens: [["[CLS]", "a", "[SEP]"], ["[CLS]", "b", "[SEP]"]], output: output, bert: bert)
+        var pieces: [[UInt8]] = []
+        var buffer: [UInt8] = []
+        try RunReportRenderer.jsonStream(report).write(to: &buffer, layout: .oneLine) { pieces.append($0); $0.removeAll() }
+        pieces.append(buffer)
+        #expect(pieces.joined().elementsEqual(RunReportRenderer.json(report).serialized(.oneLine).utf8))
+    }
+
     @Test func paramsListingNamesTheFineTuningRows() throws {
         let checkpoint = try loadCheckpoint(TinyCheckpoints.path("tiny-bert"))
         let report = try ParamsReport(checkpoint: checkpoint, freeze: .prefixes(["embeddings"]), headClasses: 2, computeStats: true)
