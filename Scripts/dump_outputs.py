@@ -31,10 +31,14 @@ import numpy as np
 
 RUNTIMES = ("onnxruntime", "openvino", "ctranslate2", "llama-cpp")
 INPUT_NAMES = ("input_ids", "attention_mask", "token_type_ids")
+GOLDEN_OUTPUT_NAMES = {"last_hidden_state", "pooler_output", "logits", "start_logits", "end_logits",
+                       "prediction_logits", "seq_relationship_logits", "sentence_embedding"}
 
 
 def fail(message):
-    sys.exit(f"dump_outputs.py: {message}")
+    """Unusable input: one line on stderr, exit 2 (bertcheck's contract)."""
+    print(f"dump_outputs.py: {message}", file=sys.stderr)
+    sys.exit(2)
 
 
 def read_golden(path):
@@ -110,7 +114,7 @@ def run_openvino(args, inputs):
         name = next((n for n in sorted(names) if n in GOLDEN_OUTPUT_NAMES or n.startswith("hidden_states.")), port.get_any_name())
         outputs[name] = np.array(results[port])
     precision = compiled.get_property("INFERENCE_PRECISION_HINT")
-    return outputs, {name: inputs[name] for name in feeds}, f"openvino {ov.__version__} inference precision {precision}"
+    return outputs, {name: inputs[name] for name in feeds}, f"openvino {ov.__version__} inference precision {precision.to_string()}"
 
 
 def run_ctranslate2(args, inputs):
@@ -174,10 +178,6 @@ def run_llama_cpp(args, inputs, texts):
     return {"last_hidden_state": last}, {"input_ids": ids, "attention_mask": mask}, f"llama-cpp-python {llama_cpp.__version__}"
 
 
-GOLDEN_OUTPUT_NAMES = {"last_hidden_state", "pooler_output", "logits", "start_logits", "end_logits",
-                       "prediction_logits", "seq_relationship_logits", "sentence_embedding"}
-
-
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--runtime", required=True, choices=RUNTIMES)
@@ -191,8 +191,14 @@ def main():
                         help="OpenVINO INFERENCE_PRECISION_HINT (default f32; 'default' keeps OpenVINO's choice)")
     parser.add_argument("--compute-type", default="float32", help="CTranslate2 compute type (default float32)")
     args = parser.parse_args()
-    if not os.path.exists(args.model):
-        fail(f"{args.model}: no such file or directory")
+    for path in (args.model, args.golden):
+        if not os.path.exists(path):
+            fail(f"{path}: no such file or directory")
+    module = {"llama-cpp": "llama_cpp"}.get(args.runtime, args.runtime)
+    try:
+        __import__(module)
+    except ImportError:
+        fail(f"{args.runtime}: the Python package {module} is not installed (Scripts/reference-venv.sh --runtimes)")
 
     golden, metadata = read_golden(args.golden)
     missing = [name for name in INPUT_NAMES if name not in golden]
@@ -216,8 +222,9 @@ def main():
         outputs[ours] = outputs.pop(theirs)
     tensors = {name: value.astype(np.int64) for name, value in used.items()}
     tensors.update(outputs)
-    write_outputs(args.out, tensors, {"producer": f"{producer} (Scripts/dump_outputs.py)",
-                                      "model": os.path.basename(os.path.normpath(args.model))})
+    # One metadata key: safetensors writes several in no fixed order, and the file should be byte-stable.
+    model = os.path.basename(os.path.normpath(args.model))
+    write_outputs(args.out, tensors, {"producer": f"{producer}, model {model} (Scripts/dump_outputs.py)"})
     shapes = ", ".join(f"{name} {list(value.shape)} {value.dtype}" for name, value in outputs.items())
     print(f"{args.out}: {producer}: {shapes}")
 

@@ -13,6 +13,12 @@
 #   tiny-bert.ctranslate2-fp32.npz                      Scripts/convert_ctranslate2.py → CTranslate2 float32
 #   tiny-bert.llama-cpp-q8_0.safetensors                convert_hf_to_gguf.py --outtype q8_0 → llama.cpp
 #
+# and, for the int8 profile on a real model, all-MiniLM-L6-v2 (Scripts/fetch-model.sh) on
+# goldens/all-MiniLM-L6-v2.golden.safetensors, last_hidden_state and pooler_output only (~165 KB each):
+#
+#   all-MiniLM-L6-v2.onnxruntime-int8-per-tensor.safetensors    Scripts/export_onnx.py --quantize per-tensor
+#   all-MiniLM-L6-v2.onnxruntime-int8-per-channel.safetensors   --quantize per-channel
+#
 # The runtimes are pinned in Scripts/requirements-runtimes.txt (Scripts/reference-venv.sh --runtimes);
 # convert_hf_to_gguf.py comes from the llama-cpp-python sdist, as in Scripts/make_gguf_fixtures.sh.
 # Usage: Scripts/make_runtime_dumps.sh
@@ -32,7 +38,7 @@ golden=goldens/tiny-bert.golden.safetensors
 out=goldens/runtimes
 scratch="$(mktemp -d)"
 trap 'rm -rf "$scratch"' EXIT
-mkdir -p "$out" && rm -f "$out"/tiny-bert.*  # README.md stays
+mkdir -p "$out" && rm -f "$out"/tiny-bert.* "$out"/all-MiniLM-L6-v2.*  # README.md stays
 # One thread: the same sums in the same order on every machine.
 dump() { "$python" Scripts/dump_outputs.py --threads 1 --golden "$golden" "$@" 2>&1 | grep -v -E "^(llama|load|print_info|\.)" ; }
 
@@ -60,5 +66,13 @@ PYTHONPATH="$llama/gguf-py" "$python" Scripts/convert_hf_to_gguf_tiny.py "$llama
 test -s "$scratch/q8_0.gguf"
 dump --runtime llama-cpp --model "$scratch/q8_0.gguf" --out "$out/tiny-bert.llama-cpp-q8_0.safetensors"
 
+minilm="$(Scripts/fetch-model.sh)"
+golden=goldens/all-MiniLM-L6-v2.golden.safetensors
+for mode in per-tensor per-channel; do
+  "$python" Scripts/export_onnx.py "$minilm" "$scratch/minilm-int8-$mode.onnx" --quantize "$mode"
+  dump --runtime onnxruntime --model "$scratch/minilm-int8-$mode.onnx" --out "$out/all-MiniLM-L6-v2.onnxruntime-int8-$mode.safetensors"
+done
+
+chmod 644 "$out"/*
 ls -l "$out"
-du -cb "$out"/tiny-bert.* | tail -1
+du -cb "$out"/tiny-bert.* "$out"/all-MiniLM-L6-v2.* | tail -1

@@ -74,7 +74,8 @@ func checkThreads(_ threads: Int?) throws {
 /// to U+FFFD, so `--out $'g\xe9.x'` would write `g\xef\xbf\xbd.x`; here each such byte is kept,
 /// escaped, and every file call turns it back into the same byte.
 func rawArguments() -> [String] {
-    (1..<Int(CommandLine.argc)).map { index in
+    // argc is 0 when exec'd with an empty argv (Linux now passes one empty string, others may not).
+    (1..<max(1, Int(CommandLine.argc))).map { index in
         guard let raw = CommandLine.unsafeArgv[index] else { return "" }
         return PathBytes.decode(UnsafeRawBufferPointer(start: raw, count: strlen(raw)))
     }

@@ -200,10 +200,10 @@ public final class BertModel: @unchecked Sendable {
     }
 
     /// Refuses a pass whose estimated memory exceeds what the process may still allocate.
-    private func checkMemory(for batch: Batch, hiddenStates: Bool) throws {
+    private func checkMemory(for batch: Batch, tokens: Int, hiddenStates: Bool) throws {
         var needed = estimatedPassBytes(batch, attentionBuffers: attentionBuffers(for: batch), hiddenStates: hiddenStates)
         // A cached workspace of this shape is reused, and already counted as memory in use.
-        if let cached = cachedWorkspace, cached.tokens == batch.batch * batch.seq, cached.seq == batch.seq {
+        if let cached = cachedWorkspace, cached.tokens == tokens, cached.seq == batch.seq {
             needed = estimatedOutputBytes(batch, hiddenStates: hiddenStates)
         }
         if let (available, source) = MemoryBudget.available(), needed > available {
@@ -236,8 +236,8 @@ public final class BertModel: @unchecked Sendable {
         try validate(batch)
         lock.lock()
         defer { lock.unlock() }
-        try checkMemory(for: batch, hiddenStates: outputHiddenStates)
         let tokens = PackedRows(batch, computePadding: computePadding)
+        try checkMemory(for: batch, tokens: tokens.tokens, hiddenStates: outputHiddenStates)
         let workspace = try self.workspace(for: batch, tokens: tokens.tokens)
         let hiddenSize = config.hiddenSize
         let hidden = workspace.hidden

@@ -19,7 +19,7 @@ enum MappingFaultGuard {
     /// Registers `[base, base + count)` of `path`; returns the slot for `remove`, nil when all
     /// slots are taken (the mapping is then unguarded).
     static func register(base: UnsafeRawPointer, count: Int, path: String) -> Int? {
-        let message = Array("bertcheck: error: \(path): the file changed size while it was being read (it was truncated or replaced during the run)\n".utf8)
+        let message = Array("bertcheck: error: \(PathBytes.display(path)): the file changed size while it was being read (it was truncated or replaced during the run)\n".utf8)
         let slots = faultSlots
         _ = faultReports  // created here, never first in the handler
         installOnce()

@@ -7,7 +7,10 @@ import Testing
 // tens of megabytes are still being written and synced.
 
 @Suite struct SignalCleanupTests {
-    @Test(arguments: [SIGTERM, SIGINT]) func aSignalDuringRecordLeavesNoTemporaryFile(_ signalNumber: Int32) throws {
+    /// The third case writes to a name that is not UTF-8 (`g\xe9.safetensors`, through bash):
+    /// the handler unlinks the temporary file's exact bytes.
+    @Test(arguments: [(SIGTERM, false), (SIGINT, false), (SIGTERM, true)])
+    func aSignalDuringRecordLeavesNoTemporaryFile(_ signalNumber: Int32, _ nonUTF8Name: Bool) throws {
         let root = TestPaths.temporaryDirectory()
         defer { try? FileManager.default.removeItem(at: root) }
         let outDir = root.appendingPathComponent("out").path
@@ -27,7 +30,10 @@ import Testing
         // The test runner's children inherit SIGINT/SIGTERM ignored (and bertcheck, like nohup's
         // children, leaves an ignored signal ignored): env restores the defaults a shell gives.
         process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        process.arguments = ["--default-signal=INT,TERM", CLI.executable.path, "record", TestPaths.miniLM, "--texts-file", textsPath, "--out", out, "--hidden-states"]
+        process.arguments = nonUTF8Name
+            ? ["--default-signal=INT,TERM", "/bin/bash", "-c", "exec \"$0\" record \"$1\" --texts-file \"$2\" --out \"$3\"/$'g\\xe9.safetensors' --hidden-states",
+               CLI.executable.path, TestPaths.miniLM, textsPath, outDir]
+            : ["--default-signal=INT,TERM", CLI.executable.path, "record", TestPaths.miniLM, "--texts-file", textsPath, "--out", out, "--hidden-states"]
         process.standardOutput = FileHandle.nullDevice
         process.standardError = FileHandle.nullDevice
         try process.run()

@@ -77,6 +77,26 @@ import Testing
         #expect((last?["min_cosine"]?.double ?? 0) > 0.99, "still the same model")
     }
 
+    /// The same two int8 conversions of all-MiniLM-L6-v2 (last_hidden_state and pooler_output):
+    /// per channel keeps every token's cosine above 0.97, per tensor falls to 0.83; both are far
+    /// outside fp32 tolerances. The quantized profiles are to tell them apart (issue 15).
+    @Test func miniLMInt8PerChannelIsCloserThanPerTensor() throws {
+        let golden = TestPaths.goldens.appendingPathComponent("all-MiniLM-L6-v2.golden.safetensors").path
+        func verdict(_ mode: String) throws -> Verdict {
+            let dump = TestPaths.goldens.appendingPathComponent("runtimes/all-MiniLM-L6-v2.onnxruntime-int8-\(mode).safetensors").path
+            let result = try CLI.run(["verify", "--golden", golden, "--outputs", dump, "--json"])
+            #expect(result.status == 1, "\(mode): \(result.stderr)")
+            return Verdict(status: result.status, report: try StrictJSON.parse(Array(result.stdout.utf8)))
+        }
+        let perTensor = try verdict("per-tensor"), perChannel = try verdict("per-channel")
+        let cosine = { (v: Verdict) in v.check("last_hidden_state")?["min_cosine"]?.double ?? .nan }
+        #expect(cosine(perChannel) > 0.97 && cosine(perChannel) < 0.99, "\(cosine(perChannel))")
+        #expect(cosine(perTensor) > 0.8 && cosine(perTensor) < 0.85, "\(cosine(perTensor))")
+        let maxAbs = { (v: Verdict) in v.check("last_hidden_state")?["max_abs_err"]?.double ?? .nan }
+        #expect(maxAbs(perTensor) > 2 * maxAbs(perChannel))
+        for v in [perTensor, perChannel] { #expect(v.status(of: "pooler_output") == "fail") }
+    }
+
     /// encoder.layer.1.output.dense.weight × 1.02 in the ONNX file: layers 0 and the embeddings
     /// pass, the output of layer 1 (hidden_states.2) is named the first divergence.
     @Test func aScaledLayerIsTheFirstDivergence() throws {
