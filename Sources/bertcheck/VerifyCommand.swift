@@ -10,8 +10,13 @@ struct VerifyCommand: ParsableCommand {
         discussion: """
         Exit codes: 0 every check passed, 1 a check failed, 2 unusable input (unreadable or \
         inconsistent golden, shapes that do not fit the model, ids out of range) or usage. \
-        Tolerances: the profile of the candidate's weight dtype, replaced by the golden's atol/rtol \
-        metadata, replaced by --profile, then --atol/--rtol, then --tolerance NAME=... for that tensor.
+        Tolerances: the profile inferred from the candidate (a model's weights: the coarsest \
+        quantized type, GGUF Q8_0 q8, Q6_K q6, Q5_* q5, Q4_*/Q3_K/Q2_K q4, ONNX int8 int8, else the \
+        dtype holding most weights; an outputs file: F16 arrays fp16, else fp32), replaced by the \
+        golden's atol/rtol metadata (float profiles only), replaced by --profile, then --atol/--rtol \
+        (inf: no elementwise bound), then --tolerance NAME=... for that tensor. The quantized \
+        profiles are cosine first: every token's cosine and every row's mean-pooled cosine \
+        (check mean_pooled) against a floor, with a loose elementwise bound.
         """
     )
 

@@ -77,8 +77,8 @@ public func diffCheckpoints(_ pathA: String, _ pathB: String, settings: Toleranc
     let quantized = a.dequantized.isEmpty && b.dequantized.isEmpty ? [] : [ToleranceProfile.int8]
     let profile = settings.profile ?? ([dominantDType(a.tensors), dominantDType(b.tensors)]
         .map(ToleranceProfile.forWeights) + quantized)
-        .max { looseness($0) < looseness($1) } ?? .fp32
-    var tolerance = profile.tolerance
+        .max { $0.looseness < $1.looseness } ?? .fp32
+    var tolerance = profile.weightTolerance
     if let atol = settings.atol { tolerance.atol = atol }
     if let rtol = settings.rtol { tolerance.rtol = rtol }
 
@@ -106,7 +106,7 @@ public func diffCheckpoints(_ pathA: String, _ pathB: String, settings: Toleranc
         }
         var perTensor = settings.perTensor[name] ?? tolerance
         // A dequantized weight is as close as its quantization step allows (half of it, rounded).
-        if profile == .int8, settings.perTensor[name] == nil, settings.atol == nil,
+        if profile.isQuantized, settings.perTensor[name] == nil, settings.atol == nil,
            let step = (b.dequantized[tb.name] ?? a.dequantized[ta.name])?.largestStep {
             perTensor.atol = max(perTensor.atol, step / 2 * 1.0001 + 1e-6)
         }
@@ -120,15 +120,6 @@ public func diffCheckpoints(_ pathA: String, _ pathB: String, settings: Toleranc
         else if droppedByDesign(name) { report.notCarried.append(name) } else { report.extra.append(name) }
     }
     return report
-}
-
-func looseness(_ profile: ToleranceProfile) -> Int {
-    switch profile {
-    case .fp32: return 0
-    case .fp16: return 1
-    case .bf16: return 2
-    case .int8: return 3
-    }
 }
 
 

@@ -3,21 +3,6 @@
 /// each [MASK]), `best_span` (question answering). A flip between values the golden itself holds
 /// within the tolerance is a tie, not a failure.
 
-extension ToleranceProfile {
-    /// The least cosine of each row of a sentence embedding against the golden's when no
-    /// `--min-cosine` is given.
-    public var minRowCosine: Double {
-        switch self {
-        case .fp32: return 0.99999
-        case .fp16: return 0.999
-        case .bf16: return 0.99
-        // Per-channel int8 (quantize_dynamic) keeps MiniLM's mean-pooled rows at 0.987-0.995,
-        // per-tensor int8 falls to 0.933-0.966 (measured in issue 15).
-        case .int8: return 0.98
-        }
-    }
-}
-
 /// How many candidates the top-k check compares at each masked position.
 public let topKCount = 5
 /// The longest answer span (in tokens) the QA checks consider, as transformers' QA pipeline.

@@ -89,7 +89,7 @@ public func readOutputsFile(_ path: String, for golden: GoldenFile, names: [Stri
             throw GoldenProblem.missingMappedTensor(golden: goldenName, theirs: theirs, held: held)
         }
         var outputs: [String: FloatArray] = [:]
-        var storedDTypes: [String: DType] = [:]
+        var storedDTypes: [String: DType] = [:]  // F16 arrays select the fp16 profile
         var inputs: [String: Tensor] = [:]
         var source: [String: String] = [:]  // golden name → the file's
         var renamed: [String] = []
@@ -134,9 +134,9 @@ public func readOutputsFile(_ path: String, for golden: GoldenFile, names: [Stri
         }
         try checkSameInputs(inputs, golden: golden, idsDiffer: inputIds.map { $0 != goldenRealIds(golden) } ?? false)
         let unrecognised = held.filter { recognise($0, names: names).isEmpty }
-        var read = ModelOutputs(tensors: outputs)
-        read.storedDTypes = storedDTypes
-        return OutputsFile(outputs: read, unrecognised: unrecognised, inputIds: inputIds, renamed: renamed)
+        var compared = ModelOutputs(tensors: outputs)
+        compared.storedDTypes = storedDTypes
+        return OutputsFile(outputs: compared, unrecognised: unrecognised, inputIds: inputIds, renamed: renamed)
     } catch let problem as GoldenProblem {
         throw FileError(path, problem)
     }

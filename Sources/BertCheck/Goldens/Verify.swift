@@ -97,9 +97,13 @@ public func verifyGolden(_ options: VerifyOptions, progress: ProgressObserver? =
         if let dropped = checkpoint.notCarried, dropped.dropsPooler, !model.hasPooler, golden.outputs.poolerOutput != nil {
             notes.append("the \(dropped.carrier) carries no pooler (\(dropped.reason)): the pooler checks are skipped")
         }
+        // The quantized types decide (the coarsest of them), not only the dtype holding most bytes.
+        let (weightProfile, profileNote) = ToleranceProfile.forWeights(checkpoint.tensors, dequantized: checkpoint.dequantized)
+        if options.tolerances.profile == nil, let profileNote { notes.append(profileNote) }
         var report = try verifyGolden(golden, model: model, tokenizer: tokenizer,
                                       label: "model \(modelPath) (\(model.weightDType.rawValue) weights)",
-                                      tolerances: options.tolerances, includePadding: options.includePadding, progress: progress)
+                                      tolerances: options.tolerances, includePadding: options.includePadding,
+                                      weightProfile: weightProfile, progress: progress)
         report.goldenPath = options.goldenPath
         report.notes.insert(contentsOf: notes, at: 0)
         return report
@@ -115,6 +119,8 @@ func verifyOutputsFile(_ outputsPath: String, golden: GoldenFile, options: Verif
                        progress: ProgressObserver? = nil) throws -> VerifyReport {
     let file = try readOutputsFile(outputsPath, for: golden, names: options.outputNames)
     var candidate = Candidate(outputs: file.outputs, label: "outputs \(outputsPath)", fromFile: true)
+    candidate.inferredProfile = ToleranceProfile.forOutputs(
+        storedDTypes: file.outputs.storedDTypes.map { ($0.value, file.outputs[$0.key]?.values.count ?? 0) })
     candidate.runtimeInputIds = file.inputIds
     candidate.checksTokenizer = false
     if !file.unrecognised.isEmpty {
@@ -156,15 +162,18 @@ public func verifyGolden(_ golden: GoldenFile, outputs: ModelOutputs, label: Str
 
 /// Runs the golden's recorded inputs through a loaded model and verifies its outputs; with the
 /// model's tokenizer, the golden's texts must tokenize to its ids. Throws `InputProblem` when the
-/// golden's inputs do not fit the model.
+/// golden's inputs do not fit the model. `weightProfile` is the profile the model's checkpoint
+/// calls for (`ToleranceProfile.forWeights(checkpoint.tensors, dequantized:)`); nil: the one of
+/// the dtype holding most of its weights.
 public func verifyGolden(_ golden: GoldenFile, model: BertModel, tokenizer: BertTokenizer? = nil, label: String = "model in memory",
                          tolerances: ToleranceSettings = ToleranceSettings(), includePadding: Bool = false,
-                         progress: ProgressObserver? = nil) throws -> VerifyReport {
+                         weightProfile: ToleranceProfile? = nil, progress: ProgressObserver? = nil) throws -> VerifyReport {
     // Padded positions are computed only when they are compared.
     let output = try model.forward(golden.inputBatch, outputHiddenStates: !golden.outputs.hiddenStates.isEmpty,
                                    computePadding: includePadding, progress: progress)
     var candidate = Candidate(outputs: ModelOutputs(output), label: label, fromFile: false)
     candidate.weightDType = model.weightDType
+    candidate.inferredProfile = weightProfile
     candidate.tokenizer = tokenizer
     candidate.maxPositions = tokenizer.map { model.inputLength(tokenizer: $0) }
     candidate.produces = { spec in spec.produce(output) != nil }
@@ -187,6 +196,9 @@ struct Candidate {
     /// Outputs read from a file (another runtime's): missing hidden states are noted, not failed.
     var fromFile: Bool
     var weightDType: DType?
+    /// The profile the candidate calls for (`ToleranceProfile.forWeights`, `forOutputs`); nil:
+    /// the one of `weightDType`.
+    var inferredProfile: ToleranceProfile?
     /// The model's pooler, for the pooler invariant.
     var pool: (([Float], Int) -> [Float]?)?
     var tokenizer: BertTokenizer?
@@ -218,10 +230,12 @@ func compare(_ golden: GoldenFile, _ candidate: Candidate, tolerances: Tolerance
     var checks: [CheckResult] = []
     var notes = candidate.notes
     let weightDType = candidate.weightDType
-    let profile = tolerances.effectiveProfile(weightDType: weightDType)
+    let inferred = candidate.inferredProfile ?? ToleranceProfile.forWeights(weightDType)
+    let profile = tolerances.effectiveProfile(inferred: inferred)
     func tolerance(_ name: String) -> Tolerance {
-        tolerances.tolerance(for: name, weightDType: weightDType, golden: golden.metadata)
+        tolerances.tolerance(for: name, inferred: inferred, golden: golden.metadata)
     }
+    let tokenCosine = tolerances.minTokenCosine(inferred: inferred)
     let tokenText: ((Int, Int) -> String?)? = candidate.tokenizer.map { tokenizer in
         { row, position in
             let index = row * golden.seq + position
@@ -263,10 +277,17 @@ func compare(_ golden: GoldenFile, _ candidate: Candidate, tolerances: Tolerance
                                       message: "not produced: the outputs file has no pooler_output (llama.cpp and feature-extraction exports give none)"))
             continue
         }
-        let rowCosine = spec.checks.contains(.rowCosine) ? (tolerances.minCosine ?? profile.minRowCosine) : nil
+        let rowCosine = spec.checks.contains(.rowCosine) ? tolerances.minRowCosine(inferred: inferred) : nil
         checks.append(compareTensor(name: name, expected: shapedForComparison(expected, spec), actual: actual.map { shapedForComparison($0, spec) },
                                     layout: layout, perToken: spec.rank.isPerToken(expected.shape), tolerance: tolerance(name),
-                                    minCosine: spec.checks.contains(.cosine) ? tolerances.minCosine : rowCosine))
+                                    minCosine: spec.checks.contains(.cosine) ? tokenCosine : rowCosine))
+        // The quantized profiles also gate what an embedding model hands out: each row's mean.
+        if profile.isQuantized && name == OutputRegistry.lastHiddenState.name,
+           let pooled = MeanPooled.check(expected: expected, actual: actual,
+                                         layout: TokenLayout(batch: golden.batch, seq: golden.seq, mask: golden.attentionMask),
+                                         tolerance: tolerance(name), minRowCosine: tolerances.minRowCosine(inferred: inferred)) {
+            checks.append(pooled)
+        }
         if let actual {
             checks += headChecks(spec, expected: expected, actual: actual, golden: golden, candidate: candidate,
                                  context: HeadCheckContext(golden: golden, layout: layout, tolerance: tolerance,
@@ -297,8 +318,13 @@ func compare(_ golden: GoldenFile, _ candidate: Candidate, tolerances: Tolerance
     case .output(let name): report.firstDivergence = name
     case .precisionDrift: report.precisionDrift = true
     }
-    report.toleranceInForce = tolerances.tolerance(for: "", weightDType: weightDType, golden: golden.metadata)
-    report.requiredMinCosine = tolerances.minCosine
+    report.toleranceInForce = tolerances.tolerance(for: "", inferred: inferred, golden: golden.metadata)
+    report.requiredMinCosine = tokenCosine
+    if profile.isQuantized, let force = report.toleranceInForce {
+        report.notes.append("profile \(profile.rawValue) is cosine first: per-token cosine ≥ \(tokenCosine.map(formatNumber) ?? "-"), "
+            + "mean-pooled row cosine ≥ \(formatNumber(tolerances.minRowCosine(inferred: inferred))) (check \(MeanPooled.checkName)), "
+            + "and only a loose elementwise bound (atol \(formatNumber(force.atol)), rtol \(formatNumber(force.rtol)))")
+    }
     report.toleranceOverrides = tolerances.perTensor
     if let tokenText {
         report.tokens = (0..<golden.batch).map { row in (0..<golden.seq).map { tokenText(row, $0) ?? "?" } }

@@ -68,9 +68,11 @@ struct BertEmbeddings {
     /// index b·S + s of the batch), also packed into `packed` if given (see `residualLayerNorm`);
     /// ids already validated.
     func forward(_ out: FloatPointer, batch: Batch, tokens: PackedRows, hidden: Int, workers: Int, packed: FloatPointer?) {
+        // Read once: a non-F32 table is decoded (or found decoded) under the scratch's lock.
+        let types = tokenTypeEmbeddings.pointer, positions = positionEmbeddings.pointer
         for (i, t) in tokens.positions.enumerated() {
-            let type = tokenTypeEmbeddings.pointer + batch.tokenTypeIds[t] * hidden
-            let pos = positionEmbeddings.pointer + (t % batch.seq) * hidden
+            let type = types + batch.tokenTypeIds[t] * hidden
+            let pos = positions + (t % batch.seq) * hidden
             let o = out + i * hidden
             // The word row alone (decoded when not F32: no F32 copy of the vocabulary).
             wordEmbeddings.copyRow(batch.inputIds[t], into: o)

@@ -191,8 +191,8 @@ func writeTexts(_ root: URL, _ json: String = #"["a tiny text", ["a pair", "of t
     static let model = TestPaths.goldens.appendingPathComponent("models/tiny-bert").path
 
     @Test(arguments: [
-        (["diff", model, model, "--atol", "-1"], "--atol -1.0: must be a finite number, at least 0"),
-        (["diff", model, model, "--rtol", "-0.5"], "--rtol -0.5: must be a finite number, at least 0"),
+        (["diff", model, model, "--atol", "-1"], "--atol -1.0: must be a number at least 0, or inf for no elementwise bound"),
+        (["diff", model, model, "--rtol", "-0.5"], "--rtol -0.5: must be a number at least 0, or inf for no elementwise bound"),
         (["diff", model, model, "--min-cosine", "-2"], "--min-cosine -2.0: must be a number from -1 to 1"),
         (["run", model, "hi", "--threads", "-2"], "--threads -2: must be from 1 to 1024"),
         (["bench", model, "--batch", "-1"], "batch"),

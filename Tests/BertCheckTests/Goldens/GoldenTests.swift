@@ -240,7 +240,7 @@ import Testing
         let (name, tolerance) = try ToleranceSettings.parseOverride("pooler_output=1e-3,0")
         settings.perTensor[name] = tolerance
         #expect(settings.tolerance(for: "pooler_output", weightDType: .F32, golden: metadata) == Tolerance(atol: 1e-3, rtol: 0))
-        for bad in ["pooler_output", "=1,1", "x=1", "x=1,2,3", "x=a,1", "x=-1,1", "x=inf,1"] {
+        for bad in ["pooler_output", "=1,1", "x=1", "x=1,2,3", "x=a,1", "x=-1,1", "x=nan,1", "x=-inf,1"] {
             #expect(throws: ComparisonRequestProblem.malformedToleranceOverride(bad)) { try ToleranceSettings.parseOverride(bad) }
         }
     }
