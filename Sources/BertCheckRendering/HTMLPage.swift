@@ -55,7 +55,7 @@ enum HTML {
 
     static func number(_ value: Double?) -> String { value.map { escape(formatNumber($0)) } ?? "–" }
 
-    static func cosine(_ value: Double?) -> String { value.map { String(format: "%.7f", $0) } ?? "–" }
+    static func cosine(_ value: Double?) -> String { value.map(formatCosineColumn) ?? "–" }
 
     /// Readable on screen, in a narrow window (tables scroll sideways, the plot scales) and on
     /// paper (no backgrounds needed, sections kept whole).

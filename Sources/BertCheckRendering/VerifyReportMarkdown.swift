@@ -28,7 +28,7 @@ extension VerifyReportRenderer {
             let status = check.status == .fail ? "❌ FAIL" : check.status == .pass ? "pass" : check.status.label
             lines.append("| \(name) | \(md(OutputRegistry.layerLabel(of: check.name) ?? "")) | \(status) | " +
                          "\(numeric ? number(check.maxAbsErr) : "–") | \(numeric ? number(check.meanAbsErr) : "–") | " +
-                         "\(check.minCosine.map { String(format: "%.7f", $0) } ?? "–") | \(check.mismatched)/\(check.compared) | \(number(check.tolerance?.atol)) |")
+                         "\(check.minCosine.map(formatCosineColumn) ?? "–") | \(check.mismatched)/\(check.compared) | \(number(check.tolerance?.atol)) |")
         }
         let points = plotChecks(report)
         if points.count >= 2 {

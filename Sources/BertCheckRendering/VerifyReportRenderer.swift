@@ -25,7 +25,7 @@ public enum VerifyReportRenderer {
                 numeric ? (check.maxAbsErr.map(formatNumber) ?? "-") : "-",
                 numeric ? (check.maxRelErr.map(formatNumber) ?? "-") : "-",
                 numeric ? (check.meanAbsErr.map(formatNumber) ?? "-") : "-",
-                check.minCosine.map { String(format: "%.7f", $0) } ?? "-",
+                check.minCosine.map(formatCosineColumn) ?? "-",
                 "\(check.mismatched)/\(check.compared) (\(String(format: "%.2f", check.mismatchedPercent))%)",
                 check.tolerance.map { formatNumber($0.atol) } ?? "-",
                 check.tolerance.map { formatNumber($0.rtol) } ?? "-",
@@ -54,7 +54,7 @@ public enum VerifyReportRenderer {
                 let growth = (growthByName[check.name] ?? nil).map { String(format: "×%.2f", $0) } ?? "-"
                 table.append([check.name, OutputRegistry.layerLabel(of: check.name) ?? "-",
                               check.maxAbsErr.map(formatNumber) ?? "-", check.meanAbsErr.map(formatNumber) ?? "-",
-                              check.minCosine.map { String(format: "%.7f", $0) } ?? "-", growth,
+                              check.minCosine.map(formatCosineColumn) ?? "-", growth,
                               check.status.label])
             }
             lines.append(contentsOf: alignedTable(table, rightAligned: [2, 3, 4, 5]).map { "  " + $0 })
@@ -80,6 +80,7 @@ public enum VerifyReportRenderer {
     static func failingRows(_ check: CheckResult, _ golden: GoldenFile, limit: Int = 6) -> String? {
         let failing = check.rows.filter { $0.status == .fail }.map(\.row)
         guard !failing.isEmpty else { return nil }
+        if failing.count == check.rows.count && failing.count > 1 { return "all \(failing.count) rows" }
         let shown = failing.prefix(limit).map { row in
             rowText(golden, row).map { "\(row) (\($0))" } ?? "\(row)"
         }

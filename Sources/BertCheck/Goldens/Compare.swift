@@ -188,7 +188,7 @@ public func compareTensor(name: String, expected: FloatArray, actual: FloatArray
                 let position = perToken ? v % max(layout.seq, 1) : nil
                 if perToken, let mask = layout.mask, v < mask.count, mask[v] == 0 { continue }
                 var cosine = CosineAccumulator(), vectorFinite = true
-                var vectorWorst: WorstElement?, vectorWorstDiff = -1.0
+                var vectorWorstIndex = 0, vectorWorstDiff = -1.0
                 var r = rows[row]
                 let base = v * width
                 for h in 0..<width {
@@ -220,8 +220,7 @@ public func compareTensor(name: String, expected: FloatArray, actual: FloatArray
                         cosine.add(ac, ge)
                         if diff > vectorWorstDiff {
                             vectorWorstDiff = diff
-                            vectorWorst = WorstElement(subject: nil, row: row, position: position, token: nil, hiddenIndex: h,
-                                                       actual: ac, expected: ge)
+                            vectorWorstIndex = h
                         }
                     }
                     if score > r.worstScore {
@@ -234,8 +233,9 @@ public func compareTensor(name: String, expected: FloatArray, actual: FloatArray
                     let c = cosine.cosine
                     minCos = min(minCos, c)
                     if c < r.minCosine {
-                        r.lowestCosineWorst = vectorWorst
-                        r.lowestCosineWorst?.cosine = c
+                        let h = vectorWorstIndex
+                        r.lowestCosineWorst = WorstElement(subject: nil, row: row, position: position, token: nil, hiddenIndex: h,
+                                                           actual: actual.exact(base + h), expected: expected.exact(base + h), cosine: c)
                     }
                     r.minCosine = min(r.minCosine, c)
                 }
@@ -375,6 +375,13 @@ public func formatCosine(_ value: Double) -> String {
     // The nines after the point, then four significant digits of what is left.
     let nines = Int(floor(-log10(1 - value)))
     return formatSignificant(value, digits: min(17, nines + 4))
+}
+
+/// A cosine in a table column: seven decimals, unless they would read 1.0000000 for a cosine
+/// under 1 (a floor of 0.99999999 must not look met); then `formatCosine`'s digits.
+public func formatCosineColumn(_ value: Double) -> String {
+    let fixed = String(format: "%.7f", value)
+    return fixed == "1.0000000" && value < 1 ? formatCosine(value) : fixed
 }
 
 /// Numbers as reports print them: four significant digits, exponent only when needed.

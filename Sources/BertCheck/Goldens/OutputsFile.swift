@@ -126,6 +126,12 @@ public func readOutputsFile(_ path: String, for golden: GoldenFile, names: [Stri
             throw GoldenProblem.missingOutput(name: spec.name, held: held)
         }
         let inputIds = try runtimeInputIds(inputs, golden: golden)
+        if let ids = inputs["input_ids"], ids.shape.count == 2, ids.shape[1] != golden.seq {
+            let realigned = realignToGoldenLength(&outputs, runtimeSeq: ids.shape[1], golden: golden)
+            if !realigned.isEmpty {
+                renamed.append("\(realigned.joined(separator: ", ")) at the golden's \(golden.seq) positions (the runtime's input_ids have \(ids.shape[1]))")
+            }
+        }
         try checkSameInputs(inputs, golden: golden, idsDiffer: inputIds.map { $0 != goldenRealIds(golden) } ?? false)
         let unrecognised = held.filter { recognise($0, names: names).isEmpty }
         var compared = ModelOutputs(tensors: outputs)
@@ -138,17 +144,44 @@ public func readOutputsFile(_ path: String, for golden: GoldenFile, names: [Stri
 
 /// A stacked [L+1, batch, seq, hidden] tensor as hidden_states.0…L.
 private func unstackedHiddenStates(_ tensor: Tensor, golden: GoldenFile) throws -> [FloatArray] {
-    let perState = [golden.batch, golden.seq, golden.hidden]
-    guard tensor.shape.count == 4, Array(tensor.shape.dropFirst()) == perState, tensor.shape[0] > 0 else {
+    // Any length: a runtime that tokenized the texts itself pads to its own (realigned later).
+    guard tensor.shape.count == 4, tensor.shape[0] > 0, tensor.shape[1] == golden.batch, tensor.shape[2] > 0, tensor.shape[3] == golden.hidden else {
         throw GoldenProblem.wrongRank(name: tensor.name, shape: tensor.shape,
                                       expected: "[layers+1, \(golden.batch), \(golden.seq), \(golden.hidden)] (every hidden state stacked)")
     }
     let all = try GoldenFile.floatOutput(tensor)
-    let count = golden.batch * golden.seq * golden.hidden
+    let shape = Array(tensor.shape.dropFirst())
+    let count = shape.reduce(1, *)
     return (0..<tensor.shape[0]).map { n in
         let range = (n * count)..<((n + 1) * count)
-        return FloatArray(shape: perState, values: Array(all.values[range]), doubles: all.doubles.map { Array($0[range]) })
+        return FloatArray(shape: shape, values: Array(all.values[range]), doubles: all.doubles.map { Array($0[range]) })
     }
+}
+
+/// Per-token outputs computed at the runtime's own padded length (it tokenized the texts itself
+/// and padded to its longest row): cut or padded with zeros to the golden's length, so the rows
+/// whose tokens agree are compared position by position (padding is not compared; a row whose
+/// tokens differ fails the input_ids check). Returns the names realigned.
+private func realignToGoldenLength(_ outputs: inout [String: FloatArray], runtimeSeq: Int, golden: GoldenFile) -> [String] {
+    var realigned: [String] = []
+    for (name, array) in outputs {
+        guard let (spec, _) = OutputRegistry.lookup(name), array.shape.count >= 2, array.shape[0] == golden.batch,
+              array.shape[1] == runtimeSeq, spec.rank.isPerToken(array.shape) else { continue }
+        let width = array.shape.dropFirst(2).reduce(1, *)
+        let kept = min(runtimeSeq, golden.seq)
+        func cut<T: Numeric>(_ values: [T]) -> [T] {
+            var out = [T](repeating: 0, count: golden.batch * golden.seq * width)
+            for row in 0..<golden.batch {
+                let from = row * runtimeSeq * width, to = row * golden.seq * width
+                out[to..<(to + kept * width)] = values[from..<(from + kept * width)]
+            }
+            return out
+        }
+        outputs[name] = FloatArray(shape: [golden.batch, golden.seq] + array.shape.dropFirst(2), values: cut(array.values),
+                                   doubles: array.doubles.map(cut))
+        realigned.append(name)
+    }
+    return realigned.sorted { (OutputRegistry.stackOrder(of: $0) ?? .max, $0) < (OutputRegistry.stackOrder(of: $1) ?? .max, $1) }
 }
 
 /// The golden's ids of each row, real tokens only.

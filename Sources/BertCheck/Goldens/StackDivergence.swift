@@ -34,13 +34,19 @@ public struct LayerError: Equatable, Sendable {
     /// The growth from this layer to the last one.
     public var totalGrowthAfter: Double?
 
+    /// How many layer-to-layer growths follow this one.
+    public var layersAfter = 0
+
     /// A jump that starts the error: what follows only carries it (no steady growth), or grows it
-    /// far less than the jump did. The embeddings' growth is over the noise floor, not over a
-    /// layer, so only the first test applies to them.
+    /// far less than the jump did while too few layers follow to call their growth steady. Three
+    /// or more layers that keep growing it are each adding error of their own: a runtime computing
+    /// in bf16 from layer 0 (OpenVINO's default) jumps there from exact embeddings, then grows
+    /// ×0.95–1.37 a layer; that is drift. The embeddings' growth is over the noise floor, not over
+    /// a layer, so only the first test applies to them.
     func startsError(isEmbeddings: Bool) -> Bool {
         guard jumps else { return false }
         if (growthAfter ?? 1) < StackErrorGrowth.steadyGrowth { return true }
-        guard !isEmbeddings, let growth, let totalGrowthAfter else { return false }
+        guard !isEmbeddings, layersAfter < 3, let growth, let totalGrowthAfter else { return false }
         return growth >= StackErrorGrowth.jumpFactor * max(totalGrowthAfter, 1)
     }
 }
@@ -108,6 +114,7 @@ public struct StackErrorGrowth: Equatable, Sendable {
                 layers[i].jumps = growth >= jumpFactor * max(typical, 1)
             }
             let after = between.filter { $0.0 > i }.map(\.1)
+            layers[i].layersAfter = after.count
             if nonFinite[i] && (i == 0 || !nonFinite[i - 1]) {
                 layers[i].jumps = true // what follows a NaN says nothing about growth
             } else if !after.isEmpty {

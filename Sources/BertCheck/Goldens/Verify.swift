@@ -144,7 +144,7 @@ func verifyOutputsFile(_ outputsPath: String, golden: GoldenFile, options: Verif
         candidate.tokenizer = try BertTokenizer.load(vocabPath)
         candidate.label += " (token texts from \(vocabPath))"
     }
-    if candidate.pool == nil && options.modelPath == nil && golden.outputs.poolerOutput != nil {
+    if candidate.pool == nil && options.modelPath == nil && golden.outputs.poolerOutput != nil && file.outputs.poolerOutput != nil {
         candidate.notes.append("pooler_invariant needs the model's pooler weights: give --model MODEL beside --outputs to check it")
     }
     var report = compare(golden, candidate, tolerances: options.tolerances, includePadding: options.includePadding, progress: progress)
@@ -255,6 +255,7 @@ func compare(_ golden: GoldenFile, _ candidate: Candidate, tolerances: Tolerance
         checks.append(tokenizerCheck(golden, texts: texts, tokenizer: tokenizer, maxLength: candidate.maxPositions))
     }
     // Every output the golden holds, in stack order, against the candidate's.
+    var absentFromFile: [String] = []
     let outputNames = golden.outputs.namesInStackOrder
     progress?.update("comparing outputs", unit: "tensors", 0, of: outputNames.count)
     for (index, name) in outputNames.enumerated() {
@@ -266,7 +267,14 @@ func compare(_ golden: GoldenFile, _ candidate: Candidate, tolerances: Tolerance
             continue
         }
         if actual == nil && spec.indexed && candidate.fromFile {
-            notes.append("\(name) is not in the outputs file: not compared")
+            absentFromFile.append(name)
+            continue
+        }
+        // llama.cpp (its GGUF drops the pooler) and feature-extraction exports give no pooler
+        // output: reported as not produced, as for a model without pooler weights.
+        if actual == nil && candidate.fromFile && spec.name == OutputRegistry.poolerOutput.name {
+            checks.append(CheckResult(name: name, status: .notProduced,
+                                      message: "not produced: the outputs file has no pooler_output (llama.cpp and feature-extraction exports give none)"))
             continue
         }
         let rowCosine = spec.checks.contains(.rowCosine) ? tolerances.minRowCosine(inferred: inferred) : nil
@@ -288,6 +296,9 @@ func compare(_ golden: GoldenFile, _ candidate: Candidate, tolerances: Tolerance
                                                                ?? candidate.tokenizer?.id(for: "[MASK]").map(Int64.init),
                                                            tokenForId: candidate.tokenizer.map { t in { t.token(for: $0) } }))
         }
+    }
+    if !absentFromFile.isEmpty {
+        notes.append("\(absentFromFile.joined(separator: ", ")) \(absentFromFile.count == 1 ? "is" : "are") not in the outputs file: not compared")
     }
     for name in candidate.outputs.namesInStackOrder where golden.outputs[name] == nil {
         notes.append("the golden has no \(name): the candidate's is not compared")

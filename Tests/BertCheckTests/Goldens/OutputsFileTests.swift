@@ -45,6 +45,19 @@ import Testing
         #expect(typo.stderr.contains("'output_1'"))
     }
 
+    /// The dtype each output was stored as is kept (F16 arrays select the fp16 profile), for
+    /// stacked and renamed tensors too.
+    @Test func storedDTypesFollowTheGoldenNames() throws {
+        let golden = try GoldenFile.read(Self.tinyGolden)
+        let stacked = try readOutputsFile(Self.fixture("tiny-bert.outputs-stacked.npz"), for: golden)
+        #expect(stacked.outputs.storedDTypes["hidden_states.3"] == .F32 && stacked.outputs.storedDTypes.count == 6)
+        let f64 = try readOutputsFile(Self.fixture("tiny-bert.outputs-f64.npz"), for: golden)
+        #expect(f64.outputs.storedDTypes == ["last_hidden_state": .F64, "pooler_output": .F64])
+        let renamed = try readOutputsFile(Self.fixture("tiny-bert.outputs-exporter-names.npz"), for: golden,
+                                          names: ["last_hidden_state": "output_0"])
+        #expect(renamed.outputs.storedDTypes["last_hidden_state"] == .F32 && renamed.outputs.storedDTypes["output_0"] == nil)
+    }
+
     @Test func mapValuesAreCheckedBeforeReading() throws {
         for (value, words) in [("last_hidden_state", "GOLDEN_NAME=THEIR_NAME"), ("=output_0", "GOLDEN_NAME=THEIR_NAME"),
                                ("last_hiden_state=output_0", "not a golden tensor name")] {
@@ -114,6 +127,39 @@ import Testing
         }
     }
 
+    /// A runtime that tokenized the texts itself pads to its own longest row (llama.cpp's dump):
+    /// its outputs are realigned to the golden's length, and only the row tokenized differently
+    /// fails, in input_ids.
+    @Test func outputsAtTheRuntimesOwnLengthAreRealigned() throws {
+        let golden = try GoldenFile.read(Self.tinyGolden)
+        let (b, s, h) = (golden.batch, golden.seq, golden.hidden), longer = golden.seq + 3
+        var ids = [Int64](repeating: 0, count: b * longer), mask = ids
+        var states = [Float](repeating: 0, count: b * longer * h)
+        let real = goldenRealIds(golden)
+        for row in 0..<b {
+            // Row 2 ran one more word piece ([UNK], id 1) before its [SEP].
+            let tokens = row == 2 ? real[row].dropLast() + [1, real[row].last ?? 0] : real[row][...]
+            for (p, id) in tokens.enumerated() { ids[row * longer + p] = id; mask[row * longer + p] = 1 }
+            for p in 0..<s { for k in 0..<h { states[(row * longer + p) * h + k] = golden.outputs.lastHiddenState.values[(row * s + p) * h + k] } }
+        }
+        let dir = TestPaths.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let file = dir.appendingPathComponent("own-length.safetensors").path
+        try SafetensorsWriter.write([
+            Tensor.makeTensor(name: "input_ids", int64s: ids, shape: [b, longer]),
+            Tensor.makeTensor(name: "attention_mask", int64s: mask, shape: [b, longer]),
+            Tensor.makeTensor(name: "last_hidden_state", floats: states, shape: [b, longer, h]),
+        ], metadata: [:], to: file)
+        let (result, report) = try Self.verify(file)
+        #expect(result.status == 1, "\(result.stderr)")
+        let input = VerifyCommandTests.check(report ?? .null, "input_ids")
+        #expect(input?["rows"]?.elements?.map { $0["status"]?.string } == ["pass", "pass", "fail", "pass", "pass"])
+        let last = VerifyCommandTests.check(report ?? .null, "last_hidden_state")
+        #expect(last?["status"]?.string == "pass" && last?["actual_shape"]?.elements?.compactMap(\.integer) == [b, s, h])
+        #expect(report?["notes"]?.elements?.contains { $0.string?.contains("last_hidden_state at the golden's \(s) positions (the runtime's input_ids have \(longer))") == true } == true,
+                "\(report?["notes"] ?? .null)")
+    }
+
     @Test func aModelBesideTheOutputsChecksTheRuntimesPooler() throws {
         let dir = TestPaths.temporaryDirectory()
         defer { try? FileManager.default.removeItem(at: dir) }
@@ -159,6 +205,20 @@ import Testing
         _ = try CLI.run(["verify", "--golden", Self.tinyGolden, "--outputs", file, "--junit", junit])
         let xml = try String(contentsOfFile: junit, encoding: .utf8)
         #expect(xml.contains("<failure type=\"non-finite\""))
+    }
+
+    /// llama.cpp's GGUF drops the pooler, and feature-extraction exports give only the last
+    /// hidden state: no pooler_output is "not produced", not a failure.
+    @Test func aFileWithoutPoolerOutputPassesWithItNotProduced() throws {
+        let golden = try GoldenFile.read(Self.tinyGolden)
+        let dir = TestPaths.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let file = dir.appendingPathComponent("last-only.safetensors").path
+        try Self.write(ModelOutputs(tensors: ["last_hidden_state": golden.outputs.lastHiddenState]), to: file)
+        let (result, report) = try Self.verify(file)
+        #expect(result.status == 0, "\(result.stdout)")
+        #expect(VerifyCommandTests.check(report ?? .null, "pooler_output")?["status"]?.string == "not_produced")
+        #expect(report?["notes"]?.elements?.contains { $0.string?.hasPrefix("hidden_states.0, hidden_states.1, hidden_states.2, hidden_states.3 are not in the outputs file") == true } == true)
     }
 
     /// llama.cpp's BERT graph adds type-0 embeddings to every token: the tiny model run the same

@@ -43,6 +43,17 @@ import Testing
         #expect(Self.divergence(checks) == .output("hidden_states.2"))
     }
 
+    @Test func bf16FromLayer0AfterExactEmbeddingsIsDrift() {
+        // OpenVINO's default bf16 inference on MiniLM (Docs/ci-gating.md): the embeddings exact,
+        // ×10,496 over the floor at layer 0, then ×1.37, 0.95, 1.2, 1.1, 1.15 a layer. Each layer
+        // adds error of its own: no single layer, though layer 0's jump is 8× the growth after it.
+        var means = [0.0, 1.0496e-3]
+        for growth in [1.37, 0.95, 1.2, 1.1, 1.15] { means.append(means[means.count - 1] * growth) }
+        #expect(Self.divergence(Self.layers(means)) == .precisionDrift)
+        // The same jump with the later layers only carrying it is that layer.
+        #expect(Self.divergence(Self.layers([0, 1.0496e-3, 1.03e-3, 1.01e-3, 1.02e-3, 1.0e-3, 0.99e-3])) == .output("hidden_states.1"))
+    }
+
     @Test func exactZerosBeforeTheBrokenLayerDoNotMakeInfiniteGrowth() {
         // A golden recorded by bertcheck itself: the layers before the broken one match exactly.
         let checks = Self.layers([0, 0, 0, 0, 0, 2e-2, 2.1e-2, 2.0e-2, 1.9e-2])

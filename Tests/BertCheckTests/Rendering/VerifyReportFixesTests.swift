@@ -72,6 +72,8 @@ import Testing
         #expect(formatCosine(0.99995) == "0.99995")
         #expect(formatCosine(0.9999999) == "0.9999999")
         #expect(formatCosine(0.5) == "0.5")
+        #expect(formatCosineColumn(0.99999996) == "0.99999996" && formatCosineColumn(0.9999) == "0.9999000")
+        #expect(formatCosineColumn(1) == "1.0000000")
         #expect(formatApart(0.99995, 0.99999) == ("0.99995", "0.99999"))
         // A row whose cosine is 0.99995 against a floor of 0.99999, through JUnit.
         let angle = acos(0.99995)
