@@ -4,9 +4,12 @@ import Foundation
 /// `bertcheck diff` as a table or JSON.
 public enum CheckpointDiffRenderer {
     public static func table(_ report: CheckpointDiffReport, all: Bool) -> String {
+        let blockQuantized = report.tensors.contains { $0.quantizationBound != nil }
         var lines = ["A  \(report.pathA)", "B  \(report.pathB)",
                      "tolerance  profile \(report.profile.rawValue): |b − a| ≤ \(formatNumber(report.tolerance.atol)) + \(formatNumber(report.tolerance.rtol))·|a|" +
-                     (report.profile == .int8 ? "; dequantized weights within half their quantization step" : ""), ""]
+                     (report.profile == .int8 ? "; dequantized weights within half their quantization step" : "") +
+                     (blockQuantized ? "; GGML block-quantized tensors: relative error ‖b − a‖/‖a‖ and gain ⟨a,b⟩/⟨a,a⟩ − 1 within their type's bound" : ""),
+                     ""]
         if !report.missing.isEmpty { lines.append("Missing in B (\(report.missing.count)): " + report.missing.joined(separator: ", ")) }
         if !report.extra.isEmpty { lines.append("Extra in B (\(report.extra.count)): " + report.extra.joined(separator: ", ")) }
         if !report.notCarried.isEmpty {
@@ -31,15 +34,22 @@ public enum CheckpointDiffRenderer {
         let changed = report.tensors.filter { $0.status == .pass && ($0.maxAbsErr ?? 0) > 0 }
             .sorted { ($0.maxAbsErr ?? 0) > ($1.maxAbsErr ?? 0) }
         let shown = all ? report.tensors : failingTensors + changed.prefix(8)
-        var rows: [[String]] = [["tensor", "dtype", "shape", "max abs", "max rel", "cosine", "mismatched", "status"]]
+        var rows: [[String]] = [["tensor", "dtype", "shape", "max abs", "max rel", "cosine", "mismatched"]
+            + (blockQuantized ? ["rel error (bound)", "gain (bound)"] : []) + ["status"]]
         for t in shown {
-            rows.append([t.name, t.dtypeDiffers ? "\(t.dtypeA.rawValue)→\(t.dtypeB.rawValue)" : t.dtypeA.rawValue,
-                         Tensor.describe(shape: t.shapeB), t.maxAbsErr.map(formatNumber) ?? "-", t.maxRelErr.map(formatNumber) ?? "-",
-                         t.cosine.map { String(format: "%.7f", $0) } ?? "-", "\(t.mismatched)", t.status == .pass ? "pass" : "FAIL"])
+            var row = [t.name, t.dtypeDiffers ? "\(t.dtypeA.rawValue)→\(t.dtypeB.rawValue)" : t.dtypeA.rawValue,
+                       Tensor.describe(shape: t.shapeB), t.maxAbsErr.map(formatNumber) ?? "-", t.maxRelErr.map(formatNumber) ?? "-",
+                       t.cosine.map { String(format: "%.7f", $0) } ?? "-", t.quantizationBound == nil ? "\(t.mismatched)" : "-"]
+            if blockQuantized {
+                let bound = t.quantizationBound
+                row.append(t.relativeError.map { "\(formatNumber($0)) (\(bound.map { formatNumber($0.relativeError) } ?? "-"))" } ?? "-")
+                row.append(t.gain.map { "\(formatNumber($0)) (±\(bound.map { formatNumber($0.gain) } ?? "-"))" } ?? "-")
+            }
+            rows.append(row + [t.status == .pass ? "pass" : "FAIL"])
         }
         if rows.count > 1 {
             if lines.last != "" { lines.append("") }
-            lines.append(contentsOf: alignedTable(rows, rightAligned: [3, 4, 5, 6]))
+            lines.append(contentsOf: alignedTable(rows, rightAligned: blockQuantized ? [3, 4, 5, 6, 7, 8] : [3, 4, 5, 6]))
         }
         if !all {
             let identical = report.tensors.count - failingTensors.count - changed.count
@@ -75,6 +85,9 @@ public enum CheckpointDiffRenderer {
                     ("max_abs_err", .number(t.maxAbsErr)), ("max_rel_err", .number(t.maxRelErr)),
                     ("cosine", .number(t.cosine)), ("mismatched", .int(t.mismatched)), ("non_finite", .int(t.nonFinite)),
                     ("transposed", .bool(t.transposedEqual)),
+                    ("relative_error", .number(t.relativeError)), ("gain", .number(t.gain)),
+                    ("bound_relative_error", .number(t.quantizationBound?.relativeError)),
+                    ("bound_gain", .number(t.quantizationBound?.gain)),
                 ])
             })),
         ])

@@ -15,6 +15,11 @@ public struct TensorDiff: Sendable {
     public var status: CheckStatus
     /// B is A's matrix transposed, with equal values (an export that forgot to un-transpose).
     public var transposedEqual = false
+    /// For a GGML block-quantized side: the bound that decides (instead of elementwise
+    /// tolerance), and the tensor's relative error and gain it is held to.
+    public var quantizationBound: BlockQuantizationBound?
+    public var relativeError: Double?
+    public var gain: Double?
 
     public var shapeDiffers: Bool { shapeA != shapeB }
     public var dtypeDiffers: Bool { dtypeA != dtypeB }
@@ -74,9 +79,8 @@ public func diffCheckpoints(_ pathA: String, _ pathB: String, settings: Toleranc
     for name in settings.perTensor.keys.sorted() where !namesA.contains(name) && namedB[name] == nil {
         throw ComparisonRequestProblem.toleranceForUnknownTensor(name, checkpoints: [pathA, pathB])
     }
-    let quantized = a.dequantized.isEmpty && b.dequantized.isEmpty ? [] : [ToleranceProfile.int8]
-    let profile = settings.profile ?? ([dominantDType(a.tensors), dominantDType(b.tensors)]
-        .map(ToleranceProfile.forWeights) + quantized)
+    // The coarser checkpoint's profile (a Q4_K_M GGUF: q4, from its coarsest quantized type).
+    let profile = settings.profile ?? [a, b].map { ToleranceProfile.forWeights($0.tensors, dequantized: $0.dequantized).profile }
         .max { $0.looseness < $1.looseness } ?? .fp32
     var tolerance = profile.weightTolerance
     if let atol = settings.atol { tolerance.atol = atol }
@@ -110,7 +114,15 @@ public func diffCheckpoints(_ pathA: String, _ pathB: String, settings: Toleranc
            let step = (b.dequantized[tb.name] ?? a.dequantized[ta.name])?.largestStep {
             perTensor.atol = max(perTensor.atol, step / 2 * 1.0001 + 1e-6)
         }
-        report.tensors.append(compareWeights(name: name, ta, tb, tolerance: perTensor, minCosine: settings.minCosine))
+        let explicit = settings.perTensor[name] != nil || settings.atol != nil || settings.rtol != nil
+        // Each tensor's own storage sets its bound: an F16 tensor inside a Q8_0 GGUF gets fp16's.
+        if !explicit, settings.profile == nil {
+            let own = [ta.dtype, tb.dtype].map { ToleranceProfile.forWeights($0).weightTolerance }
+            perTensor.atol = ([perTensor.atol] + own.map(\.atol)).max() ?? perTensor.atol
+            perTensor.rtol = ([perTensor.rtol] + own.map(\.rtol)).max() ?? perTensor.rtol
+        }
+        report.tensors.append(compareWeights(name: name, ta, tb, tolerance: perTensor, minCosine: settings.minCosine,
+                                             blockQuantized: !explicit))
     }
     var seenB = Set<String>()
     for tb in b.tensors {
@@ -123,7 +135,10 @@ public func diffCheckpoints(_ pathA: String, _ pathB: String, settings: Toleranc
 }
 
 
-func compareWeights(name: String, _ ta: Tensor, _ tb: Tensor, tolerance: Tolerance, minCosine: Double?) -> TensorDiff {
+/// `blockQuantized`: a GGML block-quantized side is held to its type's `BlockQuantizationBound`
+/// instead of `tolerance` (false when the user set an elementwise tolerance).
+func compareWeights(name: String, _ ta: Tensor, _ tb: Tensor, tolerance: Tolerance, minCosine: Double?,
+                    blockQuantized: Bool = true) -> TensorDiff {
     var diff = TensorDiff(name: name, dtypeA: ta.dtype, dtypeB: tb.dtype, shapeA: ta.shape, shapeB: tb.shape,
                           maxAbsErr: nil, maxRelErr: nil, cosine: nil, mismatched: 0, nonFinite: 0, status: .pass)
     guard ta.shape == tb.shape else {
@@ -133,6 +148,8 @@ func compareWeights(name: String, _ ta: Tensor, _ tb: Tensor, tolerance: Toleran
     }
     var maxAbs = 0.0, maxRel = 0.0
     var cosine = CosineAccumulator()
+    let blockBound = blockQuantized ? BlockQuantizationBound.forPair(ta.dtype, tb.dtype) : nil
+    var quantization = QuantizationErrorAccumulator()
     ta.withFloats { fa in
         tb.withFloats { fb in
             for i in 0..<min(fa.count, fb.count) {
@@ -142,7 +159,11 @@ func compareWeights(name: String, _ ta: Tensor, _ tb: Tensor, tolerance: Toleran
                     continue
                 }
                 let d = abs(y - x)
-                if d > tolerance.atol + tolerance.rtol * abs(x) { diff.mismatched += 1 }
+                if blockBound != nil {
+                    quantization.add(x, y)
+                } else if d > tolerance.atol + tolerance.rtol * abs(x) {
+                    diff.mismatched += 1
+                }
                 maxAbs = max(maxAbs, d)
                 if x != 0 { maxRel = max(maxRel, d / abs(x)) }
                 cosine.add(x, y)
@@ -152,6 +173,12 @@ func compareWeights(name: String, _ ta: Tensor, _ tb: Tensor, tolerance: Toleran
     diff.maxAbsErr = maxAbs
     diff.maxRelErr = maxRel
     diff.cosine = cosine.cosine
+    if let blockBound {
+        diff.quantizationBound = blockBound
+        diff.relativeError = quantization.relativeError
+        diff.gain = quantization.gain
+        if !(quantization.relativeError <= blockBound.relativeError && abs(quantization.gain) <= blockBound.gain) { diff.status = .fail }
+    }
     if diff.mismatched > 0 { diff.status = .fail }
     if let minCosine, let cosine = diff.cosine, cosine < minCosine { diff.status = .fail }
     return diff

@@ -246,6 +246,7 @@ import Testing
         let q8 = try diffCheckpoints(source, Self.path("tiny-h256-Q8_0.gguf"), settings: settings)
         #expect(q8.tensors.filter { $0.dtypeB == .Q8_0 }.count == 7)
         #expect(q8.tensors.allSatisfy { ($0.cosine ?? 0) > 0.9999 })
+        #expect(q8.status == .pass, "each Q8_0 tensor within its block bound")
         let cli = try CLI.run(["diff", "--json", source, Self.path("tiny-h256-F16.gguf")])
         #expect(cli.status == 0, "\(cli.stdout)\(cli.stderr)")
         #expect(cli.stdout.contains("\"not_carried\""))
