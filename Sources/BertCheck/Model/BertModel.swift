@@ -181,15 +181,15 @@ public final class BertModel: @unchecked Sendable {
     /// intermediate and its packed copy, per-worker attention scores) and the outputs
     /// (last_hidden_state, the hidden states when asked for, a masked-LM head's vocabulary-wide
     /// logits). An estimate to refuse what cannot fit, not an exact figure.
-    func estimatedPassBytes(_ batch: Batch, attentionBuffers: Int, hiddenStates: Bool) -> Int {
-        let h = config.hiddenSize, i = config.intermediateSize, layers = config.numHiddenLayers
+    /// `packedTokens`: the tokens the pass computes (`PackedRows.tokens`), which size the
+    /// workspace; every padded position when nil. The outputs are [batch, seq, …] either way.
+    func estimatedPassBytes(_ batch: Batch, packedTokens: Int? = nil, attentionBuffers: Int, hiddenStates: Bool) -> Int {
+        let h = config.hiddenSize, i = config.intermediateSize
         let tokens = batch.batch.multipliedReportingOverflow(by: batch.seq)
-        let vocabularyLogits = taskHead == .maskedLM || taskHead == .preTraining ? config.vocabSize : 0
-        let perToken = 8 * h + 2 * i + h * (hiddenStates ? layers + 2 : 1) + vocabularyLogits
-        let (activations, o1) = tokens.partialValue.multipliedReportingOverflow(by: perToken)
+        let (workspace, o1) = (packedTokens ?? tokens.partialValue).multipliedReportingOverflow(by: (8 * h + 2 * i) * MemoryLayout<Float>.stride)
         let (scores, o2) = (batch.seq * (batch.seq + 2 * config.headSize)).multipliedReportingOverflow(by: attentionBuffers)
-        let (floats, o3) = activations.addingReportingOverflow(scores)
-        let (bytes, o4) = floats.multipliedReportingOverflow(by: MemoryLayout<Float>.stride)
+        let (floats, o3) = workspace.addingReportingOverflow(estimatedOutputBytes(batch, hiddenStates: hiddenStates))
+        let (bytes, o4) = floats.addingReportingOverflow(scores.multipliedReportingOverflow(by: MemoryLayout<Float>.stride).partialValue)
         return tokens.overflow || o1 || o2 || o3 || o4 ? .max : bytes
     }
 
@@ -202,7 +202,7 @@ public final class BertModel: @unchecked Sendable {
     /// Refuses a pass whose estimated memory exceeds what the process may still allocate.
     /// `tokens`: the rows the pass computes (`PackedRows.tokens`), which size its workspace.
     private func checkMemory(for batch: Batch, tokens: Int, hiddenStates: Bool) throws {
-        var needed = estimatedPassBytes(batch, attentionBuffers: attentionBuffers(for: batch), hiddenStates: hiddenStates)
+        var needed = estimatedPassBytes(batch, packedTokens: tokens, attentionBuffers: attentionBuffers(for: batch), hiddenStates: hiddenStates)
         // A cached workspace of this shape is reused, and already counted as memory in use.
         if let cached = cachedWorkspace, cached.tokens == tokens, cached.seq == batch.seq {
             needed = estimatedOutputBytes(batch, hiddenStates: hiddenStates)

@@ -7,40 +7,62 @@
 /// similar length into shorter passes would save compute but change those padded outputs.
 extension BertModel {
     /// `forward`, in as few passes as the memory budget allows. The outputs of the whole batch
-    /// must fit the budget (refused with the figure otherwise); the workspace is sized per chunk.
+    /// must fit the budget (refused with the figure otherwise); the workspace is sized per pass.
+    /// Rows are grouped by length (`passPlan`), so a pass of short rows holds many of them.
     public func forwardInChunks(_ batch: Batch, outputHiddenStates: Bool = false, computePadding: Bool = false,
                                 progress: ProgressObserver? = nil) throws -> BertOutput {
-        let rows = try rowsPerPass(batch, hiddenStates: outputHiddenStates)
-        guard rows < batch.batch else { return try forward(batch, outputHiddenStates: outputHiddenStates, computePadding: computePadding, progress: progress) }
-        let chunks = (batch.batch + rows - 1) / rows
-        let overall = progress.map { ChunkedProgress($0, chunks: chunks, activity: "forward pass over \(batch.batch) rows × \(batch.seq) tokens in \(chunks) chunks") }
-        var combined = try forward(batch.rows(0..<rows), outputHiddenStates: outputHiddenStates, computePadding: computePadding, progress: overall)
-        // Room for every row at once: growing by doubling would hold up to twice the outputs.
-        combined.reserveRows(batch.batch)
-        for start in stride(from: rows, to: batch.batch, by: rows) {
-            overall?.chunk += 1
-            combined.append(try forward(batch.rows(start..<min(start + rows, batch.batch)), outputHiddenStates: outputHiddenStates,
-                                         computePadding: computePadding, progress: overall))
+        let plan = try passPlan(batch, hiddenStates: outputHiddenStates, computePadding: computePadding)
+        guard plan.count > 1 else { return try forward(batch, outputHiddenStates: outputHiddenStates, computePadding: computePadding, progress: progress) }
+        let overall = progress.map { ChunkedProgress($0, chunks: plan.count, activity: "forward pass over \(batch.batch) rows × \(batch.seq) tokens in \(plan.count) chunks") }
+        var combined: BertOutput?
+        for (index, rows) in plan.enumerated() {
+            overall?.chunk = index
+            let part = try forward(batch.rows(rows), outputHiddenStates: outputHiddenStates, computePadding: computePadding, progress: overall)
+            // Allocated once, whole: growing by doubling would hold up to twice the outputs.
+            if combined == nil { combined = BertOutput(zerosLike: part, rows: batch.batch) }
+            combined?.place(part, atRows: rows)
         }
-        return combined
+        return combined!
     }
 
-    /// The most rows whose pass fits beside the whole batch's outputs; the batch itself when no
-    /// budget is known or everything fits.
-    func rowsPerPass(_ batch: Batch, hiddenStates: Bool) throws -> Int {
-        guard batch.batch > 1, let (available, source) = MemoryBudget.available() else { return batch.batch }
-        let whole = estimatedPassBytes(batch, attentionBuffers: max(1, min(threads, batch.batch * config.numAttentionHeads, 64)), hiddenStates: hiddenStates)
-        guard whole > available else { return batch.batch }
+    /// The rows of each pass: one pass of every row when no budget is known or the whole batch
+    /// fits; else rows sorted by the tokens they compute (longest first), each pass as many of
+    /// them as fit half of what the whole batch's outputs leave (freed buffers are not always
+    /// returned to the system at once, so the next pass's check sees some of the last one's
+    /// memory as still in use). Grouping by length is what makes a pass of short rows cheap:
+    /// the workspace follows the packed tokens, not rows × padded length.
+    func passPlan(_ batch: Batch, hiddenStates: Bool, computePadding: Bool,
+                  budget: (bytes: Int, source: String)? = MemoryBudget.available()) throws -> [[Int]] {
+        let all = [Array(0..<batch.batch)]
+        guard batch.batch > 1, let (available, source) = budget else { return all }
+        let packed = PackedRows(batch, computePadding: computePadding)
+        let buffers = max(1, min(threads, batch.batch * config.numAttentionHeads, 64))
+        guard estimatedPassBytes(batch, packedTokens: packed.tokens, attentionBuffers: buffers, hiddenStates: hiddenStates) > available else { return all }
         let outputs = estimatedOutputBytes(batch, hiddenStates: hiddenStates)
         if outputs > available {
             throw InputProblem.exceedsMemory(tokens: "\(batch.batch) × \(batch.seq)", needed: outputs, available: available, source: source)
         }
         let oneRow = Batch(batch: 1, seq: batch.seq, inputIds: [], attentionMask: [], tokenTypeIds: [])
-        let perRow = max(1, estimatedPassBytes(oneRow, attentionBuffers: 1, hiddenStates: hiddenStates))
-        let attention = estimatedPassBytes(oneRow, attentionBuffers: min(threads, 64), hiddenStates: hiddenStates) - perRow
-        // Half of what is left per chunk: freed buffers are not always returned to the system at
-        // once, so the next chunk's check sees some of the last one's memory as still in use.
-        return max(1, min(batch.batch, (available - outputs - attention) / 2 / perRow))
+        let attention = estimatedPassBytes(oneRow, packedTokens: 0, attentionBuffers: min(threads, 64), hiddenStates: hiddenStates)
+            - estimatedOutputBytes(oneRow, hiddenStates: hiddenStates)
+        let perPass = max(0, available - outputs - attention) / 2
+        // What one row adds to a pass: its computed tokens' workspace and its own padded outputs.
+        let perToken = (8 * config.hiddenSize + 2 * config.intermediateSize) * MemoryLayout<Float>.stride
+        let rowOutputs = estimatedOutputBytes(oneRow, hiddenStates: hiddenStates)
+        let computed = packed.rows.map(\.queries)
+        let order = computed.indices.sorted { computed[$0] != computed[$1] ? computed[$0] > computed[$1] : $0 < $1 }
+        var plan: [[Int]] = [], current: [Int] = [], cost = 0
+        for row in order {
+            let added = computed[row] * perToken + rowOutputs
+            if !current.isEmpty && cost + added > perPass {
+                plan.append(current)
+                (current, cost) = ([], 0)
+            }
+            current.append(row)
+            cost += added
+        }
+        if !current.isEmpty { plan.append(current) }
+        return plan
     }
 
     /// Bytes of the outputs alone (last_hidden_state, the hidden states when asked for, a
@@ -57,42 +79,43 @@ extension BertModel {
 }
 
 extension Batch {
-    /// The rows `range`, at the same padded length.
-    public func rows(_ range: Range<Int>) -> Batch {
-        let tokens = (range.lowerBound * seq)..<(range.upperBound * seq)
-        return Batch(batch: range.count, seq: seq, inputIds: Array(inputIds[tokens]),
-                     attentionMask: Array(attentionMask[tokens]), tokenTypeIds: Array(tokenTypeIds[tokens]))
+    /// The rows at `indices`, in that order, at the same padded length.
+    public func rows(_ indices: [Int]) -> Batch {
+        var ids: [Int] = [], mask: [Int] = [], types: [Int] = []
+        for row in indices {
+            let tokens = (row * seq)..<((row + 1) * seq)
+            ids += inputIds[tokens]
+            mask += attentionMask[tokens]
+            types += tokenTypeIds[tokens]
+        }
+        return Batch(batch: indices.count, seq: seq, inputIds: ids, attentionMask: mask, tokenTypeIds: types)
     }
 }
 
 extension BertOutput {
-    /// Reserves room for `rows` rows in every output.
-    mutating func reserveRows(_ rows: Int) {
-        let current = Swift.max(batch, 1)
-        func reserve(_ values: inout [Float]) { values.reserveCapacity(values.count / current * rows) }
-        reserve(&lastHiddenState)
-        if poolerOutput != nil { reserve(&poolerOutput!) }
-        if hiddenStates != nil {
-            for i in hiddenStates!.indices { reserve(&hiddenStates![i]) }
+    /// `rows` rows shaped like `part`'s (the same padded length, outputs and heads), all zero.
+    init(zerosLike part: BertOutput, rows: Int) {
+        func zeros(_ values: [Float]) -> [Float] { [Float](repeating: 0, count: values.count / Swift.max(part.batch, 1) * rows) }
+        self.init(batch: rows, seq: part.seq, hidden: part.hidden, lastHiddenState: zeros(part.lastHiddenState),
+                  poolerOutput: part.poolerOutput.map(zeros), hiddenStates: part.hiddenStates?.map(zeros))
+        for (name, head) in part.headOutputs {
+            headOutputs[name] = FloatArray(shape: [rows] + head.shape.dropFirst(), values: zeros(head.values))
         }
-        for name in headOutputs.keys { reserve(&headOutputs[name]!.values) }
     }
 
-    /// Appends the rows of `next` (same padded length): every output's first dimension is the batch.
-    mutating func append(_ next: BertOutput) {
-        batch += next.batch
-        lastHiddenState += next.lastHiddenState
-        if let more = next.poolerOutput { poolerOutput?.append(contentsOf: more) }
-        if let more = next.hiddenStates, hiddenStates != nil {
-            for i in more.indices { hiddenStates![i] += more[i] }
+    /// Copies row k of `part` into row `indices[k]` of every output (each output's first
+    /// dimension is the batch).
+    mutating func place(_ part: BertOutput, atRows indices: [Int]) {
+        func copy(_ from: [Float], into to: inout [Float]) {
+            let width = from.count / Swift.max(part.batch, 1)
+            for (k, row) in indices.enumerated() { to[(row * width)..<((row + 1) * width)] = from[(k * width)..<((k + 1) * width)] }
         }
-        for (name, more) in next.headOutputs {
-            guard var values = headOutputs[name] else { continue }
-            values.values += more.values
-            values.shape[0] += more.shape[0]
-            values.doubles = nil
-            headOutputs[name] = values
+        copy(part.lastHiddenState, into: &lastHiddenState)
+        if let from = part.poolerOutput, poolerOutput != nil { copy(from, into: &poolerOutput!) }
+        if let from = part.hiddenStates, hiddenStates != nil {
+            for i in from.indices { copy(from[i], into: &hiddenStates![i]) }
         }
+        for (name, head) in part.headOutputs where headOutputs[name] != nil { copy(head.values, into: &headOutputs[name]!.values) }
     }
 }
 
@@ -110,7 +133,7 @@ final class ChunkedProgress: ProgressObserver {
     }
 
     func update(_ step: ProgressStep) {
-        // Each chunk starts its count at 0; only the first start and the last end are the whole's.
+        // Each pass starts its count at 0; only the first start and the last end are the whole's.
         if step.completed == 0 && chunk > 0 { return }
         if step.completed == step.total && chunk < chunks - 1 { return }
         observer.update(activity, unit: step.unit, chunk * step.total + step.completed, of: chunks * step.total)

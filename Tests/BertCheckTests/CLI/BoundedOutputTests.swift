@@ -148,3 +148,34 @@ let counts: [Int] = recorder.steps.map(\.completed)
         #expect(recorder.steps.allSatisfy { $0.total == 18 && $0.activity == "forward pass in 3 chunks" })
     }
 }
+
+/// Passes beyond the budget group rows by length: short rows share a pass, long ones get their own.
+@Suite struct PassPlanTests {
+    @Test func rowsOfSimilarLengthShareAPass() throws {
+        let root = TestPaths.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: root) }
+        let model = try BertModel(checkpoint: loadCheckpoint(wideModel(in: root).path), threads: 1)
+        // 4 rows of 300 real tokens among 60 rows of 10, padded to 300, interleaved.
+        let seq = 300, lengths = (0..<64).map { $0 % 16 == 0 ? 300 : 10 }
+        var batch = Batch(batch: 64, seq: seq, inputIds: [], attentionMask: [], tokenTypeIds: [])
+        for length in lengths {
+            batch.inputIds += Array(repeating: 5, count: length) + Array(repeating: 0, count: seq - length)
+            batch.attentionMask += Array(repeating: 1, count: length) + Array(repeating: 0, count: seq - length)
+            batch.tokenTypeIds += Array(repeating: 0, count: seq)
+        }
+        let outputs = model.estimatedOutputBytes(batch, hiddenStates: false)
+        // Room beside the outputs for about two long rows' workspace per pass.
+        let perToken = (8 * 64 + 2 * 64) * 4
+        let budget = outputs + 2 * (2 * 300 * perToken + 2 * model.estimatedOutputBytes(batch.rows([0]), hiddenStates: false)) + 500_000
+        let plan = try model.passPlan(batch, hiddenStates: false, computePadding: false, budget: (budget, "test"))
+        #expect(plan.flatMap { $0 }.sorted() == Array(0..<64), "every row once")
+        #expect(plan.count < 16, "\(plan.count) passes: short rows must share passes (by row count alone: 32)")
+        // Grouped by length: the passes in order hold the rows longest first.
+        let ordered = plan.flatMap { $0 }.map { lengths[$0] }
+        #expect(ordered == ordered.sorted(by: >), "\(plan.map { $0.map { lengths[$0] } })")
+        #expect(plan.count > 1)
+        // No budget, or one that fits the whole batch: one pass.
+        #expect(try model.passPlan(batch, hiddenStates: false, computePadding: false, budget: nil).count == 1)
+        #expect(try model.passPlan(batch, hiddenStates: false, computePadding: false, budget: (1 << 40, "test")).count == 1)
+    }
+}
