@@ -41,7 +41,7 @@ public enum ToleranceProfile: String, CaseIterable, Sendable {
 
     /// The elementwise tolerance `diff` compares weights with. A dequantized int8 weight gets half
     /// its quantization step on top (see `diffCheckpoints`); a GGUF block type its own bound
-    /// (`QuantizedWeightBound`).
+    /// (`BlockQuantizationBound`).
     public var weightTolerance: Tolerance {
         isQuantized ? ToleranceProfile.fp32.tolerance : tolerance
     }
