@@ -20,16 +20,11 @@ bin="${BIN:-$(Scripts/release-bin.sh --static)}"
 minilm="$(Scripts/fetch-model.sh)"
 mkdir -p "$out"
 
-version=0.3.36
-llama="$cache/llama_cpp_python-$version/vendor/llama.cpp"
 convert() {
   [[ -s "$3" ]] && return
-  local python
+  local python llama
   python="$(Scripts/reference-venv.sh)"
-  if [[ ! -f "$llama/convert_hf_to_gguf.py" ]]; then
-    "$(dirname "$python")/pip" download --quiet --no-binary :all: --no-deps "llama-cpp-python==$version" -d "$cache" >&2
-    tar -xzf "$cache/llama_cpp_python-$version.tar.gz" -C "$cache"
-  fi
+  llama="$(Scripts/llama-cpp-source.sh "$python")"
   PYTHONPATH="$llama/gguf-py" "$python" Scripts/convert_hf_to_gguf_tiny.py "$llama" "$1" --outtype "$2" --outfile "$3" \
     2>&1 | grep -E "^(ERROR|Traceback)" >&2 || true
   test -s "$3"

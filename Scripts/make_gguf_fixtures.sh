@@ -19,12 +19,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 python="$(Scripts/reference-venv.sh --converters)"
 cache="${XDG_CACHE_HOME:-$HOME/.cache}/bertcheck"
-version=0.3.36
-llama="$cache/llama_cpp_python-$version/vendor/llama.cpp"
-if [[ ! -f "$llama/convert_hf_to_gguf.py" ]]; then
-  "$(dirname "$python")/pip" download --quiet --no-binary :all: --no-deps "llama-cpp-python==$version" -d "$cache" >&2
-  tar -xzf "$cache/llama_cpp_python-$version.tar.gz" -C "$cache"
-fi
+llama="$(Scripts/llama-cpp-source.sh "$python")"
 # The reference reads with the gguf-py that wrote the files (the sdist's, newer than PyPI's 0.19.0).
 export PYTHONPATH="$llama/gguf-py"
 convert() { "$python" Scripts/convert_hf_to_gguf_tiny.py "$llama" "$1" --outtype "$2" --outfile "$3" 2>&1 | grep -E "^(ERROR|Traceback)|tiny:|successfully" >&2 || true; test -s "$3"; }

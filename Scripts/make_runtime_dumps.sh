@@ -25,13 +25,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 python="$(Scripts/reference-venv.sh --runtimes)"
-cache="${XDG_CACHE_HOME:-$HOME/.cache}/bertcheck"
-version=0.3.36
-llama="$cache/llama_cpp_python-$version/vendor/llama.cpp"
-if [[ ! -f "$llama/convert_hf_to_gguf.py" ]]; then
-  "$(dirname "$python")/pip" download --quiet --no-binary :all: --no-deps "llama-cpp-python==$version" -d "$cache" >&2
-  tar -xzf "$cache/llama_cpp_python-$version.tar.gz" -C "$cache"
-fi
+llama="$(Scripts/llama-cpp-source.sh "$python")"
 
 model=goldens/models/tiny-bert
 golden=goldens/tiny-bert.golden.safetensors
