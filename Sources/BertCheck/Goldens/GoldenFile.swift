@@ -21,7 +21,7 @@ public enum GoldenProblem: Error, CustomStringConvertible, Equatable {
     case hiddenStatesNotContiguous(missing: Int, highest: Int)
     case differentInputs(name: String, row: Int, position: Int, golden: Int64, outputs: Int64)
     // Rules of an outputs file (`verify --outputs`): `held` lists the file's tensor names.
-    case missingOutput(name: String, held: [String])
+    case missingOutput(name: String, held: [String], mappedTo: String? = nil)
     case missingMappedTensor(golden: String, theirs: String, held: [String])
     case sameOutputTwice(name: String, first: String, second: String)
     // Rules that tie a golden to the model it is run through.
@@ -69,7 +69,10 @@ public enum GoldenProblem: Error, CustomStringConvertible, Equatable {
             return "\(family).\(missing) is missing but \(family).\(highest) is present (hidden states must be numbered 0…L without gaps)"
         case .differentInputs(let name, let row, let position, let golden, let outputs):
             return "\(name)[\(row), \(position)] is \(outputs) in the outputs but \(golden) in the golden: the outputs were computed from other inputs"
-        case .missingOutput(let name, let held):
+        case .missingOutput(let name, let held, let mappedTo):
+            if let mappedTo {
+                return "no tensor for \(name): the file's '\(name)' is read as \(mappedTo) by --map \(mappedTo)=\(name); name theirs with --map \(name)=THEIR_NAME"
+            }
             return "no tensor '\(name)' (the file holds \(heldList(held)); name theirs with --map \(name)=THEIR_NAME)"
         case .missingMappedTensor(let golden, let theirs, let held):
             return "no tensor '\(theirs)' for --map \(golden)=\(theirs) (the file holds \(heldList(held)))"

@@ -123,7 +123,9 @@ public func readOutputsFile(_ path: String, for golden: GoldenFile, names: [Stri
             for recognised in recognise(name, names: names) { try read(recognised, name, tensor) }
         }
         for spec in OutputRegistry.all where spec.required && outputs[spec.name] == nil {
-            throw GoldenProblem.missingOutput(name: spec.name, held: held)
+            // Their tensor of that name may have gone to another golden name with --map.
+            let takenBy = names.filter { $0.value == spec.name }.map(\.key).sorted().first
+            throw GoldenProblem.missingOutput(name: spec.name, held: held, mappedTo: takenBy)
         }
         let inputIds = try runtimeInputIds(inputs, golden: golden)
         if let ids = inputs["input_ids"], ids.shape.count == 2, ids.shape[1] != golden.seq {

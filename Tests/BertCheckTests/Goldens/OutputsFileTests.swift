@@ -43,6 +43,10 @@ import Testing
         let typo = try CLI.run(["verify", "--golden", Self.tinyGolden, "--outputs", file, "--map", "last_hidden_state=output_9"])
         expectInputError(typo, naming: file, containing: "no tensor 'output_9' for --map last_hidden_state=output_9")
         #expect(typo.stderr.contains("'output_1'"))
+        // Their last_hidden_state given to another golden name: the message says where it went.
+        let runtime = TestPaths.goldens.appendingPathComponent("runtimes/tiny-bert.onnxruntime-fp32.safetensors").path
+        let taken = try CLI.run(["verify", "--golden", Self.tinyGolden, "--outputs", runtime, "--map", "pooler_output=last_hidden_state"])
+        expectInputError(taken, naming: runtime, containing: "the file's 'last_hidden_state' is read as pooler_output by --map pooler_output=last_hidden_state")
     }
 
     /// The dtype each output was stored as is kept (F16 arrays select the fp16 profile), for
