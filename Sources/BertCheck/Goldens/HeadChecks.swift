@@ -26,6 +26,18 @@ struct HeadCheckContext {
         return item.pair.map { "\(item.text) | \($0)" } ?? item.text
     }
 
+    /// Where a fault is, as messages name it: `row 2, token 5 'fox' ("the quick fox")`; the
+    /// token's text only when `tokenText` (at [MASK] positions it would always be [MASK]).
+    func place(row: Int, position: Int?, tokenText: Bool = true) -> String {
+        var place = "row \(row)"
+        if let position {
+            place += ", token \(position)"
+            if tokenText, let token = layout.tokenText?(row, position) { place += " '\(token)'" }
+        }
+        if let text = textOfRow(row) { place += " (\"\(text)\")" }
+        return place
+    }
+
     func labelName(_ id: Int) -> String {
         guard let names = labelNames, id < names.count else { return "\(id)" }
         return "\(id) (\(names[id]))"
@@ -92,11 +104,7 @@ func labelsCheck(name checkName: String, tensor: String, expected: FloatArray, a
         guard want != got else { continue }
         if tie { ties += 1; continue }
         result.mismatched += 1
-        var place = "row \(row)"
-        if let position {
-            place += ", token \(position)" + (context.layout.tokenText?(row, position).map { " '\($0)'" } ?? "")
-        }
-        if let text = context.textOfRow(row) { place += " (\"\(text)\")" }
+        let place = context.place(row: row, position: position)
         flips.append("\(place): golden \(context.labelName(want)), candidate \(context.labelName(got))")
     }
     let unit = perToken ? "tokens" : "rows"
@@ -153,8 +161,7 @@ func topKCheck(tensor: String, expected: FloatArray, actual: FloatArray, context
         result.mismatched += 1
         let tokenText = context.layout.tokenText
         func name(_ id: Int) -> String { context.tokenForId?(id).map { "'\($0)'" } ?? "\(id)" }
-        var place = "row \(row), token \(position)"
-        if let text = context.textOfRow(row) { place += " (\"\(text)\")" }
+        let place = context.place(row: row, position: position, tokenText: false)
         let wanted = golden.prefix(k).map(name).joined(separator: " ")
         let got = topIndices(actual.values, base: base, count: width, k: k).map(name).joined(separator: " ")
         faults.append("\(place): golden top-\(k) [\(wanted)], candidate [\(got)]")
