@@ -177,6 +177,18 @@ public final class BertModel: @unchecked Sendable {
         }
     }
 
+    /// Bytes of the outputs alone (last_hidden_state, the hidden states when asked for, a
+    /// masked-LM head's logits, the pooler), as `estimatedPassBytes` counts them.
+    func estimatedOutputBytes(_ batch: Batch, hiddenStates: Bool) -> Int {
+        let h = config.hiddenSize
+        let vocabularyLogits = taskHead == .maskedLM || taskHead == .preTraining ? config.vocabSize : 0
+        let perToken = h * (hiddenStates ? config.numHiddenLayers + 2 : 1) + vocabularyLogits
+        let (tokens, o1) = batch.batch.multipliedReportingOverflow(by: batch.seq)
+        let (floats, o2) = tokens.multipliedReportingOverflow(by: perToken)
+        let (bytes, o3) = (floats + batch.batch * h).multipliedReportingOverflow(by: MemoryLayout<Float>.stride)
+        return o1 || o2 || o3 ? .max : bytes
+    }
+
     /// Bytes a pass over `batch` allocates, roughly: the workspace (hidden-size buffers, the
     /// intermediate and its packed copy, per-worker attention scores) and the outputs
     /// (last_hidden_state, the hidden states when asked for, a masked-LM head's vocabulary-wide

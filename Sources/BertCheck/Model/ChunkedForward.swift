@@ -64,18 +64,6 @@ extension BertModel {
         if !current.isEmpty { plan.append(current) }
         return plan
     }
-
-    /// Bytes of the outputs alone (last_hidden_state, the hidden states when asked for, a
-    /// masked-LM head's logits, the pooler), as `estimatedPassBytes` counts them.
-    func estimatedOutputBytes(_ batch: Batch, hiddenStates: Bool) -> Int {
-        let h = config.hiddenSize
-        let vocabularyLogits = taskHead == .maskedLM || taskHead == .preTraining ? config.vocabSize : 0
-        let perToken = h * (hiddenStates ? config.numHiddenLayers + 2 : 1) + vocabularyLogits
-        let (tokens, o1) = batch.batch.multipliedReportingOverflow(by: batch.seq)
-        let (floats, o2) = tokens.multipliedReportingOverflow(by: perToken)
-        let (bytes, o3) = (floats + batch.batch * h).multipliedReportingOverflow(by: MemoryLayout<Float>.stride)
-        return o1 || o2 || o3 ? .max : bytes
-    }
 }
 
 extension Batch {
