@@ -54,18 +54,25 @@ func underFourGiB(_ arguments: [String]) throws -> CLIResult {
 }
 
 @Suite struct InflationBudgetTests {
+    /// An .npz whose one member, input_ids.npy, holds `compressedBytes` of deflate data and
+    /// declares `declaring` uncompressed bytes.
+    static func deflatedIdsNpz(compressedBytes: Int, declaring: UInt32, in root: URL) throws -> String {
+        var zip = ZipBuilder()
+        var entry = ZipBuilder.Entry(name: "input_ids.npy", data: [UInt8](repeating: 0, count: compressedBytes))
+        entry.method = 8
+        entry.uncompressedSize = declaring
+        zip.entries.append(entry)
+        let golden = root.appendingPathComponent("golden.npz").path
+        try Data(zip.build()).write(to: URL(fileURLWithPath: golden))
+        return golden
+    }
+
     /// A deflated .npz member declaring 4.29 GB (4.2 MB of compressed bytes, within deflate's ratio) is
     /// refused against the memory available before any buffer is allocated.
     @Test func aMemberDeclaringMoreThanAvailableMemoryIsRefused() throws {
         let root = TestPaths.temporaryDirectory()
         defer { try? FileManager.default.removeItem(at: root) }
-        var zip = ZipBuilder()
-        var entry = ZipBuilder.Entry(name: "input_ids.npy", data: [UInt8](repeating: 0, count: 4_200_000))
-        entry.method = 8
-        entry.uncompressedSize = 4_290_000_000
-        zip.entries.append(entry)
-        let golden = root.appendingPathComponent("golden.npz").path
-        try Data(zip.build()).write(to: URL(fileURLWithPath: golden))
+        let golden = try Self.deflatedIdsNpz(compressedBytes: 4_200_000, declaring: 4_290_000_000, in: root)
         let result = try underFourGiB(["verify", "--golden", golden, "--model", TestPaths.goldens.appendingPathComponent("models/tiny-bert").path])
         expectInputError(result, naming: golden, containing: "zip entry 'input_ids.npy' inflates to 4290000000 bytes, more than the")
         #expect(result.stderr.contains("of memory available (the address-space limit)"), "\(result.stderr)")
@@ -77,13 +84,7 @@ func underFourGiB(_ arguments: [String]) throws -> CLIResult {
     @Test func aMemberDeclaringMoreThanDeflateCanHoldIsRefusedUnread() throws {
         let root = TestPaths.temporaryDirectory()
         defer { try? FileManager.default.removeItem(at: root) }
-        var zip = ZipBuilder()
-        var entry = ZipBuilder.Entry(name: "input_ids.npy", data: [UInt8](repeating: 0, count: 1_900_000))
-        entry.method = 8
-        entry.uncompressedSize = 3_200_000_128
-        zip.entries.append(entry)
-        let golden = root.appendingPathComponent("golden.npz").path
-        try Data(zip.build()).write(to: URL(fileURLWithPath: golden))
+        let golden = try Self.deflatedIdsNpz(compressedBytes: 1_900_000, declaring: 3_200_000_128, in: root)
         let started = Date()
         let result = try CLI.run(["verify", "--golden", golden, "--model", TestPaths.goldens.appendingPathComponent("models/tiny-bert").path])
         expectInputError(result, naming: golden, containing: "zip entry 'input_ids.npy' declares 3200000128 uncompressed bytes, more than its data can hold (limit 1960800064)")
